@@ -1,0 +1,110 @@
+/*
+ * conf.h - netlabd.conf parsed into a validated, read-only description.
+ *
+ * nl_conf_load() reads the file with libconfig, checks every key against the
+ * table in conf.c, resolves relative paths against the file's folder and
+ * fills struct nl_conf.  Nothing in the result is changed afterwards: a
+ * reload builds a new one.  Plugins are not loaded here (see plugins.h).
+ */
+#ifndef NL_CONF_H
+#define NL_CONF_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct nl_errs;
+
+enum nl_transport_kind {
+    NL_TRANSPORT_TCP,
+    NL_TRANSPORT_UDP,
+    NL_TRANSPORT_UNIX,
+    NL_TRANSPORT_UNIX_DGRAM
+};
+
+enum nl_model_kind {
+    NL_MODEL_PREFORK,
+    NL_MODEL_THREADS,
+    NL_MODEL_LIBEV
+};
+
+/* One key of a listener's `options` group, its scalar value as text. */
+struct nl_option {
+    char *key;
+    char *value;
+    int line;
+};
+
+struct nl_listener_conf {
+    char *name;
+    int line; /* where the listener's group starts */
+    enum nl_transport_kind transport;
+    char *address;   /* tcp/udp: as written, NULL for unix */
+    int port;        /* tcp/udp */
+    int ipv6only;    /* tcp/udp: 1 when ipv6only = true */
+    char *path;      /* unix/unix-dgram: resolved; NULL for tcp/udp */
+    mode_t mode;     /* unix/unix-dgram socket file permissions */
+    int mode_set;    /* 1 when `mode` was given */
+    enum nl_model_kind model;
+    int workers;
+    char *handler;      /* as configured */
+    char *handler_path; /* resolved path of the .so */
+    struct nl_option *options;
+    size_t noptions;
+    int options_line; /* line of the options group, or of the listener */
+    int max_connections;
+    int idle_timeout; /* seconds, 0 = none */
+    int max_line;     /* bytes */
+    int backlog;
+};
+
+struct nl_conf {
+    char *file;       /* as given on the command line */
+    char *log_target; /* "stderr", "syslog" or a resolved file path */
+    int log_target_set;
+    int log_level; /* enum nl_log_level */
+    char *pidfile;
+    char *control;
+    mode_t control_mode;
+    char *plugin_dir;
+    char *user;  /* NULL when not set */
+    char *group; /* NULL when not set */
+    int shutdown_timeout;
+    struct nl_listener_conf *listeners;
+    size_t nlisteners;
+};
+
+/* Defaults that DESIGN.md fixes. */
+#define NL_DEFAULT_MAX_CONNECTIONS  1024
+#define NL_DEFAULT_IDLE_TIMEOUT     300
+#define NL_DEFAULT_MAX_LINE         8192
+#define NL_DEFAULT_BACKLOG          511
+#define NL_DEFAULT_SHUTDOWN_TIMEOUT 10
+#define NL_DEFAULT_CONTROL_MODE     0660
+#define NL_DEFAULT_WORKERS_PREFORK  4
+#define NL_DEFAULT_WORKERS_THREADS  8
+#define NL_DEFAULT_WORKERS_LIBEV    1
+
+/*
+ * Reads and validates `file`.  Returns the configuration, or NULL after
+ * adding one "FILE:LINE: message" line to errs for every error found (all
+ * of them where libconfig's parser got that far).  FILE is `file` as given.
+ */
+struct nl_conf *nl_conf_load(const char *file, struct nl_errs *errs);
+
+/* Frees a configuration from nl_conf_load(); NULL is fine. */
+void nl_conf_free(struct nl_conf *conf);
+
+const char *nl_transport_name(enum nl_transport_kind t);
+const char *nl_model_name(enum nl_model_kind m);
+
+/* 1 for udp and unix-dgram. */
+int nl_transport_is_dgram(enum nl_transport_kind t);
+
+/*
+ * Writes the listener's address as status shows it: "127.0.0.1:7001",
+ * "[::1]:7001" or the socket path.  Returns buf.
+ */
+char *nl_listener_address(const struct nl_listener_conf *lc, char *buf,
+                          size_t len);
+
+#endif /* NL_CONF_H */

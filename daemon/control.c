@@ -1,0 +1,229 @@
+/*
+ * control.c - the control socket's line discipline, on the master's loop.
+ *
+ * A client gets NL_CONTROL_TIMEOUT seconds and NL_CONTROL_MAX_LINE bytes to
+ * send its command; garbage, an over-long line, a client that never writes
+ * or never reads its answer all end with that client closed and the daemon
+ * unaffected.  At most NL_CONTROL_MAX_CLIENTS are served at once; more are
+ * closed on accept.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "control.h"
+#include "log.h"
+#include "transport.h"
+#include "util.h"
+
+struct nl_control {
+    struct ev_loop *loop;
+    struct nl_socket sk;
+    char *path;
+    ev_io accept_w;
+    nl_control_cmd_fn cmd;
+    void *arg;
+    struct nl_control_client *clients;
+    int nclients;
+};
+
+struct nl_control_client {
+    struct nl_control *ctl;
+    int fd;
+    ev_io io;
+    ev_timer timer;
+    char line[NL_CONTROL_MAX_LINE + 1];
+    size_t len;
+    int dispatched; /* the command went to the callback */
+    struct nl_buf out;
+    struct nl_control_client *prev, *next;
+};
+
+static void
+client_close(struct nl_control_client *c)
+{
+    struct nl_control *ctl = c->ctl;
+
+    ev_io_stop(ctl->loop, &c->io);
+    ev_timer_stop(ctl->loop, &c->timer);
+    close(c->fd);
+    nl_buf_free(&c->out);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        ctl->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    ctl->nclients--;
+    free(c);
+}
+
+static void
+client_write_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct nl_control_client *c = io->data;
+
+    while (c->out.len > 0) {
+        ssize_t n = send(c->fd, nl_buf_head(&c->out), c->out.len,
+                         MSG_NOSIGNAL);
+
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0)
+            break;
+        nl_buf_consume(&c->out, (size_t)n);
+    }
+    client_close(c);
+}
+
+void
+nl_control_reply(struct nl_control_client *c, const char *json)
+{
+    struct nl_control *ctl = c->ctl;
+
+    nl_buf_append(&c->out, json, strlen(json));
+    nl_buf_append(&c->out, "\n", 1);
+    ev_io_stop(ctl->loop, &c->io);
+    ev_io_init(&c->io, client_write_cb, c->fd, EV_WRITE);
+    c->io.data = c;
+    ev_io_start(ctl->loop, &c->io);
+    /* A client that never reads its answer is dropped on the timer. */
+    ev_timer_stop(ctl->loop, &c->timer);
+    ev_timer_set(&c->timer, NL_CONTROL_TIMEOUT, 0.0);
+    ev_timer_start(ctl->loop, &c->timer);
+}
+
+static void
+dispatch(struct nl_control_client *c)
+{
+    c->line[c->len] = '\0';
+    /* Trailing white space, "\r" included, is not part of the command. */
+    while (c->len > 0 && (c->line[c->len - 1] == '\r' ||
+                          c->line[c->len - 1] == ' ' ||
+                          c->line[c->len - 1] == '\t'))
+        c->line[--c->len] = '\0';
+    c->dispatched = 1;
+    ev_io_stop(c->ctl->loop, &c->io);
+    c->ctl->cmd(c->ctl->arg, c, c->line);
+}
+
+static void
+client_read_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct nl_control_client *c = io->data;
+    size_t room = sizeof(c->line) - 1 - c->len;
+    ssize_t n = recv(c->fd, c->line + c->len, room, 0);
+    char *nl;
+
+    if (n == -1 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        if (n == 0 && c->len > 0)
+            dispatch(c);
+        else
+            client_close(c);
+        return;
+    }
+    if ((nl = memchr(c->line + c->len, '\n', (size_t)n)) != NULL) {
+        c->len = (size_t)(nl - c->line);
+        dispatch(c);
+        return;
+    }
+    c->len += (size_t)n;
+    if (c->len >= sizeof(c->line) - 1) {
+        c->dispatched = 1;
+        nl_control_reply(c, "{\"error\": \"command too long\"}");
+    }
+}
+
+static void
+client_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct nl_control_client *c = t->data;
+
+    /* A dispatched command whose answer is pending (a reload) waits. */
+    if (c->dispatched && c->out.len == 0 && !ev_is_active(&c->io))
+        return;
+    client_close(c);
+}
+
+static void
+accept_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct nl_control *ctl = io->data;
+    struct nl_control_client *c;
+    int fd = accept4(ctl->sk.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+    if (fd == -1) {
+        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+            nl_log_errno(NULL, "control socket: accept");
+        return;
+    }
+    if (ctl->nclients >= NL_CONTROL_MAX_CLIENTS) {
+        close(fd);
+        return;
+    }
+    c = nl_xcalloc(1, sizeof(*c));
+    c->ctl = ctl;
+    c->fd = fd;
+    ev_io_init(&c->io, client_read_cb, fd, EV_READ);
+    c->io.data = c;
+    ev_timer_init(&c->timer, client_timeout_cb, NL_CONTROL_TIMEOUT, 0.0);
+    c->timer.data = c;
+    ev_io_start(loop, &c->io);
+    ev_timer_start(loop, &c->timer);
+    c->next = ctl->clients;
+    if (ctl->clients)
+        ctl->clients->prev = c;
+    ctl->clients = c;
+    ctl->nclients++;
+}
+
+struct nl_control *
+nl_control_open(struct ev_loop *loop, const char *path, int mode,
+                nl_control_cmd_fn cmd, void *arg, char *err, size_t errlen)
+{
+    struct nl_control *ctl = nl_xcalloc(1, sizeof(*ctl));
+
+    if (nl_unix_bind(path, SOCK_STREAM, mode, 16, &ctl->sk, err, errlen) ==
+        -1) {
+        free(ctl);
+        return NULL;
+    }
+    ctl->loop = loop;
+    ctl->path = nl_xstrdup(path);
+    ctl->cmd = cmd;
+    ctl->arg = arg;
+    ev_io_init(&ctl->accept_w, accept_cb, ctl->sk.fd, EV_READ);
+    ctl->accept_w.data = ctl;
+    ev_io_start(loop, &ctl->accept_w);
+    return ctl;
+}
+
+void
+nl_control_close(struct nl_control *ctl)
+{
+    if (ctl == NULL)
+        return;
+    while (ctl->clients != NULL)
+        client_close(ctl->clients);
+    ev_io_stop(ctl->loop, &ctl->accept_w);
+    close(ctl->sk.fd);
+    nl_unix_unlink(ctl->path, &ctl->sk);
+    free(ctl->path);
+    free(ctl);
+}
+
+int
+nl_control_fd(const struct nl_control *ctl)
+{
+    return ctl->sk.fd;
+}

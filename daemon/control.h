@@ -1,0 +1,43 @@
+/*
+ * control.h - the control socket: a unix stream socket on which a client
+ * writes one command line and gets one JSON document and a newline back.
+ * This module does the socket and the line discipline; what a command
+ * means is the master's business (a callback).
+ */
+#ifndef NL_CONTROL_H
+#define NL_CONTROL_H
+
+#include <stddef.h>
+
+struct ev_loop;
+struct nl_control;
+struct nl_control_client;
+
+/* Called with one command line (without its newline).  The callee answers
+ * with nl_control_reply(), now or later. */
+typedef void (*nl_control_cmd_fn)(void *arg, struct nl_control_client *c,
+                                  const char *line);
+
+#define NL_CONTROL_MAX_LINE    1024 /* longer commands are refused */
+#define NL_CONTROL_TIMEOUT     5.0  /* seconds to send a command */
+#define NL_CONTROL_MAX_CLIENTS 64
+
+/*
+ * Binds the control socket at path with mode (replacing a stale socket
+ * file; one in use means another netlabd runs) and serves it on loop.
+ * Returns the control, or NULL with a reason in err.
+ */
+struct nl_control *nl_control_open(struct ev_loop *loop, const char *path,
+                                   int mode, nl_control_cmd_fn cmd, void *arg,
+                                   char *err, size_t errlen);
+
+/* Sends json and a newline to the client, then closes it. */
+void nl_control_reply(struct nl_control_client *c, const char *json);
+
+/* Closes the socket and all clients and removes the socket file. */
+void nl_control_close(struct nl_control *ctl);
+
+/* The listening descriptor, for a forked child to close. */
+int nl_control_fd(const struct nl_control *ctl);
+
+#endif /* NL_CONTROL_H */

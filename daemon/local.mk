@@ -1,0 +1,44 @@
+# The daemon.  Everything but main.c goes into a static library, so that
+# each unit test links its module (and only what that module pulls in).
+noinst_LIBRARIES = %reldir%/libnetlabd.a
+%canon_reldir%_libnetlabd_a_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS)
+%canon_reldir%_libnetlabd_a_SOURCES = \
+	%reldir%/buf.c \
+	%reldir%/buf.h \
+	%reldir%/conf.c \
+	%reldir%/conf.h \
+	%reldir%/control.c \
+	%reldir%/control.h \
+	%reldir%/errs.c \
+	%reldir%/errs.h \
+	%reldir%/json.c \
+	%reldir%/json.h \
+	%reldir%/log.c \
+	%reldir%/log.h \
+	%reldir%/master.c \
+	%reldir%/master.h \
+	%reldir%/model.h \
+	%reldir%/model_libev.c \
+	%reldir%/pidfile.c \
+	%reldir%/pidfile.h \
+	%reldir%/plugins.c \
+	%reldir%/plugins.h \
+	%reldir%/serve.c \
+	%reldir%/serve.h \
+	%reldir%/session.c \
+	%reldir%/session.h \
+	%reldir%/stats.c \
+	%reldir%/stats.h \
+	%reldir%/transport.c \
+	%reldir%/transport.h \
+	%reldir%/transport_inet.c \
+	%reldir%/transport_unix.c \
+	%reldir%/util.c \
+	%reldir%/util.h
+
+NL_DAEMON_LIBS = %reldir%/libnetlabd.a $(LIBCONFIG_LIBS) $(LIBEV_LIBS) \
+	$(DL_LIBS) $(PTHREAD_LIBS)
+
+sbin_PROGRAMS += %reldir%/netlabd
+%canon_reldir%_netlabd_SOURCES = %reldir%/main.c
+%canon_reldir%_netlabd_LDADD = $(NL_DAEMON_LIBS)

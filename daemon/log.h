@@ -1,0 +1,51 @@
+/*
+ * log.h - the one path netlabd's diagnostics take: stderr, syslog or a file,
+ * with a level threshold.  Each line carries a time (not for syslog, which
+ * adds its own), the level and, where there is one, the listener's name.
+ */
+#ifndef NL_LOG_H
+#define NL_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* Same values as enum netlabd_log_level in <netlabd/plugin.h>. */
+enum nl_log_level {
+    NL_LOG_DEBUG = 0,
+    NL_LOG_INFO,
+    NL_LOG_NOTICE,
+    NL_LOG_WARNING,
+    NL_LOG_ERROR
+};
+
+/*
+ * Sends the log to `target`: "stderr", "syslog", or a file path (opened for
+ * appending, created 0640).  Returns 0, or -1 with errno set when the file
+ * cannot be opened; the previous target is then kept.
+ */
+int nl_log_open(const char *target, int level);
+
+/* Reopens the log file (SIGUSR1, after logrotate moved it).  0 or -1. */
+int nl_log_reopen(void);
+
+void nl_log_close(void);
+
+/* "debug" ... "error" -> level; -1 for anything else. */
+int nl_log_level_parse(const char *name);
+const char *nl_log_level_name(int level);
+
+void nl_vlog(int level, const char *listener, const char *fmt, va_list ap);
+void nl_log(int level, const char *listener, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Like nl_log() at NL_LOG_ERROR, with ": strerror(errno)" appended. */
+void nl_log_errno(const char *listener, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define nl_debug(l, ...)  nl_log(NL_LOG_DEBUG, (l), __VA_ARGS__)
+#define nl_info(l, ...)   nl_log(NL_LOG_INFO, (l), __VA_ARGS__)
+#define nl_notice(l, ...) nl_log(NL_LOG_NOTICE, (l), __VA_ARGS__)
+#define nl_warnx(l, ...)  nl_log(NL_LOG_WARNING, (l), __VA_ARGS__)
+#define nl_errx(l, ...)   nl_log(NL_LOG_ERROR, (l), __VA_ARGS__)
+
+#endif /* NL_LOG_H */

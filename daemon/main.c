@@ -1,0 +1,217 @@
+/*
+ * main.c - netlabd's start-up order: options, config, checks, log, bind,
+ * daemonize, serve; teardown happens in reverse inside the master.
+ *
+ * Exit status: 0 after a clean stop or a good `-t`; 1 for a bad command
+ * line or configuration (systemd's RestartPreventExitStatus=1 keeps a
+ * broken config from being restarted in a loop); 2 when the configuration
+ * is fine but start-up failed (a port in use, a missing directory), which
+ * a restart may cure.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "errs.h"
+#include "log.h"
+#include "master.h"
+#include "plugins.h"
+#include "serve.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+
+#define EXIT_CONFIG  1
+#define EXIT_STARTUP 2
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "usage: netlabd [-c FILE] [-f] [-t] [-p PIDFILE] [-V] [-h] "
+            "[--plugin-info FILE]\n"
+            "  -c, --config FILE    config file (default %s/netlabd.conf)\n"
+            "  -f, --foreground     stay in the foreground, log to stderr "
+            "unless\n"
+            "                       log_target says otherwise\n"
+            "  -t, --test           check the config and its plugins, then "
+            "exit\n"
+            "  -p, --pidfile FILE   pidfile (overrides the config's "
+            "pidfile)\n"
+            "  -V, --version        print the version and exit\n"
+            "  -h, --help           print this help and exit\n"
+            "      --plugin-info FILE\n"
+            "                       print a handler's name, version and ABI\n",
+            SYSCONFDIR);
+}
+
+/* Models this build serves; the others are refused by the check. */
+static int
+model_available(enum nl_model_kind m)
+{
+    return m == NL_MODEL_LIBEV;
+}
+
+/* Everything -t checks beyond the file itself. */
+static int
+check_config(const struct nl_conf *conf, struct nl_errs *errs)
+{
+    int ok = 1;
+
+    for (size_t i = 0; i < conf->nlisteners; i++) {
+        const struct nl_listener_conf *lc = &conf->listeners[i];
+
+        if (!model_available(lc->model)) {
+            nl_errs_add(errs,
+                        "%s:%d: listener %s: model %s is not available in "
+                        "this version (use libev)",
+                        conf->file, lc->line, lc->name,
+                        nl_model_name(lc->model));
+            ok = 0;
+        }
+    }
+    if (nl_plugins_check(conf, errs) == -1)
+        ok = 0;
+    return ok ? 0 : -1;
+}
+
+static void
+print_errs(const struct nl_errs *errs)
+{
+    for (size_t i = 0; i < errs->n; i++)
+        fprintf(stderr, "%s\n", errs->msg[i]);
+}
+
+/*
+ * Forks; the parent waits until the daemon says it is serving (or failed)
+ * and exits accordingly, so `netlabd && netlabctl status` works.  Returns
+ * in the daemon with the descriptor to report readiness on.
+ */
+static int
+daemonize(void)
+{
+    int p[2], fd;
+    pid_t pid;
+    char c = 0;
+
+    if (pipe(p) == -1) {
+        perror("netlabd: pipe");
+        exit(EXIT_STARTUP);
+    }
+    fflush(NULL);
+    if ((pid = fork()) == -1) {
+        perror("netlabd: fork");
+        exit(EXIT_STARTUP);
+    }
+    if (pid > 0) {
+        close(p[1]);
+        if (read(p[0], &c, 1) != 1 || c != 'R')
+            _exit(EXIT_STARTUP);
+        _exit(0);
+    }
+    close(p[0]);
+    setsid();
+    if (chdir("/") == -1)
+        perror("netlabd: chdir /");
+    if ((fd = open("/dev/null", O_RDWR)) != -1) {
+        dup2(fd, STDIN_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        if (fd > STDERR_FILENO)
+            close(fd);
+    }
+    return p[1];
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"foreground", no_argument, NULL, 'f'},
+        {"test", no_argument, NULL, 't'},
+        {"pidfile", required_argument, NULL, 'p'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {"plugin-info", required_argument, NULL, 'I'},
+        {NULL, 0, NULL, 0}};
+    const char *file = SYSCONFDIR "/netlabd.conf", *pidfile = NULL;
+    int foreground = 0, test = 0, ch, ready_fd = -1;
+    struct nl_errs errs = {0};
+    struct nl_conf *conf;
+    struct nl_master *m;
+    const char *target;
+
+    while ((ch = getopt_long(argc, argv, "c:ftp:Vh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            file = optarg;
+            break;
+        case 'f':
+            foreground = 1;
+            break;
+        case 't':
+            test = 1;
+            break;
+        case 'p':
+            pidfile = optarg;
+            break;
+        case 'V':
+            printf("netlabd %s\n", PACKAGE_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'I':
+            return nl_plugin_info(optarg) == 0 ? 0 : EXIT_CONFIG;
+        default:
+            usage(stderr);
+            return EXIT_CONFIG;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "netlabd: unexpected argument: %s\n", argv[optind]);
+        usage(stderr);
+        return EXIT_CONFIG;
+    }
+
+    if ((conf = nl_conf_load(file, &errs)) == NULL ||
+        check_config(conf, &errs) == -1) {
+        print_errs(&errs);
+        nl_errs_clear(&errs);
+        nl_conf_free(conf);
+        if (test)
+            fprintf(stderr, "%s: configuration has errors\n", file);
+        return EXIT_CONFIG;
+    }
+    if (test) {
+        printf("%s: configuration OK\n", file);
+        nl_conf_free(conf);
+        return 0;
+    }
+
+    /* Without log_target: stderr in the foreground, syslog as a daemon. */
+    target = conf->log_target_set ? conf->log_target
+                                  : (foreground ? "stderr" : "syslog");
+    if (nl_log_open(target, conf->log_level) == -1) {
+        fprintf(stderr, "netlabd: log_target %s: %s\n", target,
+                strerror(errno));
+        nl_conf_free(conf);
+        return EXIT_STARTUP;
+    }
+    nl_notice(NULL, "netlabd %s starting with %s", PACKAGE_VERSION, file);
+    if ((m = nl_master_new(conf, pidfile)) == NULL)
+        return EXIT_STARTUP;
+    if (!foreground)
+        ready_fd = daemonize();
+    return nl_master_run(m, ready_fd);
+}

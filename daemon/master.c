@@ -1,0 +1,625 @@
+/*
+ * master.c - the supervisor.
+ *
+ * The master binds every listener's socket, then forks one serving process
+ * per listener (serve.c), which inherits the socket.  It watches them:
+ * a serving process that dies is logged with its exit status or signal and
+ * started again after a back-off that doubles while it keeps failing, so a
+ * handler that crashes at once cannot fork-bomb the machine.  Counters live
+ * in shared memory (stats.c); the master folds in those of ended processes.
+ *
+ * Signals reach the loop through a self-pipe rather than ev_signal: libev
+ * lets only one loop own a signal, and each serving process, forked from
+ * here, runs a loop of its own that must be free to watch SIGTERM.  For
+ * the same reason the master's loop is not libev's default loop, which
+ * would claim SIGCHLD.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "control.h"
+#include "json.h"
+#include "log.h"
+#include "master.h"
+#include "pidfile.h"
+#include "serve.h"
+#include "stats.h"
+#include "transport.h"
+#include "util.h"
+
+#define BACKOFF_MIN    0.1  /* seconds before the first restart */
+#define BACKOFF_MAX    30.0 /* and the longest wait between restarts */
+#define STABLE_AFTER   10.0 /* a process that lived this long resets it */
+#define KILL_GRACE     2.0  /* after shutdown_timeout, then SIGKILL */
+#define STATS_SLOTS    4096
+
+struct lst {
+    struct nl_master *m;
+    const struct nl_listener_conf *lc;
+    struct nl_socket sk;
+    pid_t pid;                /* serving process, 0 when none */
+    struct nl_counters *slot; /* its counters */
+    struct nl_counters kept;  /* counts of ended serving processes */
+    int ready;
+    int failures; /* restarts in a row */
+    double started;
+    int ready_fd;
+    ev_io ready_w;
+    ev_timer restart_w;
+};
+
+struct nl_master {
+    struct ev_loop *loop;
+    struct nl_conf *conf;
+    char *pidfile;
+    struct lst *lst;
+    size_t nlst;
+    struct nl_control *ctl;
+    int sigpipe[2];
+    ev_io sig_w;
+    ev_timer kill_w;
+    int started_up; /* every listener has been ready once */
+    int ready_fd;   /* daemonize pipe, until started_up */
+    int stopping;
+    int status; /* exit status */
+    time_t start_time;
+    unsigned generation;
+};
+
+static int signal_pipe_w = -1;
+
+static void
+on_signal(int signo)
+{
+    unsigned char c = (unsigned char)signo;
+    int saved = errno;
+
+    /* A full pipe already holds a wake-up; losing this byte is fine. */
+    (void)!write(signal_pipe_w, &c, 1);
+    errno = saved;
+}
+
+/* Tells systemd (Type=notify) about a state change, if it is listening. */
+static void
+sd_notify_msg(const char *msg)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sun;
+    socklen_t len;
+    int fd;
+
+    if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+        strlen(path) >= sizeof(sun.sun_path))
+        return;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    strcpy(sun.sun_path, path);
+    len = offsetof(struct sockaddr_un, sun_path) + strlen(path);
+    if (path[0] == '@')
+        sun.sun_path[0] = '\0'; /* abstract namespace */
+    if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+        return;
+    if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sun,
+               len) == -1)
+        nl_log_errno(NULL, "sd_notify %s", path);
+    close(fd);
+}
+
+struct nl_master *
+nl_master_new(struct nl_conf *conf, const char *pidfile)
+{
+    struct nl_master *m = nl_xcalloc(1, sizeof(*m));
+    char err[512];
+    pid_t other;
+
+    m->conf = conf;
+    m->pidfile = nl_xstrdup(pidfile ? pidfile : conf->pidfile);
+    m->sigpipe[0] = m->sigpipe[1] = -1;
+    m->ready_fd = -1;
+    m->generation = 1;
+    if ((other = nl_pidfile_running(m->pidfile)) != 0) {
+        nl_errx(NULL, "netlabd is already running (pid %ld, pidfile %s)",
+                (long)other, m->pidfile);
+        goto fail;
+    }
+    if (nl_stats_init(STATS_SLOTS) == -1) {
+        nl_log_errno(NULL, "shared memory for counters");
+        goto fail;
+    }
+    m->lst = nl_xcalloc(conf->nlisteners, sizeof(*m->lst));
+    for (size_t i = 0; i < conf->nlisteners; i++) {
+        struct lst *l = &m->lst[i];
+
+        l->m = m;
+        l->lc = &conf->listeners[i];
+        l->ready_fd = -1;
+        if (nl_transport_open(l->lc, &l->sk, err, sizeof(err)) == -1) {
+            nl_errx(l->lc->name, "%s", err);
+            m->nlst = i;
+            goto fail;
+        }
+        m->nlst = i + 1;
+        nl_debug(l->lc->name, "bound %s %s", nl_transport_name(l->lc->transport),
+                 l->sk.address);
+    }
+    return m;
+fail:
+    for (size_t i = 0; i < m->nlst; i++)
+        nl_transport_close(m->lst[i].lc, &m->lst[i].sk);
+    free(m->lst);
+    free(m->pidfile);
+    nl_conf_free(conf);
+    free(m);
+    return NULL;
+}
+
+static void
+notify_ready(struct nl_master *m, int ok)
+{
+    if (m->ready_fd != -1) {
+        /* The waiting parent exits 0 on "R"; nothing to do if it is gone. */
+        (void)!write(m->ready_fd, ok ? "R" : "F", 1);
+        close(m->ready_fd);
+        m->ready_fd = -1;
+    }
+    if (ok) {
+        char msg[64];
+
+        snprintf(msg, sizeof(msg), "READY=1\nMAINPID=%ld", (long)getpid());
+        sd_notify_msg(msg);
+        nl_notice(NULL, "ready: %zu listener(s) serving", m->nlst);
+    }
+}
+
+static void
+check_started(struct nl_master *m)
+{
+    if (m->started_up)
+        return;
+    for (size_t i = 0; i < m->nlst; i++)
+        if (!m->lst[i].ready)
+            return;
+    m->started_up = 1;
+    notify_ready(m, 1);
+}
+
+/* In a forked serving process: close what belongs to the master. */
+static void
+child_close_master_fds(struct nl_master *m, struct lst *keep)
+{
+    for (size_t i = 0; i < m->nlst; i++) {
+        if (&m->lst[i] != keep && m->lst[i].sk.fd != -1)
+            close(m->lst[i].sk.fd);
+        if (m->lst[i].ready_fd != -1)
+            close(m->lst[i].ready_fd);
+    }
+    if (m->ctl != NULL)
+        close(nl_control_fd(m->ctl));
+    close(m->sigpipe[0]);
+    close(m->sigpipe[1]);
+    if (m->ready_fd != -1)
+        close(m->ready_fd);
+    /* Frees the loop's memory and closes its epoll descriptor; it touches
+     * no watcher, so the master's loop is unaffected. */
+    ev_loop_destroy(m->loop);
+}
+
+static void ready_cb(struct ev_loop *loop, ev_io *io, int revents);
+
+static void
+spawn(struct lst *l)
+{
+    struct nl_master *m = l->m;
+    int p[2];
+    pid_t pid;
+
+    if ((l->slot = nl_stats_alloc()) == NULL) {
+        nl_errx(l->lc->name, "no counter slot left; not starting");
+        return;
+    }
+    if (pipe2(p, O_CLOEXEC) == -1) {
+        nl_log_errno(l->lc->name, "pipe");
+        nl_stats_release(l->slot, &l->kept);
+        l->slot = NULL;
+        return;
+    }
+    fflush(NULL);
+    if ((pid = fork()) == -1) {
+        nl_log_errno(l->lc->name, "fork");
+        close(p[0]);
+        close(p[1]);
+        nl_stats_release(l->slot, &l->kept);
+        l->slot = NULL;
+        ev_timer_set(&l->restart_w, 1.0, 0.0);
+        ev_timer_start(m->loop, &l->restart_w);
+        return;
+    }
+    if (pid == 0) {
+        close(p[0]);
+        child_close_master_fds(m, l);
+        nl_serve(m->conf, l->lc, l->sk.fd, l->slot, p[1]);
+    }
+    close(p[1]);
+    l->pid = pid;
+    l->ready = 0;
+    l->started = nl_now();
+    l->ready_fd = p[0];
+    ev_io_init(&l->ready_w, ready_cb, p[0], EV_READ);
+    l->ready_w.data = l;
+    ev_io_start(m->loop, &l->ready_w);
+    nl_debug(l->lc->name, "serving process %ld started", (long)pid);
+}
+
+static void
+ready_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct lst *l = io->data;
+    char c;
+    ssize_t n = read(l->ready_fd, &c, 1);
+
+    if (n == -1 && errno == EINTR)
+        return;
+    ev_io_stop(loop, io);
+    close(l->ready_fd);
+    l->ready_fd = -1;
+    if (n == 1) {
+        l->ready = 1;
+        check_started(l->m);
+    }
+    /* EOF without a byte: the process failed; reaping says why. */
+}
+
+static void
+restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct lst *l = t->data;
+
+    if (!l->m->stopping && l->pid == 0)
+        spawn(l);
+}
+
+static void
+describe_status(int status, char *buf, size_t len)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, len, "killed by signal %d (SIG%s)%s", WTERMSIG(status),
+                 sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status))
+                                                : "?",
+                 WCOREDUMP(status) ? ", core dumped" : "");
+    else
+        snprintf(buf, len, "ended with status 0x%x", status);
+}
+
+static void finish_stop(struct nl_master *m);
+
+static void
+reaped(struct lst *l, int status)
+{
+    struct nl_master *m = l->m;
+    char how[128];
+    double delay;
+
+    if (l->ready_fd != -1) {
+        ev_io_stop(m->loop, &l->ready_w);
+        close(l->ready_fd);
+        l->ready_fd = -1;
+    }
+    nl_stats_release(l->slot, &l->kept);
+    l->slot = NULL;
+    describe_status(status, how, sizeof(how));
+    l->pid = 0;
+    if (m->stopping) {
+        nl_debug(l->lc->name, "serving process %s", how);
+        return;
+    }
+    nl_errx(l->lc->name, "serving process %s", how);
+    if (!m->started_up) {
+        nl_errx(NULL, "a serving process failed during start-up; stopping");
+        m->status = 2;
+        notify_ready(m, 0);
+        m->stopping = 1;
+        finish_stop(m);
+        return;
+    }
+    if (nl_now() - l->started >= STABLE_AFTER)
+        l->failures = 0;
+    delay = BACKOFF_MIN * (double)(1u << (l->failures < 9 ? l->failures : 9));
+    if (delay > BACKOFF_MAX)
+        delay = BACKOFF_MAX;
+    l->failures++;
+    nl_notice(l->lc->name, "restarting the serving process in %.1f s", delay);
+    ev_timer_set(&l->restart_w, delay, 0.0);
+    ev_timer_start(m->loop, &l->restart_w);
+}
+
+static int
+children_left(const struct nl_master *m)
+{
+    for (size_t i = 0; i < m->nlst; i++)
+        if (m->lst[i].pid != 0)
+            return 1;
+    return 0;
+}
+
+static void
+reap(struct nl_master *m)
+{
+    int status;
+
+    /* Only our own serving processes: a plugin check child is waited for
+     * by whoever forked it. */
+    for (size_t i = 0; i < m->nlst; i++) {
+        struct lst *l = &m->lst[i];
+
+        if (l->pid != 0 && waitpid(l->pid, &status, WNOHANG) == l->pid)
+            reaped(l, status);
+    }
+    if (m->stopping && !children_left(m))
+        ev_break(m->loop, EVBREAK_ALL);
+}
+
+static void
+kill_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct nl_master *m = t->data;
+
+    for (size_t i = 0; i < m->nlst; i++) {
+        if (m->lst[i].pid != 0) {
+            nl_warnx(m->lst[i].lc->name,
+                     "serving process %ld did not stop in time; killing it",
+                     (long)m->lst[i].pid);
+            kill(m->lst[i].pid, SIGKILL);
+        }
+    }
+}
+
+/* Stops accepting everywhere and asks the serving processes to drain. */
+static void
+finish_stop(struct nl_master *m)
+{
+    sd_notify_msg("STOPPING=1");
+    for (size_t i = 0; i < m->nlst; i++) {
+        struct lst *l = &m->lst[i];
+
+        ev_timer_stop(m->loop, &l->restart_w);
+        /* Our copy of the socket goes now; the file is removed at exit. */
+        if (l->sk.fd != -1) {
+            close(l->sk.fd);
+            l->sk.fd = -1;
+        }
+        if (l->pid != 0)
+            kill(l->pid, SIGTERM);
+    }
+    if (!children_left(m)) {
+        ev_break(m->loop, EVBREAK_ALL);
+        return;
+    }
+    ev_timer_set(&m->kill_w, m->conf->shutdown_timeout + KILL_GRACE, 0.0);
+    ev_timer_start(m->loop, &m->kill_w);
+}
+
+static void
+master_stop(struct nl_master *m, const char *why)
+{
+    if (m->stopping)
+        return;
+    nl_notice(NULL, "%s: stopping", why);
+    m->stopping = 1;
+    finish_stop(m);
+}
+
+static void
+signal_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct nl_master *m = io->data;
+    unsigned char sigs[64];
+    ssize_t n = read(m->sigpipe[0], sigs, sizeof(sigs));
+
+    for (ssize_t i = 0; i < n; i++) {
+        switch (sigs[i]) {
+        case SIGTERM:
+            master_stop(m, "SIGTERM");
+            break;
+        case SIGINT:
+            master_stop(m, "SIGINT");
+            break;
+        case SIGCHLD:
+            reap(m);
+            break;
+        case SIGUSR1:
+            if (nl_log_reopen() == -1)
+                nl_log_errno(NULL, "reopening the log");
+            break;
+        case SIGHUP:
+            nl_warnx(NULL, "SIGHUP: reload is not implemented yet; "
+                           "configuration unchanged");
+            break;
+        }
+    }
+}
+
+static void
+status_json(struct nl_master *m, struct nl_buf *b)
+{
+    nl_buf_printf(b, "{\"pid\": %ld, \"version\": ", (long)getpid());
+    nl_json_string(b, PACKAGE_VERSION);
+    nl_buf_printf(b, ", \"uptime_s\": %ld, \"config\": ",
+                  (long)(time(NULL) - m->start_time));
+    nl_json_string(b, m->conf->file);
+    nl_buf_printf(b, ", \"generation\": %u, \"last_reload\": null, "
+                     "\"listeners\": [",
+                  m->generation);
+    for (size_t i = 0; i < m->nlst; i++) {
+        const struct lst *l = &m->lst[i];
+        struct nl_counters c = l->kept;
+
+        c.active = 0;
+        if (l->slot != NULL)
+            nl_stats_sum(&c, l->slot);
+        nl_buf_printf(b, "%s{\"name\": ", i ? ", " : "");
+        nl_json_string(b, l->lc->name);
+        nl_buf_printf(b, ", \"transport\": ");
+        nl_json_string(b, nl_transport_name(l->lc->transport));
+        nl_buf_printf(b, ", \"address\": ");
+        nl_json_string(b, l->sk.address);
+        nl_buf_printf(b, ", \"model\": ");
+        nl_json_string(b, nl_model_name(l->lc->model));
+        nl_buf_printf(b, ", \"workers\": %d, \"handler\": ", l->lc->workers);
+        nl_json_string(b, l->lc->handler);
+        nl_buf_printf(b,
+                      ", \"connections_active\": %llu, "
+                      "\"connections_total\": %llu, "
+                      "\"connections_refused\": %llu, \"bytes_in\": %llu, "
+                      "\"bytes_out\": %llu, \"errors\": %llu, "
+                      "\"serving\": %s}",
+                      (unsigned long long)c.active,
+                      (unsigned long long)c.total,
+                      (unsigned long long)c.refused,
+                      (unsigned long long)c.bytes_in,
+                      (unsigned long long)c.bytes_out,
+                      (unsigned long long)c.errors,
+                      l->ready ? "true" : "false");
+    }
+    nl_buf_printf(b, "]}");
+}
+
+static void
+control_cmd(void *arg, struct nl_control_client *c, const char *line)
+{
+    struct nl_master *m = arg;
+    struct nl_buf b = {0};
+
+    if (strcmp(line, "status") == 0) {
+        status_json(m, &b);
+    } else if (strcmp(line, "stop") == 0) {
+        nl_buf_printf(&b, "{\"ok\": true}");
+    } else if (strcmp(line, "help") == 0) {
+        nl_buf_printf(&b, "{\"commands\": [\"status\", \"stop\", \"help\"]}");
+    } else {
+        nl_buf_printf(&b, "{\"error\": ");
+        nl_json_string(&b, line[0] ? "unknown command; try help"
+                                   : "empty command; try help");
+        nl_buf_printf(&b, ", \"command\": ");
+        nl_json_string(&b, line);
+        nl_buf_printf(&b, "}");
+    }
+    nl_buf_append(&b, "", 1);
+    nl_control_reply(c, nl_buf_head(&b));
+    nl_buf_free(&b);
+    if (strcmp(line, "stop") == 0)
+        master_stop(m, "stop requested on the control socket");
+}
+
+static int
+setup_signals(struct nl_master *m)
+{
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCHLD};
+    struct sigaction sa;
+
+    if (pipe2(m->sigpipe, O_CLOEXEC | O_NONBLOCK) == -1)
+        return -1;
+    signal_pipe_w = m->sigpipe[1];
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(*sigs); i++)
+        if (sigaction(sigs[i], &sa, NULL) == -1)
+            return -1;
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    ev_io_init(&m->sig_w, signal_cb, m->sigpipe[0], EV_READ);
+    m->sig_w.data = m;
+    ev_io_start(m->loop, &m->sig_w);
+    return 0;
+}
+
+static void
+master_free(struct nl_master *m)
+{
+    for (size_t i = 0; i < m->nlst; i++) {
+        struct lst *l = &m->lst[i];
+
+        if (l->sk.fd != -1)
+            close(l->sk.fd);
+        if (l->lc->path != NULL)
+            nl_unix_unlink(l->lc->path, &l->sk);
+        if (l->ready_fd != -1)
+            close(l->ready_fd);
+    }
+    nl_control_close(m->ctl);
+    nl_pidfile_remove(m->pidfile, getpid());
+    if (m->sigpipe[0] != -1) {
+        close(m->sigpipe[0]);
+        close(m->sigpipe[1]);
+    }
+    if (m->loop != NULL)
+        ev_loop_destroy(m->loop);
+    free(m->lst);
+    free(m->pidfile);
+    nl_conf_free(m->conf);
+    free(m);
+}
+
+int
+nl_master_run(struct nl_master *m, int ready_fd)
+{
+    char err[512];
+    int status;
+
+    m->ready_fd = ready_fd;
+    m->start_time = time(NULL);
+    m->loop = ev_loop_new(EVFLAG_AUTO);
+    if (m->loop == NULL) {
+        nl_errx(NULL, "cannot create the event loop");
+        goto fail;
+    }
+    ev_init(&m->kill_w, kill_cb);
+    m->kill_w.data = m;
+    if (setup_signals(m) == -1) {
+        nl_log_errno(NULL, "signals");
+        goto fail;
+    }
+    if (nl_pidfile_write(m->pidfile, getpid(), err, sizeof(err)) == -1) {
+        nl_errx(NULL, "pidfile %s", err);
+        goto fail;
+    }
+    m->ctl = nl_control_open(m->loop, m->conf->control,
+                             (int)m->conf->control_mode, control_cmd, m, err,
+                             sizeof(err));
+    if (m->ctl == NULL) {
+        nl_errx(NULL, "control socket: %s", err);
+        goto fail;
+    }
+    for (size_t i = 0; i < m->nlst; i++) {
+        ev_init(&m->lst[i].restart_w, restart_cb);
+        m->lst[i].restart_w.data = &m->lst[i];
+        spawn(&m->lst[i]);
+    }
+    check_started(m);
+    ev_run(m->loop, 0);
+    status = m->status;
+    nl_notice(NULL, "stopped");
+    master_free(m);
+    return status;
+fail:
+    notify_ready(m, 0);
+    master_free(m);
+    return 2;
+}

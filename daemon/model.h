@@ -1,0 +1,30 @@
+/*
+ * model.h - concurrency models.  A model serves one listener's socket in a
+ * serving process: it waits for connections or datagrams and drives
+ * sessions (session.h) until asked to stop.  One file per model, each
+ * filling in a struct nl_model_ops.
+ */
+#ifndef NL_MODEL_H
+#define NL_MODEL_H
+
+#include "conf.h"
+
+struct nl_session_env;
+
+struct nl_model_ops {
+    const char *name;
+    /*
+     * Serves the listening or bound socket fd until SIGTERM or SIGINT, then
+     * stops accepting, lets open sessions finish for up to
+     * shutdown_timeout seconds, closes the rest and returns 0.  Returns -1
+     * after logging when it cannot start.
+     */
+    int (*run)(const struct nl_session_env *env, int fd, int shutdown_timeout);
+};
+
+extern const struct nl_model_ops nl_model_libev;
+
+/* The model for m, or NULL when this build does not have it yet. */
+const struct nl_model_ops *nl_model_get(enum nl_model_kind m);
+
+#endif /* NL_MODEL_H */

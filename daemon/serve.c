@@ -1,0 +1,149 @@
+/*
+ * serve.c - a serving process: the only kind of process that runs handler
+ * code.  The master forks it with the listener's socket already bound; it
+ * gives up root before it loads the handler, so a handler never runs with
+ * more rights than `user` has, and it asks the kernel for SIGTERM should the
+ * master die, so no serving process outlives its master.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "model.h"
+#include "plugins.h"
+#include "serve.h"
+#include "session.h"
+#include "stats.h"
+
+int
+nl_drop_privileges(const char *user, const char *group)
+{
+    struct passwd *pw;
+    struct group *gr;
+    gid_t gid;
+
+    errno = 0;
+    if ((pw = getpwnam(user)) == NULL) {
+        nl_errx(NULL, "user %s: %s", user,
+                errno ? strerror(errno) : "no such user");
+        return -1;
+    }
+    gid = pw->pw_gid;
+    if (group != NULL) {
+        errno = 0;
+        if ((gr = getgrnam(group)) == NULL) {
+            nl_errx(NULL, "group %s: %s", group,
+                    errno ? strerror(errno) : "no such group");
+            return -1;
+        }
+        gid = gr->gr_gid;
+    }
+    if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid &&
+        getgid() == gid)
+        return 0; /* already there: nothing to drop */
+    if (initgroups(pw->pw_name, gid) == -1 || setgid(gid) == -1 ||
+        setuid(pw->pw_uid) == -1) {
+        nl_log_errno(NULL, "cannot switch to user %s", user);
+        return -1;
+    }
+    /* Refuse to go on if root could be regained. */
+    if (pw->pw_uid != 0 && (setuid(0) != -1 || geteuid() == 0)) {
+        nl_errx(NULL, "still able to become root after switching to %s",
+                user);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+reset_signals(void)
+{
+    static const int sigs[] = {SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGCHLD,
+                               SIGPIPE};
+    struct sigaction sa;
+    sigset_t none;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(*sigs); i++)
+        sigaction(sigs[i], &sa, NULL);
+    /* Sessions write with MSG_NOSIGNAL, but a handler may not. */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+void
+nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc,
+         int fd, struct nl_counters *ctr, int ready_fd)
+{
+    const struct nl_model_ops *model = nl_model_get(lc->model);
+    struct nl_session_env env;
+    struct nl_plugin *plugin;
+    char err[1024];
+    void *state = NULL;
+    int line, rc;
+
+    reset_signals();
+    /* XXX: PR_SET_PDEATHSIG is Linux only, as is the rest of netlabd. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() == 1)
+        _exit(0); /* the master is already gone */
+
+    if (conf->user != NULL &&
+        nl_drop_privileges(conf->user, conf->group) == -1) {
+        nl_errx(lc->name, "not loading the handler as root");
+        _exit(NL_SERVE_EXIT_PRIVS);
+    }
+    if ((plugin = nl_plugin_load(lc->handler_path, err, sizeof(err))) ==
+        NULL) {
+        nl_errx(lc->name, "%s", err);
+        _exit(NL_SERVE_EXIT_HANDLER);
+    }
+    if (nl_plugin_init(plugin, lc, &state, err, sizeof(err), &line) == -1) {
+        nl_errx(lc->name, "%s", err);
+        _exit(NL_SERVE_EXIT_HANDLER);
+    }
+    if (model == NULL) {
+        nl_errx(lc->name, "model %s is not available", nl_model_name(lc->model));
+        _exit(NL_SERVE_EXIT_MODEL);
+    }
+    env.lc = lc;
+    env.handler = nl_plugin_handler(plugin);
+    env.listener_data = state;
+    env.ctr = ctr;
+
+    if (ready_fd != -1) {
+        /* The master learns we are serving; nothing to do if it is gone. */
+        (void)!write(ready_fd, "R", 1);
+        close(ready_fd);
+    }
+    nl_debug(lc->name, "serving with model %s, handler %s", model->name,
+             env.handler->name);
+    rc = model->run(&env, fd, conf->shutdown_timeout);
+    nl_plugin_fini(plugin, state);
+    nl_plugin_unload(plugin);
+    /* exit() rather than _exit(): a sanitizer build checks for leaks. */
+    exit(rc == 0 ? 0 : NL_SERVE_EXIT_MODEL);
+}
+
+const struct nl_model_ops *
+nl_model_get(enum nl_model_kind m)
+{
+    switch (m) {
+    case NL_MODEL_LIBEV:
+        return &nl_model_libev;
+    default:
+        return NULL;
+    }
+}

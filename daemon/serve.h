@@ -1,0 +1,31 @@
+/*
+ * serve.h - the serving process of one listener: what runs in the child
+ * the master forks for it.
+ */
+#ifndef NL_SERVE_H
+#define NL_SERVE_H
+
+struct nl_conf;
+struct nl_counters;
+struct nl_listener_conf;
+
+/*
+ * Runs in a freshly forked child and never returns: drops privileges to
+ * conf->user/group, loads and initialises the handler, writes one byte to
+ * ready_fd (then closes it), serves fd with the listener's model until
+ * stopped, and exits.  Exit status 0 after a graceful stop; otherwise
+ * NL_SERVE_EXIT_* and a log line saying why.
+ */
+void nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc,
+              int fd, struct nl_counters *ctr, int ready_fd)
+    __attribute__((noreturn));
+
+#define NL_SERVE_EXIT_PRIVS   3 /* could not drop privileges */
+#define NL_SERVE_EXIT_HANDLER 4 /* the handler did not load or init */
+#define NL_SERVE_EXIT_MODEL   5 /* the model could not start */
+
+/* Switches to user (and group, or the user's primary group) with its
+ * supplementary groups.  Returns 0, or -1 after logging. */
+int nl_drop_privileges(const char *user, const char *group);
+
+#endif /* NL_SERVE_H */

@@ -1,0 +1,425 @@
+/*
+ * session.c - framing, buffering and the plugin host API for one session.
+ *
+ * This module does no waiting and owns no event loop: the models decide
+ * when to read and write and call in here.  It does own every rule a client
+ * can observe, so that a handler behaves the same under each model: how
+ * lines are cut, what max_line does, how much output may queue before
+ * reading pauses, and what is counted.
+ *
+ * Line framing avoids copying: complete lines are handed to the handler
+ * straight from the read buffer; only an unterminated tail is kept in
+ * s->in, bounded by max_line.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "session.h"
+#include "stats.h"
+
+static int host_write(struct netlabd_session *ps, const void *buf,
+                      size_t len);
+static void host_close(struct netlabd_session *ps);
+static const char *host_peer(struct netlabd_session *ps);
+static void host_set_data(struct netlabd_session *ps, void *data);
+static void *host_get_data(struct netlabd_session *ps);
+static void *host_listener_data(struct netlabd_session *ps);
+static void host_vlog(struct netlabd_session *ps, int level, const char *fmt,
+                      va_list ap);
+
+static const struct netlabd_host session_host = {
+    .size = sizeof(struct netlabd_host),
+    .write = host_write,
+    .close = host_close,
+    .peer = host_peer,
+    .set_data = host_set_data,
+    .get_data = host_get_data,
+    .listener_data = host_listener_data,
+    .vlog = host_vlog,
+};
+
+#define S(ps) ((struct nl_session *)(void *)(ps))
+#define PS(s) ((struct netlabd_session *)(void *)(s))
+
+const char *
+nl_sockaddr_text(const struct sockaddr *sa, socklen_t len, char *buf,
+                 size_t size)
+{
+    char host[INET6_ADDRSTRLEN];
+
+    switch (sa->sa_family) {
+    case AF_INET: {
+        const struct sockaddr_in *sin = (const void *)sa;
+
+        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+        snprintf(buf, size, "%s:%u", host, ntohs(sin->sin_port));
+        break;
+    }
+    case AF_INET6: {
+        const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+        snprintf(buf, size, "[%s]:%u", host, ntohs(sin6->sin6_port));
+        break;
+    }
+    case AF_UNIX: {
+        const struct sockaddr_un *sun = (const void *)sa;
+        size_t plen = len > offsetof(struct sockaddr_un, sun_path)
+                          ? len - offsetof(struct sockaddr_un, sun_path)
+                          : 0;
+
+        if (plen == 0 || sun->sun_path[0] == '\0')
+            snprintf(buf, size, "unix");
+        else
+            snprintf(buf, size, "%.*s", (int)strnlen(sun->sun_path, plen),
+                     sun->sun_path);
+        break;
+    }
+    default:
+        snprintf(buf, size, "unknown");
+    }
+    return buf;
+}
+
+void
+nl_session_init(struct nl_session *s, const struct nl_session_env *env,
+                int fd, const struct sockaddr *peer, socklen_t peer_len)
+{
+    memset(s, 0, sizeof(*s));
+    s->h.host = &session_host;
+    s->env = env;
+    s->fd = fd;
+    if (peer_len > sizeof(s->peer))
+        peer_len = sizeof(s->peer);
+    if (peer != NULL)
+        memcpy(&s->peer, peer, peer_len);
+    else
+        peer_len = 0;
+    s->peer_len = peer_len;
+}
+
+static void
+session_fail(struct nl_session *s)
+{
+    if (!s->failed)
+        nl_count_add(s->env->ctr, errors, 1);
+    s->failed = 1;
+}
+
+int
+nl_session_open(struct nl_session *s)
+{
+    const struct netlabd_handler *h = s->env->handler;
+
+    s->opened = 1;
+    if (h->open != NULL && h->open(PS(s)) == -1) {
+        nl_debug(s->env->lc->name, "%s: handler refused the session",
+                 host_peer(PS(s)));
+        session_fail(s);
+    }
+    return s->failed ? -1 : 0;
+}
+
+static int
+deliver(struct nl_session *s, const char *p, size_t n)
+{
+    const struct netlabd_handler *h = s->env->handler;
+
+    if (s->failed || s->closing)
+        return 0;
+    if (h->data != NULL && h->data(PS(s), p, n) == -1) {
+        nl_debug(s->env->lc->name, "%s: handler ended the session",
+                 host_peer(PS(s)));
+        session_fail(s);
+    }
+    return s->failed ? -1 : 0;
+}
+
+/* Delivers one line without its "\n" or "\r\n". */
+static int
+deliver_line(struct nl_session *s, const char *p, size_t n)
+{
+    if (n > 0 && p[n - 1] == '\r')
+        n--;
+    return deliver(s, p, n);
+}
+
+static int
+line_too_long(struct nl_session *s)
+{
+    nl_errx(s->env->lc->name,
+            "%s: line longer than max_line (%d bytes), closing the session",
+            host_peer(PS(s)), s->env->lc->max_line);
+    session_fail(s);
+    return -1;
+}
+
+/* 1 when a line of len bytes (its "\n" not counted) exceeds max_line; a
+ * "\r" before the "\n" does not count either. */
+static int
+too_long(const struct nl_session *s, const char *line, size_t len)
+{
+    size_t max = (size_t)s->env->lc->max_line;
+
+    return len > max && !(len == max + 1 && line[len - 1] == '\r');
+}
+
+static int
+input_lines(struct nl_session *s, const char *buf, size_t n)
+{
+    const char *nl;
+
+    /* First finish a line begun in an earlier read. */
+    if (s->in.len > 0) {
+        nl = memchr(buf, '\n', n);
+        size_t take = nl ? (size_t)(nl - buf) : n;
+
+        /* An unterminated tail may be one byte over: it may end in "\r". */
+        if (s->in.len + take > (size_t)s->env->lc->max_line + 1)
+            return line_too_long(s);
+        nl_buf_append(&s->in, buf, take);
+        if (nl == NULL)
+            return 0;
+        if (too_long(s, nl_buf_head(&s->in), s->in.len))
+            return line_too_long(s);
+        if (deliver_line(s, nl_buf_head(&s->in), s->in.len) == -1)
+            return -1;
+        nl_buf_free(&s->in);
+        buf += take + 1;
+        n -= take + 1;
+    }
+    while (n > 0 && (nl = memchr(buf, '\n', n)) != NULL) {
+        size_t len = (size_t)(nl - buf);
+
+        if (too_long(s, buf, len))
+            return line_too_long(s);
+        if (deliver_line(s, buf, len) == -1)
+            return -1;
+        buf += len + 1;
+        n -= len + 1;
+    }
+    if (n > (size_t)s->env->lc->max_line + 1)
+        return line_too_long(s);
+    nl_buf_append(&s->in, buf, n);
+    return 0;
+}
+
+int
+nl_session_input(struct nl_session *s, const char *buf, size_t n)
+{
+    nl_count_add(s->env->ctr, bytes_in, n);
+    if (s->failed)
+        return -1;
+    if (s->closing)
+        return 0;
+    if (s->env->handler->framing == NETLABD_FRAMING_LINE)
+        return input_lines(s, buf, n);
+    return deliver(s, buf, n);
+}
+
+int
+nl_session_eof(struct nl_session *s)
+{
+    s->eof = 1;
+    if (s->in.len > 0 &&
+        s->env->handler->framing == NETLABD_FRAMING_LINE) {
+        int rc = too_long(s, nl_buf_head(&s->in), s->in.len)
+                     ? line_too_long(s)
+                     : deliver_line(s, nl_buf_head(&s->in), s->in.len);
+
+        nl_buf_free(&s->in);
+        return rc;
+    }
+    return s->failed ? -1 : 0;
+}
+
+enum nl_io
+nl_session_read(struct nl_session *s)
+{
+    char buf[NL_SESSION_READ_CHUNK];
+    ssize_t n = read(s->fd, buf, sizeof(buf));
+
+    if (n > 0)
+        return nl_session_input(s, buf, (size_t)n) == -1 ? NL_IO_ERROR
+                                                         : NL_IO_OK;
+    if (n == 0) {
+        return nl_session_eof(s) == -1 ? NL_IO_ERROR : NL_IO_EOF;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return NL_IO_AGAIN;
+    nl_info(s->env->lc->name, "%s: read failed: %s", host_peer(PS(s)),
+            strerror(errno));
+    session_fail(s);
+    return NL_IO_ERROR;
+}
+
+enum nl_io
+nl_session_flush(struct nl_session *s)
+{
+    while (s->out.len > 0) {
+        ssize_t n = send(s->fd, nl_buf_head(&s->out), s->out.len,
+                         MSG_NOSIGNAL);
+
+        if (n > 0) {
+            nl_count_add(s->env->ctr, bytes_out, n);
+            nl_buf_consume(&s->out, (size_t)n);
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return NL_IO_AGAIN;
+        nl_info(s->env->lc->name, "%s: write failed: %s", host_peer(PS(s)),
+                strerror(errno));
+        session_fail(s);
+        return NL_IO_ERROR;
+    }
+    /* Give back a buffer that grew for a burst. */
+    if (s->out.cap > NL_SESSION_OUT_HIGH)
+        nl_buf_free(&s->out);
+    return NL_IO_OK;
+}
+
+int
+nl_session_want_read(const struct nl_session *s)
+{
+    return !s->failed && !s->closing && !s->eof &&
+           s->out.len < NL_SESSION_OUT_HIGH;
+}
+
+int
+nl_session_done(const struct nl_session *s)
+{
+    return s->failed || ((s->closing || s->eof) && s->out.len == 0);
+}
+
+void
+nl_session_end(struct nl_session *s)
+{
+    const struct netlabd_handler *h = s->env->handler;
+
+    if (s->opened && h->close != NULL)
+        h->close(PS(s));
+    s->opened = 0;
+    if (s->fd != -1)
+        close(s->fd);
+    s->fd = -1;
+    nl_buf_free(&s->in);
+    nl_buf_free(&s->out);
+}
+
+void
+nl_session_datagram(const struct nl_session_env *env, int fd,
+                    const struct sockaddr *peer, socklen_t peer_len,
+                    const char *buf, size_t n)
+{
+    struct nl_session s;
+
+    nl_session_init(&s, env, fd, peer, peer_len);
+    s.dgram = 1;
+    nl_count_add(env->ctr, total, 1);
+    nl_count_add(env->ctr, bytes_in, n);
+    /* A datagram is one message; a line handler sees it without one
+     * trailing newline. */
+    if (env->handler->framing == NETLABD_FRAMING_LINE) {
+        if (n > 0 && buf[n - 1] == '\n')
+            n--;
+        if (n > 0 && buf[n - 1] == '\r')
+            n--;
+    }
+    deliver(&s, buf, n);
+}
+
+static int
+host_write(struct netlabd_session *ps, const void *buf, size_t len)
+{
+    struct nl_session *s = S(ps);
+
+    if (s->failed)
+        return -1;
+    if (s->dgram) {
+        ssize_t n = sendto(s->fd, buf, len, MSG_NOSIGNAL,
+                           s->peer_len ? (struct sockaddr *)&s->peer : NULL,
+                           s->peer_len);
+
+        if (n == -1) {
+            nl_debug(s->env->lc->name, "%s: reply not sent: %s",
+                     host_peer(ps), strerror(errno));
+            nl_count_add(s->env->ctr, errors, 1);
+            return -1;
+        }
+        nl_count_add(s->env->ctr, bytes_out, n);
+        return 0;
+    }
+    if (s->closing)
+        return -1;
+    if (s->out.len + len > NL_SESSION_OUT_MAX) {
+        nl_errx(s->env->lc->name,
+                "%s: more than %d bytes of output queued for a client that "
+                "does not read, closing the session",
+                host_peer(ps), NL_SESSION_OUT_MAX);
+        session_fail(s);
+        return -1;
+    }
+    nl_buf_append(&s->out, buf, len);
+    return 0;
+}
+
+static void
+host_close(struct netlabd_session *ps)
+{
+    struct nl_session *s = S(ps);
+
+    if (!s->dgram)
+        s->closing = 1;
+}
+
+static const char *
+host_peer(struct netlabd_session *ps)
+{
+    struct nl_session *s = S(ps);
+
+    if (s->peer_text[0] == '\0')
+        nl_sockaddr_text((struct sockaddr *)&s->peer, s->peer_len,
+                         s->peer_text, sizeof(s->peer_text));
+    return s->peer_text;
+}
+
+static void
+host_set_data(struct netlabd_session *ps, void *data)
+{
+    S(ps)->data = data;
+}
+
+static void *
+host_get_data(struct netlabd_session *ps)
+{
+    return S(ps)->data;
+}
+
+static void *
+host_listener_data(struct netlabd_session *ps)
+{
+    return S(ps)->env->listener_data;
+}
+
+static void
+host_vlog(struct netlabd_session *ps, int level, const char *fmt, va_list ap)
+{
+    struct nl_session *s = S(ps);
+    char msg[1024];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    nl_log(level, s->env->lc->name, "handler %s: %s: %s",
+           s->env->handler->name, host_peer(ps), msg);
+}

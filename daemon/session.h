@@ -1,0 +1,106 @@
+/*
+ * session.h - one client session as every model sees it: framing, bounded
+ * buffers, counters and the host side of the plugin API.  A model owns the
+ * descriptor and the waiting (libev watchers, a blocking thread, a prefork
+ * worker); it feeds what it reads to nl_session_input() and writes out what
+ * nl_session_flush() has queued.  Keeping this here is what makes a handler
+ * give the same answers under every model.
+ */
+#ifndef NL_SESSION_H
+#define NL_SESSION_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include <netlabd/plugin.h>
+
+#include "buf.h"
+
+struct nl_counters;
+struct nl_listener_conf;
+
+/* Bytes read at once, and the output levels at which reading pauses and
+ * at which a session is ended for producing more than its client takes. */
+#define NL_SESSION_READ_CHUNK 16384
+#define NL_SESSION_OUT_HIGH   65536
+#define NL_SESSION_OUT_MAX    (2 * 1024 * 1024)
+
+/* What a serving process shares between all sessions of one listener. */
+struct nl_session_env {
+    const struct nl_listener_conf *lc;
+    const struct netlabd_handler *handler;
+    void *listener_data; /* what the handler's init() stored */
+    struct nl_counters *ctr;
+};
+
+struct nl_session {
+    struct netlabd_handle h; /* first: the plugin's wrappers read it */
+    const struct nl_session_env *env;
+    int fd;
+    int dgram;
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+    char peer_text[128];
+    void *data;
+    struct nl_buf in;  /* a partial line */
+    struct nl_buf out; /* bytes not yet written */
+    unsigned closing : 1; /* the handler asked to close after flushing */
+    unsigned eof : 1;     /* the peer will send nothing more */
+    unsigned failed : 1;  /* to be closed at once */
+    unsigned opened : 1;  /* open() was called, so close() is due */
+};
+
+enum nl_io {
+    NL_IO_OK = 0,  /* progress */
+    NL_IO_AGAIN,   /* would block */
+    NL_IO_EOF,     /* the peer closed its side */
+    NL_IO_ERROR    /* errno says why; the session is failed */
+};
+
+/* Prepares s for a stream connection on fd from peer. */
+void nl_session_init(struct nl_session *s, const struct nl_session_env *env,
+                     int fd, const struct sockaddr *peer, socklen_t peer_len);
+
+/* Calls the handler's open().  Returns 0, or -1 when the session failed. */
+int nl_session_open(struct nl_session *s);
+
+/*
+ * Hands n bytes read from the peer to the handler through the listener's
+ * framing.  Returns 0, or -1 when the session failed (the handler said so,
+ * a line exceeded max_line, or output overflowed); the reason is logged.
+ */
+int nl_session_input(struct nl_session *s, const char *buf, size_t n);
+
+/* The peer closed its side: delivers a last unterminated line.  0 or -1. */
+int nl_session_eof(struct nl_session *s);
+
+/* Reads once from the descriptor and feeds the bytes to the handler. */
+enum nl_io nl_session_read(struct nl_session *s);
+
+/* Writes queued output; NL_IO_OK when all is written, NL_IO_AGAIN when
+ * some is left (non-blocking descriptor), NL_IO_ERROR on failure. */
+enum nl_io nl_session_flush(struct nl_session *s);
+
+/* 1 while the model should read: not closing, not at EOF, output below
+ * NL_SESSION_OUT_HIGH. */
+int nl_session_want_read(const struct nl_session *s);
+
+/* 1 when the session is over: failed, or closing/EOF with output sent. */
+int nl_session_done(const struct nl_session *s);
+
+/* Calls the handler's close() if open() ran, closes fd, frees buffers. */
+void nl_session_end(struct nl_session *s);
+
+/*
+ * Serves one datagram of n bytes from peer on the datagram socket fd: the
+ * handler's data(), with every write sent back to peer at once.
+ */
+void nl_session_datagram(const struct nl_session_env *env, int fd,
+                         const struct sockaddr *peer, socklen_t peer_len,
+                         const char *buf, size_t n);
+
+/* Formats a socket address: "1.2.3.4:5", "[::1]:5", a path, or "unix". */
+const char *nl_sockaddr_text(const struct sockaddr *sa, socklen_t len,
+                             char *buf, size_t size);
+
+#endif /* NL_SESSION_H */

@@ -1,0 +1,69 @@
+/*
+ * stats.c - the shared counter pool.  The pool is one anonymous shared
+ * mapping made before the first fork, so every serving process sees the
+ * same pages; which slot is in use is the master's private business.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "stats.h"
+#include "util.h"
+
+static struct nl_counters *pool;
+static unsigned char *used;
+static size_t pool_size;
+
+int
+nl_stats_init(size_t nslots)
+{
+    void *p = mmap(NULL, nslots * sizeof(*pool), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED)
+        return -1;
+    pool = p;
+    used = nl_xcalloc(nslots, 1);
+    pool_size = nslots;
+    return 0;
+}
+
+struct nl_counters *
+nl_stats_alloc(void)
+{
+    for (size_t i = 0; i < pool_size; i++) {
+        if (!used[i]) {
+            used[i] = 1;
+            memset(&pool[i], 0, sizeof(pool[i]));
+            return &pool[i];
+        }
+    }
+    return NULL;
+}
+
+void
+nl_stats_release(struct nl_counters *slot, struct nl_counters *keep)
+{
+    if (slot == NULL)
+        return;
+    if (keep != NULL) {
+        uint64_t active = keep->active;
+
+        nl_stats_sum(keep, slot);
+        keep->active = active;
+    }
+    used[slot - pool] = 0;
+}
+
+void
+nl_stats_sum(struct nl_counters *sum, const struct nl_counters *src)
+{
+    sum->active += __atomic_load_n(&src->active, __ATOMIC_RELAXED);
+    sum->total += __atomic_load_n(&src->total, __ATOMIC_RELAXED);
+    sum->refused += __atomic_load_n(&src->refused, __ATOMIC_RELAXED);
+    sum->bytes_in += __atomic_load_n(&src->bytes_in, __ATOMIC_RELAXED);
+    sum->bytes_out += __atomic_load_n(&src->bytes_out, __ATOMIC_RELAXED);
+    sum->errors += __atomic_load_n(&src->errors, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,44 @@
+/*
+ * stats.h - per-listener counters in memory shared between the master and
+ * the serving processes.  Each serving process gets a slot of its own and
+ * updates it with atomic adds; the master sums the live slots with what it
+ * kept from slots whose process has ended, so a crash loses no count and
+ * leaves no phantom active connection behind.
+ */
+#ifndef NL_STATS_H
+#define NL_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct nl_counters {
+    uint64_t active;
+    uint64_t total;
+    uint64_t refused;
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+    uint64_t errors;
+};
+
+#define nl_count_add(c, field, n)                                             \
+    ((void)__atomic_fetch_add(&(c)->field, (uint64_t)(n), __ATOMIC_RELAXED))
+#define nl_count_sub(c, field, n)                                             \
+    ((void)__atomic_fetch_sub(&(c)->field, (uint64_t)(n), __ATOMIC_RELAXED))
+
+/* Maps the shared pool of nslots slots; call once in the master before any
+ * fork.  Returns 0, or -1 with errno set. */
+int nl_stats_init(size_t nslots);
+
+/* A zeroed slot, or NULL when all are in use.  Master only. */
+struct nl_counters *nl_stats_alloc(void);
+
+/*
+ * Adds the slot's counts, all but `active`, to *keep (when not NULL) and
+ * frees the slot.  Called by the master once the slot's process is gone.
+ */
+void nl_stats_release(struct nl_counters *slot, struct nl_counters *keep);
+
+/* Adds a snapshot of src into sum. */
+void nl_stats_sum(struct nl_counters *sum, const struct nl_counters *src);
+
+#endif /* NL_STATS_H */

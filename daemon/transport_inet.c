@@ -1,0 +1,100 @@
+/*
+ * transport_inet.c - tcp and udp sockets.  The address may be an IPv4 or
+ * IPv6 literal or a host name; a name that resolves to several addresses
+ * binds the first that works, as a listener is one socket.  "::" accepts
+ * IPv4 too unless ipv6only is set.  Port 0 binds a free port, which the
+ * socket's address then shows.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "session.h"
+#include "transport.h"
+
+static int
+bind_one(const struct nl_listener_conf *lc, const struct addrinfo *ai,
+         char *err, size_t errlen)
+{
+    int on = 1, fd;
+    int stream = lc->transport == NL_TRANSPORT_TCP;
+
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                0);
+    if (fd == -1) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    if (stream &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+        goto fail;
+    if (ai->ai_family == AF_INET6) {
+        int v6only = lc->ipv6only;
+
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+                       sizeof(v6only)) == -1)
+            goto fail;
+    }
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+        goto fail;
+    if (stream && listen(fd, lc->backlog) == -1)
+        goto fail;
+    return fd;
+fail:
+    snprintf(err, errlen, "%s: %s", stream ? "bind/listen" : "bind",
+             strerror(errno));
+    close(fd);
+    return -1;
+}
+
+static int
+inet_open(const struct nl_listener_conf *lc, struct nl_socket *sk, char *err,
+          size_t errlen)
+{
+    struct addrinfo hints, *res, *ai;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    char port[16];
+    int rc;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype =
+        lc->transport == NL_TRANSPORT_TCP ? SOCK_STREAM : SOCK_DGRAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port, sizeof(port), "%d", lc->port);
+    if ((rc = getaddrinfo(lc->address, port, &hints, &res)) != 0) {
+        snprintf(err, errlen, "cannot resolve %s: %s", lc->address,
+                 gai_strerror(rc));
+        return -1;
+    }
+    for (ai = res; ai != NULL; ai = ai->ai_next)
+        if ((sk->fd = bind_one(lc, ai, err, errlen)) != -1)
+            break;
+    freeaddrinfo(res);
+    if (sk->fd == -1)
+        return -1;
+    if (getsockname(sk->fd, (struct sockaddr *)&ss, &sslen) == 0)
+        nl_sockaddr_text((struct sockaddr *)&ss, sslen, sk->address,
+                         sizeof(sk->address));
+    return 0;
+}
+
+static void
+inet_close(const struct nl_listener_conf *lc, struct nl_socket *sk)
+{
+    close(sk->fd);
+}
+
+const struct nl_transport_ops nl_transport_inet = {
+    .name = "inet",
+    .open = inet_open,
+    .close = inet_close,
+};

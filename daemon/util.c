@@ -1,0 +1,130 @@
+/*
+ * util.c - allocation wrappers and small helpers shared by every module.
+ * Allocation failure aborts: netlabd's allocations are small and bounded,
+ * and a daemon that limps on without memory serves nobody well.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+void
+nl_oom(void)
+{
+    static const char msg[] = "netlabd: out of memory\n";
+
+    /* The result is ignored: there is nothing left to report it with. */
+    (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    abort();
+}
+
+void *
+nl_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+
+    if (p == NULL)
+        nl_oom();
+    return p;
+}
+
+void *
+nl_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+
+    if (p == NULL)
+        nl_oom();
+    return p;
+}
+
+void *
+nl_xreallocarray(void *p, size_t n, size_t size)
+{
+    if (size && n > (size_t)-1 / size)
+        nl_oom();
+    p = realloc(p, n * size > 0 ? n * size : 1);
+    if (p == NULL)
+        nl_oom();
+    return p;
+}
+
+char *
+nl_xstrdup(const char *s)
+{
+    char *p = strdup(s);
+
+    if (p == NULL)
+        nl_oom();
+    return p;
+}
+
+char *
+nl_xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) == -1)
+        nl_oom();
+    va_end(ap);
+    return s;
+}
+
+char *
+nl_path_resolve(const char *file, const char *path)
+{
+    const char *slash = strrchr(file, '/');
+    char cwd[4096];
+
+    if (path[0] == '/')
+        return nl_xstrdup(path);
+    /* Absolute, so that the result survives the daemon's chdir("/"). */
+    if (slash != NULL && file[0] == '/')
+        return nl_xasprintf("%.*s/%s", (int)(slash - file), file, path);
+    if (getcwd(cwd, sizeof(cwd)) == NULL)
+        return slash ? nl_xasprintf("%.*s/%s", (int)(slash - file), file,
+                                    path)
+                     : nl_xstrdup(path);
+    if (slash == NULL)
+        return nl_xasprintf("%s/%s", cwd, path);
+    return nl_xasprintf("%s/%.*s/%s", cwd, (int)(slash - file), file, path);
+}
+
+int
+nl_set_nonblock(int fd, int on)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl == -1)
+        return -1;
+    fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+    return fcntl(fd, F_SETFL, fl);
+}
+
+int
+nl_set_cloexec(int fd)
+{
+    int fl = fcntl(fd, F_GETFD);
+
+    if (fl == -1)
+        return -1;
+    return fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+}
+
+double
+nl_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}

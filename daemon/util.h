@@ -1,0 +1,34 @@
+/*
+ * util.h - allocation that cannot fail quietly, and small string helpers.
+ */
+#ifndef NL_UTIL_H
+#define NL_UTIL_H
+
+#include <stddef.h>
+
+/* Writes "out of memory" to stderr and aborts. */
+void nl_oom(void) __attribute__((noreturn));
+
+void *nl_xmalloc(size_t n);
+void *nl_xcalloc(size_t n, size_t size);
+void *nl_xreallocarray(void *p, size_t n, size_t size);
+char *nl_xstrdup(const char *s);
+char *nl_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Resolves `path` against the folder of `file`: an absolute path is kept, a
+ * relative one is joined to dirname(file), made absolute with the current
+ * directory when `file` is relative.  Returns a new string.
+ */
+char *nl_path_resolve(const char *file, const char *path);
+
+/* Sets O_NONBLOCK (on = 1) or clears it; returns 0 or -1. */
+int nl_set_nonblock(int fd, int on);
+
+/* Sets FD_CLOEXEC; returns 0 or -1. */
+int nl_set_cloexec(int fd);
+
+/* Monotonic time in seconds. */
+double nl_now(void);
+
+#endif /* NL_UTIL_H */

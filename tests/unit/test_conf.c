@@ -1,0 +1,738 @@
+/*
+ * test_conf.c - unit tests of conf.c.  Good files must come back with every
+ * default filled in, relative paths resolved against the file's folder and
+ * options captured as text; each bad file must give exactly its expected
+ * "FILE:LINE: message" lines, with FILE spelled as it was passed in.
+ *
+ * The fixtures are in tests/unit/conf/.  automake's test driver exports
+ * srcdir (the top of the source tree, which differs from the build tree in
+ * a VPATH build); run by hand, the test expects to be started from the top
+ * of the source tree.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf.h"
+#include "errs.h"
+#include "log.h"
+#include "util.h"
+
+#ifndef PKGLIBDIR
+#define PKGLIBDIR "/usr/local/lib/netlabd"
+#endif
+
+#define MAX_LINES 16
+
+static const char *
+srcdir(void)
+{
+    const char *d = getenv("srcdir");
+
+    return d != NULL && d[0] != '\0' ? d : ".";
+}
+
+/* The folder of the fixtures, as the tests spell it. */
+static char *
+conf_dir(void)
+{
+    return nl_xasprintf("%s/tests/unit/conf", srcdir());
+}
+
+static char *
+fixture(const char *name)
+{
+    return nl_xasprintf("%s/tests/unit/conf/%s", srcdir(), name);
+}
+
+/* A fixture loaded by setup(); *state names the file before setup runs. */
+struct loaded {
+    char *dir;
+    char *path;
+    struct nl_conf *conf;
+};
+
+static int
+setup(void **state)
+{
+    struct loaded *l = nl_xcalloc(1, sizeof(*l));
+    struct nl_errs errs = {0};
+
+    l->dir = conf_dir();
+    l->path = fixture(*state);
+    l->conf = nl_conf_load(l->path, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        print_error("unexpected: %s\n", errs.msg[i]);
+    nl_errs_clear(&errs);
+    *state = l;
+    return l->conf != NULL ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+    struct loaded *l = *state;
+
+    nl_conf_free(l->conf);
+    free(l->path);
+    free(l->dir);
+    free(l);
+    return 0;
+}
+
+/* Asserts that `got` is dir + "/" + rel. */
+static void
+assert_in_dir(const char *dir, const char *rel, const char *got)
+{
+    char *want = nl_xasprintf("%s/%s", dir, rel);
+
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(want);
+}
+
+static const struct nl_option *
+option(const struct nl_listener_conf *lc, const char *key)
+{
+    for (size_t i = 0; i < lc->noptions; i++)
+        if (strcmp(lc->options[i].key, key) == 0)
+            return &lc->options[i];
+    fail_msg("option %s not found", key);
+    return NULL;
+}
+
+static void
+assert_option(const struct nl_listener_conf *lc, const char *key,
+              const char *value, int line)
+{
+    const struct nl_option *o = option(lc, key);
+
+    assert_string_equal(o->value, value);
+    assert_int_equal(o->line, line);
+}
+
+static void
+assert_limits_default(const struct nl_listener_conf *lc)
+{
+    assert_int_equal(lc->max_connections, NL_DEFAULT_MAX_CONNECTIONS);
+    assert_int_equal(lc->idle_timeout, NL_DEFAULT_IDLE_TIMEOUT);
+    assert_int_equal(lc->max_line, NL_DEFAULT_MAX_LINE);
+    assert_int_equal(lc->backlog, NL_DEFAULT_BACKLOG);
+}
+
+static void
+test_top_defaults(void **state)
+{
+    struct loaded *l = *state;
+    const struct nl_conf *c = l->conf;
+
+    assert_string_equal(c->file, l->path);
+    assert_string_equal(c->log_target, "stderr");
+    assert_int_equal(c->log_target_set, 0);
+    assert_int_equal(c->log_level, NL_LOG_INFO);
+    assert_string_equal(c->pidfile, "/run/netlabd/netlabd.pid");
+    assert_string_equal(c->control, "/run/netlabd/control.sock");
+    assert_int_equal(c->control_mode, NL_DEFAULT_CONTROL_MODE);
+    assert_string_equal(c->plugin_dir, PKGLIBDIR);
+    assert_null(c->user);
+    assert_null(c->group);
+    assert_int_equal(c->shutdown_timeout, NL_DEFAULT_SHUTDOWN_TIMEOUT);
+}
+
+static void
+test_nothing(void **state)
+{
+    struct loaded *l = *state;
+
+    test_top_defaults(state);
+    assert_int_equal(l->conf->nlisteners, 0);
+}
+
+static void
+test_listener_defaults(void **state)
+{
+    struct loaded *l = *state;
+    const struct nl_conf *c = l->conf;
+    const struct nl_listener_conf *lc;
+
+    test_top_defaults(state);
+    assert_int_equal(c->nlisteners, 4);
+
+    lc = &c->listeners[0];
+    assert_string_equal(lc->name, "echo");
+    assert_int_equal(lc->line, 3);
+    assert_int_equal(lc->transport, NL_TRANSPORT_TCP);
+    assert_string_equal(lc->address, "127.0.0.1");
+    assert_int_equal(lc->port, 7001);
+    assert_int_equal(lc->ipv6only, 0);
+    assert_null(lc->path);
+    assert_int_equal(lc->mode_set, 0);
+    assert_int_equal(lc->model, NL_MODEL_LIBEV);
+    assert_int_equal(lc->workers, NL_DEFAULT_WORKERS_LIBEV);
+    assert_string_equal(lc->handler, "echo");
+    assert_string_equal(lc->handler_path, PKGLIBDIR "/echo.so");
+    assert_null(lc->options);
+    assert_int_equal(lc->noptions, 0);
+    assert_int_equal(lc->options_line, 3);
+    assert_limits_default(lc);
+
+    lc = &c->listeners[1];
+    assert_int_equal(lc->model, NL_MODEL_PREFORK);
+    assert_int_equal(lc->workers, NL_DEFAULT_WORKERS_PREFORK);
+    assert_limits_default(lc);
+
+    lc = &c->listeners[2];
+    assert_int_equal(lc->transport, NL_TRANSPORT_UDP);
+    assert_int_equal(lc->model, NL_MODEL_THREADS);
+    assert_int_equal(lc->workers, NL_DEFAULT_WORKERS_THREADS);
+
+    lc = &c->listeners[3];
+    assert_int_equal(lc->transport, NL_TRANSPORT_UNIX);
+    assert_null(lc->address);
+    assert_string_equal(lc->path, "/tmp/netlabd-test.sock");
+    assert_int_equal(lc->mode_set, 0);
+    assert_string_equal(lc->handler, "/opt/netlabd/greeter.so");
+    assert_string_equal(lc->handler_path, "/opt/netlabd/greeter.so");
+    assert_limits_default(lc);
+}
+
+static void
+test_full_top(void **state)
+{
+    struct loaded *l = *state;
+    const struct nl_conf *c = l->conf;
+
+    assert_in_dir(l->dir, "log/netlabd.log", c->log_target);
+    assert_int_equal(c->log_target_set, 1);
+    assert_int_equal(c->log_level, NL_LOG_DEBUG);
+    assert_in_dir(l->dir, "run/netlabd.pid", c->pidfile);
+    assert_in_dir(l->dir, "run/control.sock", c->control);
+    assert_int_equal(c->control_mode, 0600);
+    assert_in_dir(l->dir, "plugins", c->plugin_dir);
+    assert_string_equal(c->user, "nobody");
+    assert_string_equal(c->group, "nogroup");
+    assert_int_equal(c->shutdown_timeout, 0);
+    assert_int_equal(c->nlisteners, 4);
+}
+
+static void
+test_full_inet(void **state)
+{
+    struct loaded *l = *state;
+    const struct nl_listener_conf *lc = &l->conf->listeners[0];
+
+    assert_string_equal(lc->name, "web");
+    assert_int_equal(lc->line, 13);
+    assert_string_equal(lc->address, "0.0.0.0");
+    assert_int_equal(lc->port, 0);
+    assert_int_equal(lc->ipv6only, 0);
+    assert_int_equal(lc->workers, 2);
+    /* A bare name is found in plugin_dir, itself relative here. */
+    assert_string_equal(lc->handler, "echo");
+    assert_in_dir(l->dir, "plugins/echo.so", lc->handler_path);
+    assert_int_equal(lc->max_connections, 1000000);
+    assert_int_equal(lc->idle_timeout, 0);
+    assert_int_equal(lc->max_line, 16777216);
+    assert_int_equal(lc->backlog, 65535);
+
+    lc = &l->conf->listeners[1];
+    assert_int_equal(lc->ipv6only, 1);
+    assert_string_equal(lc->handler, "./lib/upper.so");
+    assert_in_dir(l->dir, "./lib/upper.so", lc->handler_path);
+    assert_limits_default(lc);
+}
+
+static void
+test_full_unix(void **state)
+{
+    struct loaded *l = *state;
+    const struct nl_listener_conf *lc = &l->conf->listeners[2];
+
+    assert_string_equal(lc->name, "greeter");
+    assert_int_equal(lc->transport, NL_TRANSPORT_UNIX);
+    assert_null(lc->address);
+    assert_in_dir(l->dir, "run/greeter.sock", lc->path);
+    assert_int_equal(lc->mode, 0640);
+    assert_int_equal(lc->mode_set, 1);
+    assert_int_equal(lc->model, NL_MODEL_PREFORK);
+    assert_int_equal(lc->workers, 1024);
+    assert_string_equal(lc->handler_path, "/usr/lib/netlabd/greeter.so");
+
+    lc = &l->conf->listeners[3];
+    assert_int_equal(lc->transport, NL_TRANSPORT_UNIX_DGRAM);
+    assert_string_equal(lc->path, "/run/netlabd/log.sock");
+    assert_int_equal(lc->model, NL_MODEL_THREADS);
+    assert_int_equal(lc->workers, NL_DEFAULT_WORKERS_THREADS);
+    assert_in_dir(l->dir, "plugins/logger.so", lc->handler_path);
+    assert_int_equal(lc->idle_timeout, 86400);
+    assert_int_equal(lc->max_line, 1);
+    assert_int_equal(lc->max_connections, 1);
+    assert_int_equal(lc->backlog, 1);
+    assert_int_equal(lc->noptions, 0);
+    assert_int_equal(lc->options_line, 47);
+}
+
+static void
+test_full_options(void **state)
+{
+    struct loaded *l = *state;
+    const struct nl_listener_conf *lc = &l->conf->listeners[2];
+
+    assert_int_equal(lc->noptions, 7);
+    assert_int_equal(lc->options_line, 37);
+    /* Kept in the order of the file. */
+    assert_string_equal(lc->options[0].key, "message");
+    assert_string_equal(lc->options[6].key, "hex");
+    assert_option(lc, "message", "hello\n", 38);
+    assert_option(lc, "count", "3", 39);
+    assert_option(lc, "big", "5000000000", 40);
+    assert_option(lc, "ratio", "0.5", 41);
+    assert_option(lc, "loud", "true", 42);
+    assert_option(lc, "quiet", "false", 43);
+    assert_option(lc, "hex", "31", 44);
+}
+
+static void
+test_empty_listeners(void **state)
+{
+    struct loaded *l = *state;
+
+    assert_string_equal(l->conf->log_target, "syslog");
+    assert_int_equal(l->conf->log_target_set, 1);
+    assert_int_equal(l->conf->nlisteners, 0);
+}
+
+static void
+test_include(void **state)
+{
+    struct loaded *l = *state;
+    const struct nl_listener_conf *lc;
+
+    assert_int_equal(l->conf->log_level, NL_LOG_WARNING);
+    assert_int_equal(l->conf->nlisteners, 1);
+    lc = &l->conf->listeners[0];
+    assert_string_equal(lc->name, "inc");
+    assert_string_equal(lc->address, "localhost");
+    assert_int_equal(lc->line, 3); /* of the included file */
+}
+
+/* The installed example must load as it is. */
+static void
+test_example(void **state)
+{
+    char *path = nl_xasprintf("%s/etc/netlabd.conf", srcdir());
+    struct nl_errs errs = {0};
+    struct nl_conf *c = nl_conf_load(path, &errs);
+
+    (void)state;
+    for (size_t i = 0; i < errs.n; i++)
+        print_error("unexpected: %s\n", errs.msg[i]);
+    assert_int_equal(errs.n, 0);
+    assert_non_null(c);
+    assert_true(c->nlisteners > 0);
+    nl_conf_free(c);
+    nl_errs_clear(&errs);
+    free(path);
+}
+
+/*
+ * Each bad file and its error lines, in the order they are reported.  The
+ * lines name files relative to tests/unit/conf; the test puts the folder
+ * in front, as the file was passed with it.
+ */
+struct bad {
+    const char *file;
+    const char *lines[MAX_LINES];
+};
+
+static const struct bad bad_files[] = {
+    {"bad-syntax.conf", {"bad-syntax.conf:6: syntax error"}},
+    {"bad-unknown-key.conf",
+     {"bad-unknown-key.conf:2: colour: unknown key",
+      "bad-unknown-key.conf:6: listeners.web.timeout: unknown key"}},
+    {"bad-type.conf",
+     {"bad-type.conf:2: shutdown_timeout: expected an integer, got a string",
+      "bad-type.conf:3: log_level: expected a string, got an integer",
+      "bad-type.conf:4: user: expected a string, got a boolean",
+      "bad-type.conf:6: listeners[0].name: expected a string, got an integer",
+      "bad-type.conf:6: listeners[0].port: expected an integer, got a string",
+      "bad-type.conf:9: listeners.v6.ipv6only: expected true or false, got "
+      "an integer",
+      "bad-type.conf:9: listeners.v6.workers: expected an integer, got a "
+      "float",
+      "bad-type.conf:9: listeners.v6.options: expected a group { key = "
+      "value; ... }, got a string"}},
+    {"bad-duplicate-name.conf",
+     {"bad-duplicate-name.conf:8: listeners.web: duplicate listener name "
+      "(first defined at line 3)"}},
+    {"bad-duplicate-address.conf",
+     {"bad-duplicate-address.conf:16: listeners.f: tcp 127.0.0.1:7001 is "
+      "already used by listener a (line 4)",
+      "bad-duplicate-address.conf:21: listeners.h: unix-dgram "
+      "/run/netlabd/g.sock is already used by listener g (line 18)",
+      "bad-duplicate-address.conf:24: listeners.j: udp [::1]:7001 is "
+      "already used by listener i (line 22)"}},
+    {"bad-port.conf",
+     {"bad-port.conf:4: listeners.web.port: 70000 out of range (0-65535)",
+      "bad-port.conf:6: listeners.neg.port: -1 out of range (0-65535)"}},
+    {"bad-range.conf",
+     {"bad-range.conf:2: shutdown_timeout: 3601 out of range (0-3600)",
+      "bad-range.conf:6: listeners.lo.workers: 0 out of range (1-1024)",
+      "bad-range.conf:7: listeners.lo.max_connections: 0 out of range "
+      "(1-1000000)",
+      "bad-range.conf:8: listeners.lo.idle_timeout: -1 out of range "
+      "(0-86400)",
+      "bad-range.conf:9: listeners.lo.max_line: 0 out of range (1-16777216)",
+      "bad-range.conf:10: listeners.lo.backlog: 0 out of range (1-65535)",
+      "bad-range.conf:13: listeners.hi.workers: 1025 out of range (1-1024)",
+      "bad-range.conf:14: listeners.hi.max_connections: 1000001 out of "
+      "range (1-1000000)",
+      "bad-range.conf:15: listeners.hi.idle_timeout: 86401 out of range "
+      "(0-86400)",
+      "bad-range.conf:16: listeners.hi.max_line: 16777217 out of range "
+      "(1-16777216)",
+      "bad-range.conf:17: listeners.hi.backlog: 65536 out of range "
+      "(1-65535)"}},
+    {"bad-missing-path.conf",
+     {"bad-missing-path.conf:3: listeners.sock: missing path"}},
+    {"bad-missing-handler.conf",
+     {"bad-missing-handler.conf:3: listeners.web: missing handler",
+      "bad-missing-handler.conf:4: listeners.dgram: missing handler"}},
+    {"bad-missing-keys.conf",
+     {"bad-missing-keys.conf:3: listeners[0]: missing name",
+      "bad-missing-keys.conf:3: listeners[0]: missing address",
+      "bad-missing-keys.conf:3: listeners[0]: missing port",
+      "bad-missing-keys.conf:3: listeners[0]: missing handler",
+      "bad-missing-keys.conf:4: listeners[1]: missing name",
+      "bad-missing-keys.conf:4: listeners[1]: missing transport",
+      "bad-missing-keys.conf:4: listeners[1]: missing handler"}},
+    {"bad-model.conf",
+     {"bad-model.conf:4: listeners.web.model: \"fork\" is not one of "
+      "prefork, threads, libev"}},
+    {"bad-transport.conf",
+     {"bad-transport.conf:3: listeners.web.transport: \"sctp\" is not one "
+      "of tcp, udp, unix, unix-dgram"}},
+    {"bad-transport-keys.conf",
+     {"bad-transport-keys.conf:4: listeners.sock.address: only valid for "
+      "tcp and udp",
+      "bad-transport-keys.conf:4: listeners.sock.port: only valid for tcp "
+      "and udp",
+      "bad-transport-keys.conf:4: listeners.sock.ipv6only: only valid for "
+      "tcp and udp",
+      "bad-transport-keys.conf:6: listeners.web.path: only valid for unix "
+      "and unix-dgram",
+      "bad-transport-keys.conf:6: listeners.web.mode: only valid for unix "
+      "and unix-dgram"}},
+    {"bad-mode.conf",
+     {"bad-mode.conf:2: control_mode: \"rw-rw----\" is not an octal mode "
+      "(0000-0777)",
+      "bad-mode.conf:5: listeners.a.mode: \"0999\" is not an octal mode "
+      "(0000-0777)",
+      "bad-mode.conf:7: listeners.b.mode: expected a quoted octal string "
+      "such as \"0660\", got the integer 660",
+      "bad-mode.conf:9: listeners.c.mode: \"01777\" is not an octal mode "
+      "(0000-0777)"}},
+    {"bad-log-level.conf",
+     {"bad-log-level.conf:2: log_level: \"verbose\" is not one of debug, "
+      "info, notice, warning, error"}},
+    {"bad-option.conf",
+     {"bad-option.conf:7: listeners.g.options.list: expected a string, "
+      "number or boolean, got an array",
+      "bad-option.conf:8: listeners.g.options.nested: expected a string, "
+      "number or boolean, got a group",
+      "bad-option.conf:9: listeners.g.options.more: expected a string, "
+      "number or boolean, got a list"}},
+    {"bad-listeners.conf",
+     {"bad-listeners.conf:2: listeners: expected a list of groups ( { ... "
+      "}, { ... } ), got a group"}},
+    {"bad-listener-type.conf",
+     {"bad-listener-type.conf:3: listeners[0]: expected a group { name = "
+      "...; }, got a string"}},
+    {"bad-empty.conf",
+     {"bad-empty.conf:2: pidfile: must not be empty",
+      "bad-empty.conf:4: listeners[0].name: must not be empty",
+      "bad-empty.conf:4: listeners[0].address: must not be empty",
+      "bad-empty.conf:4: listeners[0].handler: must not be empty"}},
+    {"bad-group.conf",
+     {"bad-group.conf:2: group: set without user (the group only changes "
+      "with the user)"}},
+    {"bad-long-path.conf",
+     {"bad-long-path.conf:4: listeners.sock.path: /run/netlabd/"
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock is longer than 107 bytes, the "
+      "limit of a unix socket path"}},
+    {"bad-include.conf", {"bad-include.inc:3: colour: unknown key"}},
+    {"bad-include-missing.conf",
+     {"bad-include-missing.conf:2: cannot open include file"}},
+    {"bad-many.conf",
+     {"bad-many.conf:2: log_level: \"loud\" is not one of debug, info, "
+      "notice, warning, error",
+      "bad-many.conf:3: colour: unknown key",
+      "bad-many.conf:5: listeners.web.port: 70000 out of range (0-65535)",
+      "bad-many.conf:7: listeners.web: duplicate listener name (first "
+      "defined at line 5)",
+      "bad-many.conf:8: listeners.web.model: \"forking\" is not one of "
+      "prefork, threads, libev",
+      "bad-many.conf:9: listeners.sock: missing path",
+      "bad-many.conf:11: listeners.x.options.a: expected a string, number "
+      "or boolean, got an array",
+      "bad-many.conf:12: listeners.y: udp 127.0.0.1:80 is already used by "
+      "listener x (line 10)",
+      "bad-many.conf:15: shutdown_timeout: -5 out of range (0-3600)"}},
+};
+
+/* Loads `path` and compares its errors with want[], whose lines each get
+ * `prefix` in front. */
+static void
+expect_errors(const char *path, const char *prefix, const char *const *want)
+{
+    struct nl_errs errs = {0};
+    struct nl_conf *c = nl_conf_load(path, &errs);
+    char *line[MAX_LINES];
+    size_t n = 0, same = 0, got = errs.n;
+    int loaded = c != NULL;
+
+    for (; n < MAX_LINES && want[n] != NULL; n++)
+        line[n] = nl_xasprintf("%s%s", prefix, want[n]);
+    for (size_t i = 0; i < n && i < errs.n; i++)
+        same += strcmp(errs.msg[i], line[i]) == 0;
+    /* The whole list, so that a changed fixture is easy to follow. */
+    if (loaded || got != n || same != n)
+        for (size_t i = 0; i < errs.n; i++)
+            print_error("%s: got %s\n", path, errs.msg[i]);
+    nl_conf_free(c);
+    for (size_t i = 0; i < n && i < errs.n; i++)
+        if (strcmp(errs.msg[i], line[i]) != 0)
+            print_error("want %s\n", line[i]);
+    for (size_t i = 0; i < n; i++)
+        free(line[i]);
+    nl_errs_clear(&errs);
+    assert_false(loaded);
+    assert_int_equal(got, n);
+    assert_int_equal(same, n);
+}
+
+static void
+test_bad_files(void **state)
+{
+    char *dir = conf_dir(), *prefix = nl_xasprintf("%s/", dir);
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad_files) / sizeof(bad_files[0]); i++) {
+        char *path = fixture(bad_files[i].file);
+
+        expect_errors(path, prefix, bad_files[i].lines);
+        free(path);
+    }
+    free(prefix);
+    free(dir);
+}
+
+/* FILE in the messages is the path as given, not a normalised one. */
+static void
+test_path_as_given(void **state)
+{
+    static const char *const port[] = {
+        "bad-port.conf:4: listeners.web.port: 70000 out of range (0-65535)",
+        "bad-port.conf:6: listeners.neg.port: -1 out of range (0-65535)", NULL};
+    char *dir = conf_dir(), *path, *prefix;
+
+    (void)state;
+    path = nl_xasprintf("%s/../conf/bad-port.conf", dir);
+    prefix = nl_xasprintf("%s/../conf/", dir);
+    expect_errors(path, prefix, port);
+    free(prefix);
+    free(path);
+    free(dir);
+}
+
+/* Moves into the fixtures' folder; teardown_chdir() moves back, even when
+ * an assertion failed half-way. */
+static int
+setup_chdir(void **state)
+{
+    char *dir = conf_dir();
+
+    *state = getcwd(NULL, 0);
+    if (*state == NULL || chdir(dir) == -1) {
+        free(dir);
+        return -1;
+    }
+    free(dir);
+    return 0;
+}
+
+static int
+teardown_chdir(void **state)
+{
+    int rc = chdir(*state);
+
+    free(*state);
+    return rc;
+}
+
+/* A bare file name (no folder) is relative to the working directory, and
+ * so are the paths resolved against it; messages name files as given. */
+static void
+test_bare_file_name(void **state)
+{
+    static const char *const port[] = {
+        "bad-port.conf:4: listeners.web.port: 70000 out of range (0-65535)",
+        "bad-port.conf:6: listeners.neg.port: -1 out of range (0-65535)", NULL};
+    static const char *const inc[] = {"bad-include.inc:3: colour: unknown key",
+                                      NULL};
+    struct nl_errs errs = {0};
+    struct nl_conf *c;
+    char cwd[4096], *want;
+
+    (void)state;
+    expect_errors("bad-port.conf", "", port);
+    expect_errors("bad-include.conf", "", inc);
+    c = nl_conf_load("good-full.conf", &errs);
+    assert_non_null(c);
+    /* Made absolute, so that they survive the daemon's chdir("/"). */
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    want = nl_xasprintf("%s/run/netlabd.pid", cwd);
+    assert_string_equal(c->pidfile, want);
+    free(want);
+    want = nl_xasprintf("%s/plugins/echo.so", cwd);
+    assert_string_equal(c->listeners[0].handler_path, want);
+    free(want);
+    nl_conf_free(c);
+    c = nl_conf_load("good-include.conf", &errs);
+    assert_non_null(c);
+    nl_conf_free(c);
+    assert_int_equal(errs.n, 0);
+}
+
+static void
+test_cannot_open(void **state)
+{
+    struct nl_errs errs = {0};
+    char *dir = conf_dir(), *want;
+
+    (void)state;
+    assert_null(nl_conf_load("/nonexistent/netlabd.conf", &errs));
+    assert_int_equal(errs.n, 1);
+    assert_string_equal(errs.msg[0],
+                        "/nonexistent/netlabd.conf: No such file or directory");
+    nl_errs_clear(&errs);
+
+    assert_null(nl_conf_load(dir, &errs));
+    assert_int_equal(errs.n, 1);
+    want = nl_xasprintf("%s: Is a directory", dir);
+    assert_string_equal(errs.msg[0], want);
+    free(want);
+    nl_errs_clear(&errs);
+    free(dir);
+}
+
+/* Errors are appended: lines already in the list stay. */
+static void
+test_errors_appended(void **state)
+{
+    struct nl_errs errs = {0};
+    char *path = fixture("bad-log-level.conf");
+
+    (void)state;
+    nl_errs_add(&errs, "earlier");
+    assert_null(nl_conf_load(path, &errs));
+    assert_int_equal(errs.n, 2);
+    assert_string_equal(errs.msg[0], "earlier");
+    nl_errs_clear(&errs);
+    free(path);
+}
+
+static void
+test_names(void **state)
+{
+    (void)state;
+    assert_string_equal(nl_transport_name(NL_TRANSPORT_TCP), "tcp");
+    assert_string_equal(nl_transport_name(NL_TRANSPORT_UDP), "udp");
+    assert_string_equal(nl_transport_name(NL_TRANSPORT_UNIX), "unix");
+    assert_string_equal(nl_transport_name(NL_TRANSPORT_UNIX_DGRAM),
+                        "unix-dgram");
+    assert_string_equal(nl_model_name(NL_MODEL_PREFORK), "prefork");
+    assert_string_equal(nl_model_name(NL_MODEL_THREADS), "threads");
+    assert_string_equal(nl_model_name(NL_MODEL_LIBEV), "libev");
+    assert_false(nl_transport_is_dgram(NL_TRANSPORT_TCP));
+    assert_true(nl_transport_is_dgram(NL_TRANSPORT_UDP));
+    assert_false(nl_transport_is_dgram(NL_TRANSPORT_UNIX));
+    assert_true(nl_transport_is_dgram(NL_TRANSPORT_UNIX_DGRAM));
+}
+
+static void
+test_listener_address(void **state)
+{
+    struct nl_listener_conf lc;
+    char buf[64], small[8];
+
+    (void)state;
+    memset(&lc, 0, sizeof(lc));
+    lc.transport = NL_TRANSPORT_TCP;
+    lc.address = "127.0.0.1";
+    lc.port = 7001;
+    assert_string_equal(nl_listener_address(&lc, buf, sizeof(buf)),
+                        "127.0.0.1:7001");
+    assert_string_equal(nl_listener_address(&lc, small, sizeof(small)),
+                        "127.0.0");
+    lc.transport = NL_TRANSPORT_UDP;
+    lc.address = "::1";
+    assert_string_equal(nl_listener_address(&lc, buf, sizeof(buf)),
+                        "[::1]:7001");
+    lc.address = "localhost";
+    assert_string_equal(nl_listener_address(&lc, buf, sizeof(buf)),
+                        "localhost:7001");
+    lc.transport = NL_TRANSPORT_UNIX_DGRAM;
+    lc.address = NULL;
+    lc.path = "/run/netlabd/log.sock";
+    assert_string_equal(nl_listener_address(&lc, buf, sizeof(buf)),
+                        "/run/netlabd/log.sock");
+}
+
+static void
+test_free_null(void **state)
+{
+    (void)state;
+    nl_conf_free(NULL);
+}
+
+#define LOADED(test, file)                                                     \
+    cmocka_unit_test_prestate_setup_teardown(test, setup, teardown,            \
+                                             (void *)(file))
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        LOADED(test_nothing, "good-nothing.conf"),
+        LOADED(test_listener_defaults, "good-defaults.conf"),
+        LOADED(test_full_top, "good-full.conf"),
+        LOADED(test_full_inet, "good-full.conf"),
+        LOADED(test_full_unix, "good-full.conf"),
+        LOADED(test_full_options, "good-full.conf"),
+        LOADED(test_empty_listeners, "good-empty.conf"),
+        LOADED(test_include, "good-include.conf"),
+        cmocka_unit_test(test_example),
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_path_as_given),
+        cmocka_unit_test_setup_teardown(test_bare_file_name, setup_chdir,
+                                        teardown_chdir),
+        cmocka_unit_test(test_cannot_open),
+        cmocka_unit_test(test_errors_appended),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_listener_address),
+        cmocka_unit_test(test_free_null),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,335 @@
+/*
+ * test_session.c - framing, buffering and counting in session.c, driven by
+ * a handler table written here and real socketpairs for output.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf.h"
+#include "session.h"
+#include "stats.h"
+
+#define MAX_MSGS 16
+
+static char msgs[MAX_MSGS][256];
+static size_t msg_len[MAX_MSGS];
+static int nmsgs;
+static int data_result;
+static int echo_back;
+
+static int
+t_data(struct netlabd_session *s, const void *buf, size_t len)
+{
+    if (nmsgs < MAX_MSGS) {
+        size_t n = len < sizeof(msgs[0]) ? len : sizeof(msgs[0]);
+
+        memcpy(msgs[nmsgs], buf, n);
+        msg_len[nmsgs++] = len;
+    }
+    if (echo_back && netlabd_write(s, buf, len) == -1)
+        return -1;
+    return data_result;
+}
+
+static struct netlabd_handler handler = {
+    NETLABD_HANDLER_HEADER,
+    .name = "test",
+    .version = "0",
+    .data = t_data,
+};
+
+static struct nl_listener_conf lc;
+static struct nl_counters ctr;
+static struct nl_session_env env;
+static struct nl_session s;
+static int sp[2];
+
+static int
+setup(void **state, int framing, int type)
+{
+    memset(msgs, 0, sizeof(msgs));
+    nmsgs = 0;
+    data_result = 0;
+    echo_back = 0;
+    memset(&ctr, 0, sizeof(ctr));
+    memset(&lc, 0, sizeof(lc));
+    lc.name = "t";
+    lc.max_line = 8;
+    handler.framing = framing;
+    env.lc = &lc;
+    env.handler = &handler;
+    env.ctr = &ctr;
+    assert_int_equal(socketpair(AF_UNIX, type, 0, sp), 0);
+    nl_session_init(&s, &env, sp[0], NULL, 0);
+    return 0;
+}
+
+static int
+setup_lines(void **state)
+{
+    return setup(state, NETLABD_FRAMING_LINE, SOCK_STREAM);
+}
+
+static int
+setup_raw(void **state)
+{
+    return setup(state, NETLABD_FRAMING_RAW, SOCK_STREAM);
+}
+
+static int
+teardown(void **state)
+{
+    nl_session_end(&s);
+    close(sp[1]);
+    return 0;
+}
+
+static void
+assert_msg(int i, const char *text)
+{
+    assert_true(i < nmsgs);
+    assert_int_equal(msg_len[i], strlen(text));
+    assert_memory_equal(msgs[i], text, strlen(text));
+}
+
+static void
+test_lines_split_across_reads(void **state)
+{
+    assert_int_equal(nl_session_input(&s, "hel", 3), 0);
+    assert_int_equal(nmsgs, 0);
+    assert_int_equal(nl_session_input(&s, "lo\nwor", 6), 0);
+    assert_int_equal(nl_session_input(&s, "ld\n\n", 4), 0);
+    assert_int_equal(nmsgs, 3);
+    assert_msg(0, "hello");
+    assert_msg(1, "world");
+    assert_msg(2, "");
+    assert_int_equal(ctr.bytes_in, 13);
+}
+
+static void
+test_crlf(void **state)
+{
+    assert_int_equal(nl_session_input(&s, "a\r\nb\nc\r", 7), 0);
+    assert_int_equal(nl_session_input(&s, "\n", 1), 0);
+    assert_int_equal(nmsgs, 3);
+    assert_msg(0, "a");
+    assert_msg(1, "b");
+    assert_msg(2, "c");
+}
+
+static void
+test_line_of_max_length(void **state)
+{
+    /* max_line is 8: eight bytes pass, with or without "\r". */
+    assert_int_equal(nl_session_input(&s, "12345678\n", 9), 0);
+    assert_int_equal(nl_session_input(&s, "1234", 4), 0);
+    assert_int_equal(nl_session_input(&s, "5678\r\n", 6), 0);
+    assert_int_equal(nmsgs, 2);
+    assert_msg(1, "12345678");
+    assert_int_equal(ctr.errors, 0);
+}
+
+static void
+test_line_too_long(void **state)
+{
+    assert_int_equal(nl_session_input(&s, "123456789\n", 10), -1);
+    assert_true(s.failed);
+    assert_int_equal(nmsgs, 0);
+    assert_int_equal(ctr.errors, 1);
+    assert_true(nl_session_done(&s));
+    /* Nothing more is delivered to a failed session. */
+    assert_int_equal(nl_session_input(&s, "ok\n", 3), -1);
+    assert_int_equal(nmsgs, 0);
+}
+
+static void
+test_unterminated_too_long(void **state)
+{
+    /* A line that never ends is refused once it passes max_line, without
+     * waiting for (or buffering) the rest. */
+    assert_int_equal(nl_session_input(&s, "12345", 5), 0);
+    assert_int_equal(nl_session_input(&s, "67890", 5), -1);
+    assert_int_equal(ctr.errors, 1);
+    assert_true(s.in.len <= 9);
+}
+
+static void
+test_eof_delivers_last_line(void **state)
+{
+    assert_int_equal(nl_session_input(&s, "x\nlast", 6), 0);
+    assert_int_equal(nmsgs, 1);
+    assert_int_equal(nl_session_eof(&s), 0);
+    assert_int_equal(nmsgs, 2);
+    assert_msg(1, "last");
+    assert_true(s.eof);
+    assert_false(nl_session_want_read(&s));
+}
+
+static void
+test_raw_binary(void **state)
+{
+    char all[256];
+
+    for (int i = 0; i < 256; i++)
+        all[i] = (char)i;
+    assert_int_equal(nl_session_input(&s, all, sizeof(all)), 0);
+    assert_int_equal(nmsgs, 1);
+    assert_int_equal(msg_len[0], 256);
+    assert_memory_equal(msgs[0], all, 256);
+    /* Raw framing ignores max_line. */
+    assert_int_equal(ctr.errors, 0);
+}
+
+static void
+test_echo_and_flush(void **state)
+{
+    char buf[64];
+
+    echo_back = 1;
+    assert_int_equal(nl_session_input(&s, "ping\n", 5), 0);
+    assert_int_equal(s.out.len, 5);
+    assert_int_equal(nl_session_flush(&s), NL_IO_OK);
+    assert_int_equal(s.out.len, 0);
+    assert_int_equal(read(sp[1], buf, sizeof(buf)), 5);
+    assert_memory_equal(buf, "ping\n", 5);
+    assert_int_equal(ctr.bytes_out, 5);
+}
+
+static void
+test_handler_error(void **state)
+{
+    data_result = -1;
+    assert_int_equal(nl_session_input(&s, "abc", 3), -1);
+    assert_true(s.failed);
+    assert_int_equal(ctr.errors, 1);
+}
+
+static void
+test_output_bounded(void **state)
+{
+    static char chunk[NL_SESSION_READ_CHUNK];
+
+    /* Nobody reads sp[1]: output piles up until reading pauses ... */
+    echo_back = 1;
+    while (nl_session_want_read(&s))
+        assert_int_equal(nl_session_input(&s, chunk, sizeof(chunk)), 0);
+    assert_true(s.out.len >= NL_SESSION_OUT_HIGH);
+    /* ... and a handler that writes on regardless is stopped at the cap. */
+    while (!s.failed)
+        nl_session_input(&s, chunk, sizeof(chunk));
+    assert_true(s.out.len <= NL_SESSION_OUT_MAX);
+    assert_int_equal(ctr.errors, 1);
+}
+
+static void
+test_close_after_flush(void **state)
+{
+    char buf[8];
+
+    echo_back = 1;
+    nl_session_input(&s, "bye", 3);
+    netlabd_close((struct netlabd_session *)&s);
+    assert_false(nl_session_done(&s));
+    assert_false(nl_session_want_read(&s));
+    assert_int_equal(nl_session_flush(&s), NL_IO_OK);
+    assert_true(nl_session_done(&s));
+    assert_int_equal(read(sp[1], buf, sizeof(buf)), 3);
+    /* Writes after close are refused. */
+    assert_int_equal(netlabd_write((struct netlabd_session *)&s, "x", 1), -1);
+}
+
+static void
+test_read_eof_and_reset(void **state)
+{
+    assert_int_equal(write(sp[1], "hi", 2), 2);
+    assert_int_equal(nl_session_read(&s), NL_IO_OK);
+    shutdown(sp[1], SHUT_WR);
+    assert_int_equal(nl_session_read(&s), NL_IO_EOF);
+    assert_int_equal(nmsgs, 1);
+    assert_msg(0, "hi");
+}
+
+static void
+test_datagram(void **state)
+{
+    int dp[2];
+    char buf[64];
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, dp), 0);
+    echo_back = 1;
+    handler.framing = NETLABD_FRAMING_LINE;
+    /* One datagram is one message; a line handler loses one newline.  The
+     * pair is connected, so the reply goes to dp[1] without an address. */
+    nl_session_datagram(&env, dp[0], NULL, 0, "two\nlines\n", 10);
+    assert_int_equal(nmsgs, 1);
+    assert_msg(0, "two\nlines");
+    assert_int_equal(recv(dp[1], buf, sizeof(buf), MSG_DONTWAIT), 9);
+    assert_int_equal(ctr.total, 1);
+    assert_int_equal(ctr.bytes_in, 10);
+    assert_int_equal(ctr.bytes_out, 9);
+    close(dp[0]);
+    close(dp[1]);
+}
+
+static void
+test_sockaddr_text(void **state)
+{
+    struct sockaddr_storage ss;
+    char buf[128];
+    socklen_t len = sizeof(ss);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_addr.s_addr = htonl(0x7f000001)};
+
+    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    nl_sockaddr_text((struct sockaddr *)&ss, len, buf, sizeof(buf));
+    assert_int_equal(strncmp(buf, "127.0.0.1:", 10), 0);
+    assert_true(atoi(buf + 10) > 0);
+    close(fd);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lines_split_across_reads,
+                                        setup_lines, teardown),
+        cmocka_unit_test_setup_teardown(test_crlf, setup_lines, teardown),
+        cmocka_unit_test_setup_teardown(test_line_of_max_length, setup_lines,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_line_too_long, setup_lines,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unterminated_too_long,
+                                        setup_lines, teardown),
+        cmocka_unit_test_setup_teardown(test_eof_delivers_last_line,
+                                        setup_lines, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_binary, setup_raw, teardown),
+        cmocka_unit_test_setup_teardown(test_echo_and_flush, setup_raw,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_handler_error, setup_raw,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_output_bounded, setup_raw,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_close_after_flush, setup_raw,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_read_eof_and_reset, setup_lines,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_datagram, setup_raw, teardown),
+        cmocka_unit_test(test_sockaddr_text),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
