@@ -1,0 +1,98 @@
+/*
+ * test_json.c - JSON strings and the byte buffer they are built in.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "json.h"
+
+static void
+assert_json(const char *in, const char *want)
+{
+    struct nl_buf b = {0};
+
+    nl_json_string(&b, in);
+    nl_buf_append(&b, "", 1);
+    assert_string_equal(nl_buf_head(&b), want);
+    nl_buf_free(&b);
+}
+
+static void
+test_plain(void **state)
+{
+    assert_json("echo", "\"echo\"");
+    assert_json("", "\"\"");
+}
+
+static void
+test_escapes(void **state)
+{
+    assert_json("say \"hi\"", "\"say \\\"hi\\\"\"");
+    assert_json("a\\b", "\"a\\\\b\"");
+    assert_json("l1\nl2\r\t", "\"l1\\nl2\\r\\t\"");
+    assert_json("\x01\x1f\x7f", "\"\\u0001\\u001f\\u007f\"");
+}
+
+static void
+test_utf8_passes(void **state)
+{
+    assert_json("caf\xc3\xa9", "\"caf\xc3\xa9\"");
+}
+
+static void
+test_printf_grows(void **state)
+{
+    struct nl_buf b = {0};
+    char big[10000];
+
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    nl_buf_printf(&b, "%d:", 42);
+    nl_buf_printf(&b, "%s", big);
+    assert_int_equal(b.len, 3 + sizeof(big) - 1);
+    assert_memory_equal(nl_buf_head(&b), "42:xxx", 6);
+    nl_buf_free(&b);
+}
+
+static void
+test_buf_consume_and_reuse(void **state)
+{
+    struct nl_buf b = {0};
+
+    nl_buf_append(&b, "abcdef", 6);
+    nl_buf_consume(&b, 2);
+    assert_int_equal(b.len, 4);
+    assert_memory_equal(nl_buf_head(&b), "cdef", 4);
+    nl_buf_consume(&b, 100);
+    assert_int_equal(b.len, 0);
+    /* A drained buffer starts again at the front instead of growing. */
+    for (int i = 0; i < 1000; i++) {
+        nl_buf_append(&b, "0123456789", 10);
+        nl_buf_consume(&b, 10);
+    }
+    assert_true(b.cap <= 4096);
+    nl_buf_free(&b);
+    assert_null(b.data);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain),
+        cmocka_unit_test(test_escapes),
+        cmocka_unit_test(test_utf8_passes),
+        cmocka_unit_test(test_printf_grows),
+        cmocka_unit_test(test_buf_consume_and_reuse),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
