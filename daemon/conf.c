@@ -936,8 +936,7 @@ static void
 syntax_error(struct parse *p, const config_t *cf)
 {
     const char *ef = config_error_file(cf);
-    char *file =
-        ef != NULL ? message_path(p->file, ef) : nl_xstrdup(p->file);
+    char *file = ef != NULL ? message_path(p->file, ef) : nl_xstrdup(p->file);
 
     nl_errs_add(p->errs, "%s:%d: %s", file, config_error_line(cf),
                 config_error_text(cf));

@@ -21,11 +21,7 @@ enum nl_transport_kind {
     NL_TRANSPORT_UNIX_DGRAM
 };
 
-enum nl_model_kind {
-    NL_MODEL_PREFORK,
-    NL_MODEL_THREADS,
-    NL_MODEL_LIBEV
-};
+enum nl_model_kind { NL_MODEL_PREFORK, NL_MODEL_THREADS, NL_MODEL_LIBEV };
 
 /* One key of a listener's `options` group, its scalar value as text. */
 struct nl_option {
@@ -38,12 +34,12 @@ struct nl_listener_conf {
     char *name;
     int line; /* where the listener's group starts */
     enum nl_transport_kind transport;
-    char *address;   /* tcp/udp: as written, NULL for unix */
-    int port;        /* tcp/udp */
-    int ipv6only;    /* tcp/udp: 1 when ipv6only = true */
-    char *path;      /* unix/unix-dgram: resolved; NULL for tcp/udp */
-    mode_t mode;     /* unix/unix-dgram socket file permissions */
-    int mode_set;    /* 1 when `mode` was given */
+    char *address; /* tcp/udp: as written, NULL for unix */
+    int port;      /* tcp/udp */
+    int ipv6only;  /* tcp/udp: 1 when ipv6only = true */
+    char *path;    /* unix/unix-dgram: resolved; NULL for tcp/udp */
+    mode_t mode;   /* unix/unix-dgram socket file permissions */
+    int mode_set;  /* 1 when `mode` was given */
     enum nl_model_kind model;
     int workers;
     char *handler;      /* as configured */

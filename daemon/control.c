@@ -70,8 +70,7 @@ client_write_cb(struct ev_loop *loop, ev_io *io, int revents)
     struct nl_control_client *c = io->data;
 
     while (c->out.len > 0) {
-        ssize_t n = send(c->fd, nl_buf_head(&c->out), c->out.len,
-                         MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, nl_buf_head(&c->out), c->out.len, MSG_NOSIGNAL);
 
         if (n == -1 && errno == EINTR)
             continue;
@@ -106,9 +105,9 @@ dispatch(struct nl_control_client *c)
 {
     c->line[c->len] = '\0';
     /* Trailing white space, "\r" included, is not part of the command. */
-    while (c->len > 0 && (c->line[c->len - 1] == '\r' ||
-                          c->line[c->len - 1] == ' ' ||
-                          c->line[c->len - 1] == '\t'))
+    while (c->len > 0 &&
+           (c->line[c->len - 1] == '\r' || c->line[c->len - 1] == ' ' ||
+            c->line[c->len - 1] == '\t'))
         c->line[--c->len] = '\0';
     c->dispatched = 1;
     ev_io_stop(c->ctl->loop, &c->io);

@@ -26,10 +26,10 @@ static int log_level = NL_LOG_INFO;
 static int log_fd = STDERR_FILENO;
 static char log_path[4096];
 
-static const char *const level_names[] = {"debug", "info", "notice",
-                                          "warning", "error"};
-static const int syslog_prio[] = {LOG_DEBUG, LOG_INFO, LOG_NOTICE,
-                                  LOG_WARNING, LOG_ERR};
+static const char *const level_names[] = {"debug", "info", "notice", "warning",
+                                          "error"};
+static const int syslog_prio[] = {LOG_DEBUG, LOG_INFO, LOG_NOTICE, LOG_WARNING,
+                                  LOG_ERR};
 
 int
 nl_log_level_parse(const char *name)

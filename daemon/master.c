@@ -41,11 +41,11 @@
 #include "transport.h"
 #include "util.h"
 
-#define BACKOFF_MIN    0.1  /* seconds before the first restart */
-#define BACKOFF_MAX    30.0 /* and the longest wait between restarts */
-#define STABLE_AFTER   10.0 /* a process that lived this long resets it */
-#define KILL_GRACE     2.0  /* after shutdown_timeout, then SIGKILL */
-#define STATS_SLOTS    4096
+#define BACKOFF_MIN  0.1  /* seconds before the first restart */
+#define BACKOFF_MAX  30.0 /* and the longest wait between restarts */
+#define STABLE_AFTER 10.0 /* a process that lived this long resets it */
+#define KILL_GRACE   2.0  /* after shutdown_timeout, then SIGKILL */
+#define STATS_SLOTS  4096
 
 struct lst {
     struct nl_master *m;
@@ -153,8 +153,8 @@ nl_master_new(struct nl_conf *conf, const char *pidfile)
             goto fail;
         }
         m->nlst = i + 1;
-        nl_debug(l->lc->name, "bound %s %s", nl_transport_name(l->lc->transport),
-                 l->sk.address);
+        nl_debug(l->lc->name, "bound %s %s",
+                 nl_transport_name(l->lc->transport), l->sk.address);
     }
     return m;
 fail:
@@ -462,8 +462,9 @@ status_json(struct nl_master *m, struct nl_buf *b)
     nl_buf_printf(b, ", \"uptime_s\": %ld, \"config\": ",
                   (long)(time(NULL) - m->start_time));
     nl_json_string(b, m->conf->file);
-    nl_buf_printf(b, ", \"generation\": %u, \"last_reload\": null, "
-                     "\"listeners\": [",
+    nl_buf_printf(b,
+                  ", \"generation\": %u, \"last_reload\": null, "
+                  "\"listeners\": [",
                   m->generation);
     for (size_t i = 0; i < m->nlst; i++) {
         const struct lst *l = &m->lst[i];
@@ -482,19 +483,17 @@ status_json(struct nl_master *m, struct nl_buf *b)
         nl_json_string(b, nl_model_name(l->lc->model));
         nl_buf_printf(b, ", \"workers\": %d, \"handler\": ", l->lc->workers);
         nl_json_string(b, l->lc->handler);
-        nl_buf_printf(b,
-                      ", \"connections_active\": %llu, "
-                      "\"connections_total\": %llu, "
-                      "\"connections_refused\": %llu, \"bytes_in\": %llu, "
-                      "\"bytes_out\": %llu, \"errors\": %llu, "
-                      "\"serving\": %s}",
-                      (unsigned long long)c.active,
-                      (unsigned long long)c.total,
-                      (unsigned long long)c.refused,
-                      (unsigned long long)c.bytes_in,
-                      (unsigned long long)c.bytes_out,
-                      (unsigned long long)c.errors,
-                      l->ready ? "true" : "false");
+        nl_buf_printf(
+            b,
+            ", \"connections_active\": %llu, "
+            "\"connections_total\": %llu, "
+            "\"connections_refused\": %llu, \"bytes_in\": %llu, "
+            "\"bytes_out\": %llu, \"errors\": %llu, "
+            "\"serving\": %s}",
+            (unsigned long long)c.active, (unsigned long long)c.total,
+            (unsigned long long)c.refused, (unsigned long long)c.bytes_in,
+            (unsigned long long)c.bytes_out, (unsigned long long)c.errors,
+            l->ready ? "true" : "false");
     }
     nl_buf_printf(b, "]}");
 }
@@ -600,9 +599,9 @@ nl_master_run(struct nl_master *m, int ready_fd)
         nl_errx(NULL, "pidfile %s", err);
         goto fail;
     }
-    m->ctl = nl_control_open(m->loop, m->conf->control,
-                             (int)m->conf->control_mode, control_cmd, m, err,
-                             sizeof(err));
+    m->ctl =
+        nl_control_open(m->loop, m->conf->control, (int)m->conf->control_mode,
+                        control_cmd, m, err, sizeof(err));
     if (m->ctl == NULL) {
         nl_errx(NULL, "control socket: %s", err);
         goto fail;

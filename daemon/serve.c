@@ -47,8 +47,7 @@ nl_drop_privileges(const char *user, const char *group)
         }
         gid = gr->gr_gid;
     }
-    if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid &&
-        getgid() == gid)
+    if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid && getgid() == gid)
         return 0; /* already there: nothing to drop */
     if (initgroups(pw->pw_name, gid) == -1 || setgid(gid) == -1 ||
         setuid(pw->pw_uid) == -1) {
@@ -57,8 +56,7 @@ nl_drop_privileges(const char *user, const char *group)
     }
     /* Refuse to go on if root could be regained. */
     if (pw->pw_uid != 0 && (setuid(0) != -1 || geteuid() == 0)) {
-        nl_errx(NULL, "still able to become root after switching to %s",
-                user);
+        nl_errx(NULL, "still able to become root after switching to %s", user);
         return -1;
     }
     return 0;
@@ -67,8 +65,8 @@ nl_drop_privileges(const char *user, const char *group)
 static void
 reset_signals(void)
 {
-    static const int sigs[] = {SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGCHLD,
-                               SIGPIPE};
+    static const int sigs[] = {SIGHUP,  SIGINT,  SIGTERM,
+                               SIGUSR1, SIGCHLD, SIGPIPE};
     struct sigaction sa;
     sigset_t none;
 
@@ -84,8 +82,8 @@ reset_signals(void)
 }
 
 void
-nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc,
-         int fd, struct nl_counters *ctr, int ready_fd)
+nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
+         struct nl_counters *ctr, int ready_fd)
 {
     const struct nl_model_ops *model = nl_model_get(lc->model);
     struct nl_session_env env;
@@ -105,8 +103,7 @@ nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc,
         nl_errx(lc->name, "not loading the handler as root");
         _exit(NL_SERVE_EXIT_PRIVS);
     }
-    if ((plugin = nl_plugin_load(lc->handler_path, err, sizeof(err))) ==
-        NULL) {
+    if ((plugin = nl_plugin_load(lc->handler_path, err, sizeof(err))) == NULL) {
         nl_errx(lc->name, "%s", err);
         _exit(NL_SERVE_EXIT_HANDLER);
     }
@@ -115,7 +112,8 @@ nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc,
         _exit(NL_SERVE_EXIT_HANDLER);
     }
     if (model == NULL) {
-        nl_errx(lc->name, "model %s is not available", nl_model_name(lc->model));
+        nl_errx(lc->name, "model %s is not available",
+                nl_model_name(lc->model));
         _exit(NL_SERVE_EXIT_MODEL);
     }
     env.lc = lc;

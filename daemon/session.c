@@ -27,8 +27,7 @@
 #include "session.h"
 #include "stats.h"
 
-static int host_write(struct netlabd_session *ps, const void *buf,
-                      size_t len);
+static int host_write(struct netlabd_session *ps, const void *buf, size_t len);
 static void host_close(struct netlabd_session *ps);
 static const char *host_peer(struct netlabd_session *ps);
 static void host_set_data(struct netlabd_session *ps, void *data);
@@ -92,8 +91,8 @@ nl_sockaddr_text(const struct sockaddr *sa, socklen_t len, char *buf,
 }
 
 void
-nl_session_init(struct nl_session *s, const struct nl_session_env *env,
-                int fd, const struct sockaddr *peer, socklen_t peer_len)
+nl_session_init(struct nl_session *s, const struct nl_session_env *env, int fd,
+                const struct sockaddr *peer, socklen_t peer_len)
 {
     memset(s, 0, sizeof(*s));
     s->h.host = &session_host;
@@ -231,8 +230,7 @@ int
 nl_session_eof(struct nl_session *s)
 {
     s->eof = 1;
-    if (s->in.len > 0 &&
-        s->env->handler->framing == NETLABD_FRAMING_LINE) {
+    if (s->in.len > 0 && s->env->handler->framing == NETLABD_FRAMING_LINE) {
         int rc = too_long(s, nl_buf_head(&s->in), s->in.len)
                      ? line_too_long(s)
                      : deliver_line(s, nl_buf_head(&s->in), s->in.len);
@@ -267,8 +265,7 @@ enum nl_io
 nl_session_flush(struct nl_session *s)
 {
     while (s->out.len > 0) {
-        ssize_t n = send(s->fd, nl_buf_head(&s->out), s->out.len,
-                         MSG_NOSIGNAL);
+        ssize_t n = send(s->fd, nl_buf_head(&s->out), s->out.len, MSG_NOSIGNAL);
 
         if (n > 0) {
             nl_count_add(s->env->ctr, bytes_out, n);
@@ -353,8 +350,8 @@ host_write(struct netlabd_session *ps, const void *buf, size_t len)
                            s->peer_len);
 
         if (n == -1) {
-            nl_debug(s->env->lc->name, "%s: reply not sent: %s",
-                     host_peer(ps), strerror(errno));
+            nl_debug(s->env->lc->name, "%s: reply not sent: %s", host_peer(ps),
+                     strerror(errno));
             nl_count_add(s->env->ctr, errors, 1);
             return -1;
         }
@@ -390,8 +387,8 @@ host_peer(struct netlabd_session *ps)
     struct nl_session *s = S(ps);
 
     if (s->peer_text[0] == '\0')
-        nl_sockaddr_text((struct sockaddr *)&s->peer, s->peer_len,
-                         s->peer_text, sizeof(s->peer_text));
+        nl_sockaddr_text((struct sockaddr *)&s->peer, s->peer_len, s->peer_text,
+                         sizeof(s->peer_text));
     return s->peer_text;
 }
 
@@ -420,6 +417,6 @@ host_vlog(struct netlabd_session *ps, int level, const char *fmt, va_list ap)
     char msg[1024];
 
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    nl_log(level, s->env->lc->name, "handler %s: %s: %s",
-           s->env->handler->name, host_peer(ps), msg);
+    nl_log(level, s->env->lc->name, "handler %s: %s: %s", s->env->handler->name,
+           host_peer(ps), msg);
 }

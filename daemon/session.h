@@ -42,8 +42,8 @@ struct nl_session {
     socklen_t peer_len;
     char peer_text[128];
     void *data;
-    struct nl_buf in;  /* a partial line */
-    struct nl_buf out; /* bytes not yet written */
+    struct nl_buf in;     /* a partial line */
+    struct nl_buf out;    /* bytes not yet written */
     unsigned closing : 1; /* the handler asked to close after flushing */
     unsigned eof : 1;     /* the peer will send nothing more */
     unsigned failed : 1;  /* to be closed at once */
@@ -51,10 +51,10 @@ struct nl_session {
 };
 
 enum nl_io {
-    NL_IO_OK = 0,  /* progress */
-    NL_IO_AGAIN,   /* would block */
-    NL_IO_EOF,     /* the peer closed its side */
-    NL_IO_ERROR    /* errno says why; the session is failed */
+    NL_IO_OK = 0, /* progress */
+    NL_IO_AGAIN,  /* would block */
+    NL_IO_EOF,    /* the peer closed its side */
+    NL_IO_ERROR   /* errno says why; the session is failed */
 };
 
 /* Prepares s for a stream connection on fd from peer. */

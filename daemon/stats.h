@@ -20,9 +20,9 @@ struct nl_counters {
     uint64_t errors;
 };
 
-#define nl_count_add(c, field, n)                                             \
+#define nl_count_add(c, field, n)                                              \
     ((void)__atomic_fetch_add(&(c)->field, (uint64_t)(n), __ATOMIC_RELAXED))
-#define nl_count_sub(c, field, n)                                             \
+#define nl_count_sub(c, field, n)                                              \
     ((void)__atomic_fetch_sub(&(c)->field, (uint64_t)(n), __ATOMIC_RELAXED))
 
 /* Maps the shared pool of nslots slots; call once in the master before any

@@ -15,8 +15,8 @@ struct nl_listener_conf;
 /* A bound socket. */
 struct nl_socket {
     int fd;
-    dev_t dev; /* unix transports: the socket file this process made, */
-    ino_t ino; /* so that only that file is ever removed */
+    dev_t dev;         /* unix transports: the socket file this process made, */
+    ino_t ino;         /* so that only that file is ever removed */
     char address[256]; /* as status shows it, with the port actually bound */
 };
 

@@ -47,8 +47,7 @@ clear_stale(const struct sockaddr_un *sun, int type, char *err, size_t errlen)
     rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
     close(fd);
     if (rc == 0 || (errno != ECONNREFUSED && errno != ENOENT)) {
-        snprintf(err, errlen, "%s is in use by another process",
-                 sun->sun_path);
+        snprintf(err, errlen, "%s is in use by another process", sun->sun_path);
         return -1;
     }
     if (unlink(sun->sun_path) == -1 && errno != ENOENT) {
@@ -115,8 +114,8 @@ nl_unix_unlink(const char *path, const struct nl_socket *sk)
 {
     struct stat st;
 
-    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
-        st.st_dev == sk->dev && st.st_ino == sk->ino)
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == sk->dev &&
+        st.st_ino == sk->ino)
         unlink(path);
 }
 

@@ -91,8 +91,7 @@ nl_path_resolve(const char *file, const char *path)
     if (slash != NULL && file[0] == '/')
         return nl_xasprintf("%.*s/%s", (int)(slash - file), file, path);
     if (getcwd(cwd, sizeof(cwd)) == NULL)
-        return slash ? nl_xasprintf("%.*s/%s", (int)(slash - file), file,
-                                    path)
+        return slash ? nl_xasprintf("%.*s/%s", (int)(slash - file), file, path)
                      : nl_xstrdup(path);
     if (slash == NULL)
         return nl_xasprintf("%s/%s", cwd, path);

@@ -166,7 +166,8 @@ struct netlabd_handler {
 extern const struct netlabd_handler netlabd_handler
     __attribute__((visibility("default")));
 
-#define NETLABD_HOST(h) (((const struct netlabd_handle *)(const void *)(h))->host)
+#define NETLABD_HOST(h)                                                        \
+    (((const struct netlabd_handle *)(const void *)(h))->host)
 
 /*
  * Queues len bytes for the peer (stream) or sends them as one reply datagram
@@ -216,8 +217,8 @@ netlabd_listener_data(struct netlabd_session *s)
 }
 
 /* Logs through netlabd's log, prefixed with the listener and the peer. */
-static inline void
-netlabd_log(struct netlabd_session *s, int level, const char *fmt, ...)
+static inline void netlabd_log(struct netlabd_session *s, int level,
+                               const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static inline void
@@ -251,8 +252,8 @@ netlabd_listener_name(struct netlabd_init *ini)
 }
 
 /* Says why init() refuses its options; init() then returns -1. */
-static inline void
-netlabd_init_error(struct netlabd_init *ini, const char *fmt, ...)
+static inline void netlabd_init_error(struct netlabd_init *ini, const char *fmt,
+                                      ...)
     __attribute__((format(printf, 2, 3)));
 
 static inline void

@@ -115,8 +115,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_write_and_remove, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_write_and_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_live_process_detected, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_stale_and_garbage, setup,

@@ -184,8 +184,10 @@ test_path_too_long(void **state)
 static void
 open_inet(enum nl_transport_kind t, const char *addr, const char *prefix)
 {
-    struct nl_listener_conf l = {.name = "i", .transport = t,
-                                 .address = (char *)addr, .port = 0,
+    struct nl_listener_conf l = {.name = "i",
+                                 .transport = t,
+                                 .address = (char *)addr,
+                                 .port = 0,
                                  .backlog = 8};
     struct nl_socket sk;
 
@@ -208,8 +210,10 @@ test_inet(void **state)
 static void
 test_inet_errors(void **state)
 {
-    struct nl_listener_conf l = {.name = "i", .transport = NL_TRANSPORT_TCP,
-                                 .address = "127.0.0.1", .port = 0,
+    struct nl_listener_conf l = {.name = "i",
+                                 .transport = NL_TRANSPORT_TCP,
+                                 .address = "127.0.0.1",
+                                 .port = 0,
                                  .backlog = 8};
     struct nl_socket a, b;
     char port[16];
