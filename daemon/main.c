@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,6 +83,23 @@ check_config(const struct nl_conf *conf, struct nl_errs *errs)
     if (nl_plugins_check(conf, errs) == -1)
         ok = 0;
     return ok ? 0 : -1;
+}
+
+/*
+ * Lets each serving process use as many descriptors as the hard limit
+ * allows: the default soft limit (1024) is below the default
+ * max_connections, and running out makes accept() fail for everyone.
+ */
+static void
+raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+            nl_log_errno(NULL, "raising the descriptor limit");
+    }
 }
 
 static void
@@ -209,6 +227,7 @@ main(int argc, char **argv)
         return EXIT_STARTUP;
     }
     nl_notice(NULL, "netlabd %s starting with %s", PACKAGE_VERSION, file);
+    raise_fd_limit();
     if ((m = nl_master_new(conf, pidfile)) == NULL)
         return EXIT_STARTUP;
     if (!foreground)
