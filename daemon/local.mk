@@ -3,6 +3,8 @@
 noinst_LIBRARIES = %reldir%/libnetlabd.a
 %canon_reldir%_libnetlabd_a_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS)
 %canon_reldir%_libnetlabd_a_SOURCES = \
+	%reldir%/blocking.c \
+	%reldir%/blocking.h \
 	%reldir%/buf.c \
 	%reldir%/buf.h \
 	%reldir%/conf.c \
@@ -19,6 +21,8 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/master.h \
 	%reldir%/model.h \
 	%reldir%/model_libev.c \
+	%reldir%/model_prefork.c \
+	%reldir%/model_threads.c \
 	%reldir%/pidfile.c \
 	%reldir%/pidfile.h \
 	%reldir%/plugins.c \

@@ -55,36 +55,6 @@ usage(FILE *out)
             SYSCONFDIR);
 }
 
-/* Models this build serves; the others are refused by the check. */
-static int
-model_available(enum nl_model_kind m)
-{
-    return m == NL_MODEL_LIBEV;
-}
-
-/* Everything -t checks beyond the file itself. */
-static int
-check_config(const struct nl_conf *conf, struct nl_errs *errs)
-{
-    int ok = 1;
-
-    for (size_t i = 0; i < conf->nlisteners; i++) {
-        const struct nl_listener_conf *lc = &conf->listeners[i];
-
-        if (!model_available(lc->model)) {
-            nl_errs_add(errs,
-                        "%s:%d: listener %s: model %s is not available in "
-                        "this version (use libev)",
-                        conf->file, lc->line, lc->name,
-                        nl_model_name(lc->model));
-            ok = 0;
-        }
-    }
-    if (nl_plugins_check(conf, errs) == -1)
-        ok = 0;
-    return ok ? 0 : -1;
-}
-
 /*
  * Lets each serving process use as many descriptors as the hard limit
  * allows: the default soft limit (1024) is below the default
@@ -203,7 +173,7 @@ main(int argc, char **argv)
     }
 
     if ((conf = nl_conf_load(file, &errs)) == NULL ||
-        check_config(conf, &errs) == -1) {
+        nl_plugins_check(conf, &errs) == -1) {
         print_errs(&errs);
         nl_errs_clear(&errs);
         nl_conf_free(conf);

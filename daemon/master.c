@@ -1,8 +1,9 @@
 /*
  * master.c - the supervisor.
  *
- * The master binds every listener's socket, then forks one serving process
- * per listener (serve.c), which inherits the socket.  It watches them:
+ * The master binds every listener's socket, then forks its serving
+ * processes (serve.c), which inherit the socket: one per listener, or
+ * `workers` for a prefork listener.  It watches them:
  * a serving process that dies is logged with its exit status or signal and
  * started again after a back-off that doubles while it keeps failing, so a
  * handler that crashes at once cannot fork-bomb the machine.  Counters live
@@ -47,13 +48,11 @@
 #define KILL_GRACE   2.0  /* after shutdown_timeout, then SIGKILL */
 #define STATS_SLOTS  4096
 
-struct lst {
-    struct nl_master *m;
-    const struct nl_listener_conf *lc;
-    struct nl_socket sk;
-    pid_t pid;                /* serving process, 0 when none */
+/* A serving process: the listener's only one, or a prefork worker. */
+struct proc {
+    struct lst *l;
+    pid_t pid;                /* 0 when none */
     struct nl_counters *slot; /* its counters */
-    struct nl_counters kept;  /* counts of ended serving processes */
     int ready;
     int failures; /* restarts in a row */
     double started;
@@ -61,6 +60,22 @@ struct lst {
     ev_io ready_w;
     ev_timer restart_w;
 };
+
+struct lst {
+    struct nl_master *m;
+    const struct nl_listener_conf *lc;
+    struct nl_socket sk;
+    struct nl_counters *gate; /* gate->active: sessions open, all procs */
+    struct nl_counters kept;  /* counts of ended serving processes */
+    struct proc *procs;
+    int nprocs; /* prefork: workers; otherwise 1 */
+};
+
+/* Every serving process of every listener. */
+#define FOR_EACH_PROC(m, pr)                                                   \
+    for (size_t i_ = 0; i_ < (m)->nlst; i_++)                                  \
+        for (struct proc *pr = (m)->lst[i_].procs;                             \
+             pr < (m)->lst[i_].procs + (m)->lst[i_].nprocs; pr++)
 
 struct nl_master {
     struct ev_loop *loop;
@@ -146,10 +161,20 @@ nl_master_new(struct nl_conf *conf, const char *pidfile)
 
         l->m = m;
         l->lc = &conf->listeners[i];
-        l->ready_fd = -1;
+        l->sk.fd = -1;
+        l->nprocs = l->lc->model == NL_MODEL_PREFORK ? l->lc->workers : 1;
+        l->procs = nl_xcalloc((size_t)l->nprocs, sizeof(*l->procs));
+        for (int j = 0; j < l->nprocs; j++) {
+            l->procs[j].l = l;
+            l->procs[j].ready_fd = -1;
+        }
+        m->nlst = i + 1;
+        if ((l->gate = nl_stats_alloc()) == NULL) {
+            nl_errx(l->lc->name, "no counter slot left");
+            goto fail;
+        }
         if (nl_transport_open(l->lc, &l->sk, err, sizeof(err)) == -1) {
             nl_errx(l->lc->name, "%s", err);
-            m->nlst = i;
             goto fail;
         }
         m->nlst = i + 1;
@@ -158,8 +183,10 @@ nl_master_new(struct nl_conf *conf, const char *pidfile)
     }
     return m;
 fail:
-    for (size_t i = 0; i < m->nlst; i++)
+    for (size_t i = 0; i < m->nlst; i++) {
         nl_transport_close(m->lst[i].lc, &m->lst[i].sk);
+        free(m->lst[i].procs);
+    }
     free(m->lst);
     free(m->pidfile);
     nl_conf_free(conf);
@@ -185,13 +212,23 @@ notify_ready(struct nl_master *m, int ok)
     }
 }
 
+/* 1 when every serving process of the listener is serving. */
+static int
+lst_ready(const struct lst *l)
+{
+    for (int j = 0; j < l->nprocs; j++)
+        if (!l->procs[j].ready)
+            return 0;
+    return 1;
+}
+
 static void
 check_started(struct nl_master *m)
 {
     if (m->started_up)
         return;
     for (size_t i = 0; i < m->nlst; i++)
-        if (!m->lst[i].ready)
+        if (!lst_ready(&m->lst[i]))
             return;
     m->started_up = 1;
     notify_ready(m, 1);
@@ -204,8 +241,9 @@ child_close_master_fds(struct nl_master *m, struct lst *keep)
     for (size_t i = 0; i < m->nlst; i++) {
         if (&m->lst[i] != keep && m->lst[i].sk.fd != -1)
             close(m->lst[i].sk.fd);
-        if (m->lst[i].ready_fd != -1)
-            close(m->lst[i].ready_fd);
+        for (int j = 0; j < m->lst[i].nprocs; j++)
+            if (m->lst[i].procs[j].ready_fd != -1)
+                close(m->lst[i].procs[j].ready_fd);
     }
     if (m->ctl != NULL)
         close(nl_control_fd(m->ctl));
@@ -221,20 +259,21 @@ child_close_master_fds(struct nl_master *m, struct lst *keep)
 static void ready_cb(struct ev_loop *loop, ev_io *io, int revents);
 
 static void
-spawn(struct lst *l)
+spawn(struct proc *pr)
 {
+    struct lst *l = pr->l;
     struct nl_master *m = l->m;
     int p[2];
     pid_t pid;
 
-    if ((l->slot = nl_stats_alloc()) == NULL) {
+    if ((pr->slot = nl_stats_alloc()) == NULL) {
         nl_errx(l->lc->name, "no counter slot left; not starting");
         return;
     }
     if (pipe2(p, O_CLOEXEC) == -1) {
         nl_log_errno(l->lc->name, "pipe");
-        nl_stats_release(l->slot, &l->kept);
-        l->slot = NULL;
+        nl_stats_release(pr->slot, &l->kept);
+        pr->slot = NULL;
         return;
     }
     fflush(NULL);
@@ -242,43 +281,43 @@ spawn(struct lst *l)
         nl_log_errno(l->lc->name, "fork");
         close(p[0]);
         close(p[1]);
-        nl_stats_release(l->slot, &l->kept);
-        l->slot = NULL;
-        ev_timer_set(&l->restart_w, 1.0, 0.0);
-        ev_timer_start(m->loop, &l->restart_w);
+        nl_stats_release(pr->slot, &l->kept);
+        pr->slot = NULL;
+        ev_timer_set(&pr->restart_w, 1.0, 0.0);
+        ev_timer_start(m->loop, &pr->restart_w);
         return;
     }
     if (pid == 0) {
         close(p[0]);
         child_close_master_fds(m, l);
-        nl_serve(m->conf, l->lc, l->sk.fd, l->slot, p[1]);
+        nl_serve(m->conf, l->lc, l->sk.fd, pr->slot, &l->gate->active, p[1]);
     }
     close(p[1]);
-    l->pid = pid;
-    l->ready = 0;
-    l->started = nl_now();
-    l->ready_fd = p[0];
-    ev_io_init(&l->ready_w, ready_cb, p[0], EV_READ);
-    l->ready_w.data = l;
-    ev_io_start(m->loop, &l->ready_w);
+    pr->pid = pid;
+    pr->ready = 0;
+    pr->started = nl_now();
+    pr->ready_fd = p[0];
+    ev_io_init(&pr->ready_w, ready_cb, p[0], EV_READ);
+    pr->ready_w.data = pr;
+    ev_io_start(m->loop, &pr->ready_w);
     nl_debug(l->lc->name, "serving process %ld started", (long)pid);
 }
 
 static void
 ready_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
-    struct lst *l = io->data;
+    struct proc *pr = io->data;
     char c;
-    ssize_t n = read(l->ready_fd, &c, 1);
+    ssize_t n = read(pr->ready_fd, &c, 1);
 
     if (n == -1 && errno == EINTR)
         return;
     ev_io_stop(loop, io);
-    close(l->ready_fd);
-    l->ready_fd = -1;
+    close(pr->ready_fd);
+    pr->ready_fd = -1;
     if (n == 1) {
-        l->ready = 1;
-        check_started(l->m);
+        pr->ready = 1;
+        check_started(pr->l->m);
     }
     /* EOF without a byte: the process failed; reaping says why. */
 }
@@ -286,10 +325,10 @@ ready_cb(struct ev_loop *loop, ev_io *io, int revents)
 static void
 restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    struct lst *l = t->data;
+    struct proc *pr = t->data;
 
-    if (!l->m->stopping && l->pid == 0)
-        spawn(l);
+    if (!pr->l->m->stopping && pr->pid == 0)
+        spawn(pr);
 }
 
 static void
@@ -309,21 +348,27 @@ describe_status(int status, char *buf, size_t len)
 static void finish_stop(struct nl_master *m);
 
 static void
-reaped(struct lst *l, int status)
+reaped(struct proc *pr, int status)
 {
+    struct lst *l = pr->l;
     struct nl_master *m = l->m;
     char how[128];
     double delay;
 
-    if (l->ready_fd != -1) {
-        ev_io_stop(m->loop, &l->ready_w);
-        close(l->ready_fd);
-        l->ready_fd = -1;
+    if (pr->ready_fd != -1) {
+        ev_io_stop(m->loop, &pr->ready_w);
+        close(pr->ready_fd);
+        pr->ready_fd = -1;
     }
-    nl_stats_release(l->slot, &l->kept);
-    l->slot = NULL;
+    /* Sessions that a crashed process had open are open no more. */
+    __atomic_sub_fetch(&l->gate->active,
+                       __atomic_load_n(&pr->slot->active, __ATOMIC_RELAXED),
+                       __ATOMIC_RELAXED);
+    nl_stats_release(pr->slot, &l->kept);
+    pr->slot = NULL;
+    pr->ready = 0;
     describe_status(status, how, sizeof(how));
-    l->pid = 0;
+    pr->pid = 0;
     if (m->stopping) {
         nl_debug(l->lc->name, "serving process %s", how);
         return;
@@ -337,23 +382,25 @@ reaped(struct lst *l, int status)
         finish_stop(m);
         return;
     }
-    if (nl_now() - l->started >= STABLE_AFTER)
-        l->failures = 0;
-    delay = BACKOFF_MIN * (double)(1u << (l->failures < 9 ? l->failures : 9));
+    if (nl_now() - pr->started >= STABLE_AFTER)
+        pr->failures = 0;
+    delay = BACKOFF_MIN * (double)(1u << (pr->failures < 9 ? pr->failures : 9));
     if (delay > BACKOFF_MAX)
         delay = BACKOFF_MAX;
-    l->failures++;
+    pr->failures++;
     nl_notice(l->lc->name, "restarting the serving process in %.1f s", delay);
-    ev_timer_set(&l->restart_w, delay, 0.0);
-    ev_timer_start(m->loop, &l->restart_w);
+    ev_timer_set(&pr->restart_w, delay, 0.0);
+    ev_timer_start(m->loop, &pr->restart_w);
 }
 
 static int
 children_left(const struct nl_master *m)
 {
-    for (size_t i = 0; i < m->nlst; i++)
-        if (m->lst[i].pid != 0)
+    FOR_EACH_PROC(m, pr)
+    {
+        if (pr->pid != 0)
             return 1;
+    }
     return 0;
 }
 
@@ -364,11 +411,10 @@ reap(struct nl_master *m)
 
     /* Only our own serving processes: a plugin check child is waited for
      * by whoever forked it. */
-    for (size_t i = 0; i < m->nlst; i++) {
-        struct lst *l = &m->lst[i];
-
-        if (l->pid != 0 && waitpid(l->pid, &status, WNOHANG) == l->pid)
-            reaped(l, status);
+    FOR_EACH_PROC(m, pr)
+    {
+        if (pr->pid != 0 && waitpid(pr->pid, &status, WNOHANG) == pr->pid)
+            reaped(pr, status);
     }
     if (m->stopping && !children_left(m))
         ev_break(m->loop, EVBREAK_ALL);
@@ -379,12 +425,13 @@ kill_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     struct nl_master *m = t->data;
 
-    for (size_t i = 0; i < m->nlst; i++) {
-        if (m->lst[i].pid != 0) {
-            nl_warnx(m->lst[i].lc->name,
+    FOR_EACH_PROC(m, pr)
+    {
+        if (pr->pid != 0) {
+            nl_warnx(pr->l->lc->name,
                      "serving process %ld did not stop in time; killing it",
-                     (long)m->lst[i].pid);
-            kill(m->lst[i].pid, SIGKILL);
+                     (long)pr->pid);
+            kill(pr->pid, SIGKILL);
         }
     }
 }
@@ -397,14 +444,17 @@ finish_stop(struct nl_master *m)
     for (size_t i = 0; i < m->nlst; i++) {
         struct lst *l = &m->lst[i];
 
-        ev_timer_stop(m->loop, &l->restart_w);
         /* Our copy of the socket goes now; the file is removed at exit. */
         if (l->sk.fd != -1) {
             close(l->sk.fd);
             l->sk.fd = -1;
         }
-        if (l->pid != 0)
-            kill(l->pid, SIGTERM);
+    }
+    FOR_EACH_PROC(m, pr)
+    {
+        ev_timer_stop(m->loop, &pr->restart_w);
+        if (pr->pid != 0)
+            kill(pr->pid, SIGTERM);
     }
     if (!children_left(m)) {
         ev_break(m->loop, EVBREAK_ALL);
@@ -471,8 +521,9 @@ status_json(struct nl_master *m, struct nl_buf *b)
         struct nl_counters c = l->kept;
 
         c.active = 0;
-        if (l->slot != NULL)
-            nl_stats_sum(&c, l->slot);
+        for (int j = 0; j < l->nprocs; j++)
+            if (l->procs[j].slot != NULL)
+                nl_stats_sum(&c, l->procs[j].slot);
         nl_buf_printf(b, "%s{\"name\": ", i ? ", " : "");
         nl_json_string(b, l->lc->name);
         nl_buf_printf(b, ", \"transport\": ");
@@ -493,7 +544,7 @@ status_json(struct nl_master *m, struct nl_buf *b)
             (unsigned long long)c.active, (unsigned long long)c.total,
             (unsigned long long)c.refused, (unsigned long long)c.bytes_in,
             (unsigned long long)c.bytes_out, (unsigned long long)c.errors,
-            l->ready ? "true" : "false");
+            lst_ready(l) ? "true" : "false");
     }
     nl_buf_printf(b, "]}");
 }
@@ -559,8 +610,10 @@ master_free(struct nl_master *m)
             close(l->sk.fd);
         if (l->lc->path != NULL)
             nl_unix_unlink(l->lc->path, &l->sk);
-        if (l->ready_fd != -1)
-            close(l->ready_fd);
+        for (int j = 0; j < l->nprocs; j++)
+            if (l->procs[j].ready_fd != -1)
+                close(l->procs[j].ready_fd);
+        free(l->procs);
     }
     nl_control_close(m->ctl);
     nl_pidfile_remove(m->pidfile, getpid());
@@ -606,10 +659,11 @@ nl_master_run(struct nl_master *m, int ready_fd)
         nl_errx(NULL, "control socket: %s", err);
         goto fail;
     }
-    for (size_t i = 0; i < m->nlst; i++) {
-        ev_init(&m->lst[i].restart_w, restart_cb);
-        m->lst[i].restart_w.data = &m->lst[i];
-        spawn(&m->lst[i]);
+    FOR_EACH_PROC(m, pr)
+    {
+        ev_init(&pr->restart_w, restart_cb);
+        pr->restart_w.data = pr;
+        spawn(pr);
     }
     check_started(m);
     ev_run(m->loop, 0);

@@ -23,8 +23,10 @@ struct nl_model_ops {
 };
 
 extern const struct nl_model_ops nl_model_libev;
+extern const struct nl_model_ops nl_model_prefork;
+extern const struct nl_model_ops nl_model_threads;
 
-/* The model for m, or NULL when this build does not have it yet. */
+/* The model for m. */
 const struct nl_model_ops *nl_model_get(enum nl_model_kind m);
 
 #endif /* NL_MODEL_H */

@@ -11,11 +11,20 @@
  *
  * Accepting stops for a second when the process is out of descriptors
  * (EMFILE), rather than spinning on a listening socket that stays readable.
+ *
+ * With workers = N the process runs N loops in N threads, each with its own
+ * sessions and its own dup() of the listening socket, so that any loop
+ * with a free moment accepts the next connection and each can close its
+ * copy on stop without pulling the descriptor from under the others.  The
+ * main thread's loop owns SIGTERM and SIGINT and passes the stop on with
+ * ev_async; max_connections is counted across loops (nl_session_admit).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,8 +55,12 @@ struct worker {
     ev_io listen_w;
     ev_timer backoff_w;
     ev_timer stop_w;
-    ev_signal term_w;
+    ev_signal term_w; /* first loop only */
     ev_signal int_w;
+    ev_async stop_async; /* the other loops */
+    struct worker *all;  /* every loop of the process, first one first */
+    int nall;
+    pthread_t thread;
     struct conn *conns;
     char *dgram_buf;
 };
@@ -75,7 +88,7 @@ conn_free(struct conn *c)
         w->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    nl_count_sub(w->env->ctr, active, 1);
+    nl_session_leave(w->env);
     w->nactive--;
     free(c);
     if (w->stopping && w->nactive == 0)
@@ -148,8 +161,6 @@ conn_new(struct worker *w, int fd, const struct sockaddr *sa, socklen_t len)
         w->conns->prev = c;
     w->conns = c;
     w->nactive++;
-    nl_count_add(w->env->ctr, active, 1);
-    nl_count_add(w->env->ctr, total, 1);
     ev_io_init(&c->io, conn_io_cb, fd, 0);
     c->last = ev_now(w->loop);
     if (w->env->lc->idle_timeout > 0) {
@@ -197,8 +208,7 @@ accept_cb(struct ev_loop *loop, ev_io *io, int revents)
             }
             return;
         }
-        if (w->nactive >= lc->max_connections) {
-            nl_count_add(w->env->ctr, refused, 1);
+        if (nl_session_admit(w->env) == -1) {
             close(fd);
             continue;
         }
@@ -222,11 +232,6 @@ dgram_cb(struct ev_loop *loop, ev_io *io, int revents)
                 nl_log_errno(w->env->lc->name, "recvfrom");
             return;
         }
-        if (len < sizeof(sa_family_t)) {
-            /* An unbound unix sender has no address at all. */
-            ss.ss_family = AF_UNIX;
-            len = sizeof(sa_family_t);
-        }
         nl_session_datagram(w->env, w->fd, (struct sockaddr *)&ss, len,
                             w->dgram_buf, (size_t)n);
     }
@@ -246,76 +251,154 @@ stop_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
+/* Stops accepting and lets open sessions run for shutdown_timeout. */
 static void
-stop_cb(struct ev_loop *loop, ev_signal *sig, int revents)
+begin_stop(struct worker *w)
 {
-    struct worker *w = sig->data;
-
     if (w->stopping)
         return;
     w->stopping = 1;
-    ev_io_stop(loop, &w->listen_w);
-    ev_timer_stop(loop, &w->backoff_w);
-    /* Closing our copy of the socket makes new connections fail at once
-     * once the master has closed its copy too. */
+    ev_io_stop(w->loop, &w->listen_w);
+    ev_timer_stop(w->loop, &w->backoff_w);
+    /* Once every copy is closed (the master closes its own), new
+     * connections are refused at once. */
     close(w->fd);
     w->fd = -1;
     if (w->nactive == 0 || w->dgram) {
-        ev_break(loop, EVBREAK_ALL);
+        ev_break(w->loop, EVBREAK_ALL);
         return;
     }
     ev_timer_set(&w->stop_w, w->shutdown_timeout, 0.0);
-    ev_timer_start(loop, &w->stop_w);
+    ev_timer_start(w->loop, &w->stop_w);
+}
+
+static void
+signal_cb(struct ev_loop *loop, ev_signal *sig, int revents)
+{
+    struct worker *w = sig->data;
+
+    for (int i = 1; i < w->nall; i++)
+        ev_async_send(w->all[i].loop, &w->all[i].stop_async);
+    begin_stop(w);
+}
+
+static void
+async_cb(struct ev_loop *loop, ev_async *a, int revents)
+{
+    begin_stop(a->data);
+}
+
+static void *
+thread_main(void *arg)
+{
+    struct worker *w = arg;
+
+    ev_run(w->loop, 0);
+    return NULL;
+}
+
+static int
+worker_init(struct worker *w, const struct nl_session_env *env, int fd,
+            int shutdown_timeout)
+{
+    w->env = env;
+    w->dgram = nl_transport_is_dgram(env->lc->transport);
+    w->shutdown_timeout = shutdown_timeout;
+    if ((w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+        nl_log_errno(env->lc->name, "dup");
+        return -1;
+    }
+    if ((w->loop = ev_loop_new(EVFLAG_AUTO)) == NULL) {
+        nl_errx(env->lc->name, "cannot create an event loop");
+        close(w->fd);
+        return -1;
+    }
+    if (w->dgram) {
+        w->dgram_buf = nl_xmalloc(DGRAM_MAX);
+        ev_io_init(&w->listen_w, dgram_cb, w->fd, EV_READ);
+    } else {
+        ev_io_init(&w->listen_w, accept_cb, w->fd, EV_READ);
+    }
+    w->listen_w.data = w;
+    ev_init(&w->backoff_w, backoff_cb);
+    w->backoff_w.data = w;
+    ev_init(&w->stop_w, stop_timeout_cb);
+    w->stop_w.data = w;
+    ev_async_init(&w->stop_async, async_cb);
+    w->stop_async.data = w;
+    ev_async_start(w->loop, &w->stop_async);
+    ev_io_start(w->loop, &w->listen_w);
+    return 0;
+}
+
+static void
+worker_fini(struct worker *w)
+{
+    while (w->conns != NULL)
+        conn_free(w->conns);
+    if (w->fd != -1)
+        close(w->fd);
+    free(w->dgram_buf);
+    ev_loop_destroy(w->loop);
 }
 
 static int
 libev_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
 {
-    struct worker w;
+    int n = env->lc->workers > 0 ? env->lc->workers : 1, started = 0;
+    struct worker *all = nl_xcalloc((size_t)n, sizeof(*all));
+    sigset_t block, old;
 
-    memset(&w, 0, sizeof(w));
-    w.env = env;
-    w.fd = fd;
-    w.dgram = nl_transport_is_dgram(env->lc->transport);
-    w.shutdown_timeout = shutdown_timeout;
-    w.loop = ev_loop_new(EVFLAG_AUTO);
-    if (w.loop == NULL) {
-        nl_errx(env->lc->name, "cannot create an event loop");
-        return -1;
-    }
     if (nl_set_nonblock(fd, 1) == -1) {
         nl_log_errno(env->lc->name, "fcntl");
-        ev_loop_destroy(w.loop);
+        free(all);
         return -1;
     }
-    if (w.dgram) {
-        w.dgram_buf = nl_xmalloc(DGRAM_MAX);
-        ev_io_init(&w.listen_w, dgram_cb, fd, EV_READ);
-    } else {
-        ev_io_init(&w.listen_w, accept_cb, fd, EV_READ);
+    for (int i = 0; i < n; i++) {
+        if (worker_init(&all[i], env, fd, shutdown_timeout) == -1) {
+            while (i-- > 0)
+                worker_fini(&all[i]);
+            free(all);
+            return -1;
+        }
+        all[i].all = all;
+        all[i].nall = n;
     }
-    w.listen_w.data = &w;
-    ev_init(&w.backoff_w, backoff_cb);
-    w.backoff_w.data = &w;
-    ev_init(&w.stop_w, stop_timeout_cb);
-    w.stop_w.data = &w;
-    ev_signal_init(&w.term_w, stop_cb, SIGTERM);
-    w.term_w.data = &w;
-    ev_signal_init(&w.int_w, stop_cb, SIGINT);
-    w.int_w.data = &w;
-    ev_io_start(w.loop, &w.listen_w);
-    ev_signal_start(w.loop, &w.term_w);
-    ev_signal_start(w.loop, &w.int_w);
+    /* The master's copy stays open until it stops; ours are the dups. */
+    close(fd);
+    ev_signal_init(&all[0].term_w, signal_cb, SIGTERM);
+    all[0].term_w.data = &all[0];
+    ev_signal_init(&all[0].int_w, signal_cb, SIGINT);
+    all[0].int_w.data = &all[0];
+    ev_signal_start(all[0].loop, &all[0].term_w);
+    ev_signal_start(all[0].loop, &all[0].int_w);
 
-    ev_run(w.loop, 0);
+    /* Only the first loop takes signals: the others are created with
+     * every signal blocked. */
+    sigfillset(&block);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    for (int i = 1; i < n; i++) {
+        int rc = pthread_create(&all[i].thread, NULL, thread_main, &all[i]);
 
-    while (w.conns != NULL)
-        conn_free(w.conns);
-    if (w.fd != -1)
-        close(w.fd);
-    free(w.dgram_buf);
-    ev_loop_destroy(w.loop);
-    return 0;
+        if (rc != 0) {
+            nl_errx(env->lc->name, "cannot start event loop thread: %s",
+                    strerror(rc));
+            break;
+        }
+        started = i;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+    if (started == n - 1)
+        ev_run(all[0].loop, 0);
+    else
+        signal_cb(all[0].loop, &all[0].term_w, 0);
+    for (int i = 1; i <= started; i++)
+        pthread_join(all[i].thread, NULL);
+    for (int i = 0; i < n; i++)
+        worker_fini(&all[i]);
+    free(all);
+    return started == n - 1 ? 0 : -1;
 }
 
 const struct nl_model_ops nl_model_libev = {

@@ -83,7 +83,7 @@ reset_signals(void)
 
 void
 nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
-         struct nl_counters *ctr, int ready_fd)
+         struct nl_counters *ctr, uint64_t *gate, int ready_fd)
 {
     const struct nl_model_ops *model = nl_model_get(lc->model);
     struct nl_session_env env;
@@ -120,6 +120,7 @@ nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
     env.handler = nl_plugin_handler(plugin);
     env.listener_data = state;
     env.ctr = ctr;
+    env.gate = gate;
 
     if (ready_fd != -1) {
         /* The master learns we are serving; nothing to do if it is gone. */
@@ -139,9 +140,12 @@ const struct nl_model_ops *
 nl_model_get(enum nl_model_kind m)
 {
     switch (m) {
+    case NL_MODEL_PREFORK:
+        return &nl_model_prefork;
+    case NL_MODEL_THREADS:
+        return &nl_model_threads;
     case NL_MODEL_LIBEV:
         return &nl_model_libev;
-    default:
-        return NULL;
     }
+    return NULL;
 }

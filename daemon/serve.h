@@ -5,6 +5,8 @@
 #ifndef NL_SERVE_H
 #define NL_SERVE_H
 
+#include <stdint.h>
+
 struct nl_conf;
 struct nl_counters;
 struct nl_listener_conf;
@@ -13,11 +15,12 @@ struct nl_listener_conf;
  * Runs in a freshly forked child and never returns: drops privileges to
  * conf->user/group, loads and initialises the handler, writes one byte to
  * ready_fd (then closes it), serves fd with the listener's model until
- * stopped, and exits.  Exit status 0 after a graceful stop; otherwise
- * NL_SERVE_EXIT_* and a log line saying why.
+ * stopped, and exits.  ctr is this process's counter slot, gate the
+ * listener's count of open sessions (see nl_session_admit()).  Exit status 0
+ * after a graceful stop; otherwise NL_SERVE_EXIT_* and a log line saying why.
  */
 void nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc,
-              int fd, struct nl_counters *ctr, int ready_fd)
+              int fd, struct nl_counters *ctr, uint64_t *gate, int ready_fd)
     __attribute__((noreturn));
 
 #define NL_SERVE_EXIT_PRIVS   3 /* could not drop privileges */

@@ -90,6 +90,28 @@ nl_sockaddr_text(const struct sockaddr *sa, socklen_t len, char *buf,
     return buf;
 }
 
+int
+nl_session_admit(const struct nl_session_env *env)
+{
+    uint64_t n = __atomic_add_fetch(env->gate, 1, __ATOMIC_RELAXED);
+
+    if (n > (uint64_t)env->lc->max_connections) {
+        __atomic_sub_fetch(env->gate, 1, __ATOMIC_RELAXED);
+        nl_count_add(env->ctr, refused, 1);
+        return -1;
+    }
+    nl_count_add(env->ctr, active, 1);
+    nl_count_add(env->ctr, total, 1);
+    return 0;
+}
+
+void
+nl_session_leave(const struct nl_session_env *env)
+{
+    __atomic_sub_fetch(env->gate, 1, __ATOMIC_RELAXED);
+    nl_count_sub(env->ctr, active, 1);
+}
+
 void
 nl_session_init(struct nl_session *s, const struct nl_session_env *env, int fd,
                 const struct sockaddr *peer, socklen_t peer_len)
@@ -323,6 +345,11 @@ nl_session_datagram(const struct nl_session_env *env, int fd,
     struct nl_session s;
 
     nl_session_init(&s, env, fd, peer, peer_len);
+    if (peer_len < sizeof(sa_family_t) && peer != NULL) {
+        /* An unbound unix sender has no address at all. */
+        s.peer.ss_family = AF_UNIX;
+        s.peer_len = sizeof(sa_family_t);
+    }
     s.dgram = 1;
     nl_count_add(env->ctr, total, 1);
     nl_count_add(env->ctr, bytes_in, n);

@@ -10,6 +10,7 @@
 #define NL_SESSION_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include <netlabd/plugin.h>
@@ -31,6 +32,9 @@ struct nl_session_env {
     const struct netlabd_handler *handler;
     void *listener_data; /* what the handler's init() stored */
     struct nl_counters *ctr;
+    /* Stream sessions open on the listener, across all its serving
+     * processes and threads (shared memory): what max_connections caps. */
+    uint64_t *gate;
 };
 
 struct nl_session {
@@ -56,6 +60,15 @@ enum nl_io {
     NL_IO_EOF,    /* the peer closed its side */
     NL_IO_ERROR   /* errno says why; the session is failed */
 };
+
+/*
+ * Counts a new stream connection against max_connections: 0 when it may be
+ * served (counted as active and total), -1 when it must be closed at once
+ * (counted as refused).  Every admitted connection ends with
+ * nl_session_leave().
+ */
+int nl_session_admit(const struct nl_session_env *env);
+void nl_session_leave(const struct nl_session_env *env);
 
 /* Prepares s for a stream connection on fd from peer. */
 void nl_session_init(struct nl_session *s, const struct nl_session_env *env,

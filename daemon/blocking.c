@@ -1,0 +1,185 @@
+/*
+ * blocking.c - one session at a time per thread or process, with poll(2).
+ *
+ * The descriptors stay non-blocking and every wait is a poll() that also
+ * watches the stop pipe, so a stop wakes each waiting thread at once
+ * without signals having to reach it, and idle_timeout and the shutdown
+ * deadline are poll timeouts rather than timers.  The stop pipe is never
+ * read: once written it stays readable, which is exactly "stopping".
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "blocking.h"
+#include "conf.h"
+#include "log.h"
+#include "session.h"
+#include "util.h"
+
+#define DGRAM_MAX 65536
+
+static int stop_pipe[2] = {-1, -1};
+static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
+static double stop_time; /* when the stop was first seen, 0 before */
+
+static void
+on_stop_signal(int signo)
+{
+    int saved = errno;
+
+    /* One byte is enough; a full pipe is already "stopping". */
+    (void)!write(stop_pipe[1], "S", 1);
+    errno = saved;
+}
+
+int
+nl_stop_init(void)
+{
+    struct sigaction sa;
+
+    if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
+        nl_log_errno(NULL, "pipe");
+        return -1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) == -1 ||
+        sigaction(SIGINT, &sa, NULL) == -1) {
+        nl_log_errno(NULL, "sigaction");
+        return -1;
+    }
+    return 0;
+}
+
+int
+nl_stop_fd(void)
+{
+    return stop_pipe[0];
+}
+
+int
+nl_stop_requested(void)
+{
+    struct pollfd p = {.fd = stop_pipe[0], .events = POLLIN};
+    int stopping;
+
+    pthread_mutex_lock(&stop_lock);
+    stopping = stop_time > 0;
+    if (!stopping && poll(&p, 1, 0) == 1) {
+        stop_time = nl_now();
+        stopping = 1;
+    }
+    pthread_mutex_unlock(&stop_lock);
+    return stopping;
+}
+
+static double
+stop_deadline(int shutdown_timeout)
+{
+    double t;
+
+    pthread_mutex_lock(&stop_lock);
+    t = stop_time;
+    pthread_mutex_unlock(&stop_lock);
+    return t + shutdown_timeout;
+}
+
+/* The poll timeout in ms until the earlier of two moments (0 = none). */
+static int
+timeout_ms(double now, double a, double b)
+{
+    double t = a > 0 && (b <= 0 || a < b) ? a : b;
+
+    if (t <= 0)
+        return -1;
+    if (t <= now)
+        return 0;
+    return (int)((t - now) * 1000) + 1;
+}
+
+void
+nl_serve_stream(struct nl_session *s, int shutdown_timeout)
+{
+    const struct nl_listener_conf *lc = s->env->lc;
+    double last = nl_now(), now, idle_at, stop_at = 0;
+    struct pollfd p[2];
+
+    while (!nl_session_done(s)) {
+        if (s->out.len > 0 && nl_session_flush(s) == NL_IO_ERROR)
+            break;
+        if (nl_session_done(s))
+            break;
+        if (stop_at == 0 && nl_stop_requested())
+            stop_at = stop_deadline(shutdown_timeout);
+        now = nl_now();
+        idle_at = lc->idle_timeout > 0 ? last + lc->idle_timeout : 0;
+        if (idle_at > 0 && now >= idle_at) {
+            nl_info(lc->name, "%s: idle for %d s, closing the session",
+                    netlabd_peer((struct netlabd_session *)s),
+                    lc->idle_timeout);
+            break;
+        }
+        if (stop_at > 0 && now >= stop_at) {
+            nl_notice(lc->name, "%s: shutdown_timeout passed, closing",
+                      netlabd_peer((struct netlabd_session *)s));
+            break;
+        }
+        p[0].fd = s->fd;
+        p[0].events = (nl_session_want_read(s) ? POLLIN : 0) |
+                      (s->out.len > 0 ? POLLOUT : 0);
+        p[1].fd = nl_stop_fd();
+        p[1].events = POLLIN;
+        /* Once stopping, the pipe stays readable: stop watching it. */
+        if (poll(p, stop_at > 0 ? 1 : 2, timeout_ms(now, idle_at, stop_at)) <=
+            0)
+            continue;
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            if (nl_session_want_read(s)) {
+                last = nl_now();
+                nl_session_read(s);
+            } else if (!(p[0].revents & POLLOUT) &&
+                       (p[0].revents & (POLLHUP | POLLERR))) {
+                break;
+            }
+        }
+        if (p[0].revents & POLLOUT)
+            last = nl_now();
+    }
+}
+
+void
+nl_serve_datagrams(const struct nl_session_env *env, int fd)
+{
+    char *buf = nl_xmalloc(DGRAM_MAX);
+    struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+                          {.fd = nl_stop_fd(), .events = POLLIN}};
+
+    while (!nl_stop_requested()) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        ssize_t n;
+
+        if (poll(p, 2, -1) <= 0 || !(p[0].revents & POLLIN))
+            continue;
+        n = recvfrom(fd, buf, DGRAM_MAX, MSG_DONTWAIT, (struct sockaddr *)&ss,
+                     &len);
+        if (n == -1) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                nl_log_errno(env->lc->name, "recvfrom");
+            continue;
+        }
+        nl_session_datagram(env, fd, (struct sockaddr *)&ss, len, buf,
+                            (size_t)n);
+    }
+    free(buf);
+}

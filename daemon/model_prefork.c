@@ -1,0 +1,86 @@
+/*
+ * model_prefork.c - one session at a time per process.  The master forks
+ * `workers` serving processes for a prefork listener, each running this
+ * model on the shared socket: it waits in poll() for a connection, accepts
+ * it (another worker may win the race: EAGAIN is normal), serves it to its
+ * end with blocking.c and waits again.  A handler that crashes takes one
+ * worker and one session with it; the master starts another.
+ *
+ * max_connections counts sessions across the workers (shared memory), so
+ * it caps a prefork listener as it does the others, although `workers` is
+ * the real bound here: connections beyond it wait in the backlog.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "blocking.h"
+#include "conf.h"
+#include "log.h"
+#include "model.h"
+#include "session.h"
+#include "util.h"
+
+static void
+serve_one(const struct nl_session_env *env, int fd, int shutdown_timeout)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    struct nl_session s;
+    int c =
+        accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+    if (c == -1) {
+        if (errno == EMFILE || errno == ENFILE) {
+            struct pollfd stop = {.fd = nl_stop_fd(), .events = POLLIN};
+
+            nl_log_errno(env->lc->name, "accept (pausing for 1 s)");
+            poll(&stop, 1, 1000);
+        } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+            nl_log_errno(env->lc->name, "accept");
+        }
+        return;
+    }
+    if (nl_session_admit(env) == -1) {
+        close(c);
+        return;
+    }
+    nl_session_init(&s, env, c, (struct sockaddr *)&ss, len);
+    if (nl_session_open(&s) == 0)
+        nl_serve_stream(&s, shutdown_timeout);
+    nl_session_end(&s);
+    nl_session_leave(env);
+}
+
+static int
+prefork_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
+{
+    struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+                          {.fd = -1, .events = POLLIN}};
+
+    if (nl_stop_init() == -1 || nl_set_nonblock(fd, 1) == -1) {
+        close(fd);
+        return -1;
+    }
+    if (nl_transport_is_dgram(env->lc->transport)) {
+        nl_serve_datagrams(env, fd);
+        close(fd);
+        return 0;
+    }
+    p[1].fd = nl_stop_fd();
+    while (!nl_stop_requested()) {
+        if (poll(p, 2, -1) > 0 && (p[0].revents & POLLIN))
+            serve_one(env, fd, shutdown_timeout);
+    }
+    close(fd);
+    return 0;
+}
+
+const struct nl_model_ops nl_model_prefork = {
+    .name = "prefork",
+    .run = prefork_run,
+};

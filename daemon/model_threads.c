@@ -1,0 +1,193 @@
+/*
+ * model_threads.c - one process, a pool of `workers` threads, blocking I/O
+ * per session (blocking.c).
+ *
+ * The main thread accepts and queues connections; a worker thread takes
+ * one, serves it to its end and takes the next.  The queue never holds
+ * more than max_connections: a connection is admitted (counted against
+ * max_connections, queued or served) or closed at once and counted as
+ * refused, so a flood costs a counter, not memory.  A session that does not
+ * move holds its thread until idle_timeout; other sessions go on in the
+ * other threads.  On datagram transports every thread receives and answers
+ * on the shared socket.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "blocking.h"
+#include "conf.h"
+#include "log.h"
+#include "model.h"
+#include "session.h"
+#include "util.h"
+
+struct pending {
+    int fd;
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+};
+
+struct pool {
+    const struct nl_session_env *env;
+    int fd;
+    int shutdown_timeout;
+    pthread_mutex_t lock;
+    pthread_cond_t more;
+    struct pending *queue; /* a ring of max_connections entries */
+    size_t head, count, cap;
+    int stopping;
+};
+
+static int
+pool_take(struct pool *p, struct pending *out)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->count == 0 && !p->stopping)
+        pthread_cond_wait(&p->more, &p->lock);
+    if (p->count == 0) {
+        pthread_mutex_unlock(&p->lock);
+        return -1;
+    }
+    *out = p->queue[p->head];
+    p->head = (p->head + 1) % p->cap;
+    p->count--;
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
+static void *
+stream_worker(void *arg)
+{
+    struct pool *p = arg;
+    struct pending c;
+    struct nl_session s;
+
+    while (pool_take(p, &c) == 0) {
+        nl_session_init(&s, p->env, c.fd, (struct sockaddr *)&c.peer,
+                        c.peer_len);
+        if (nl_session_open(&s) == 0)
+            nl_serve_stream(&s, p->shutdown_timeout);
+        nl_session_end(&s);
+        nl_session_leave(p->env);
+    }
+    return NULL;
+}
+
+static void *
+dgram_worker(void *arg)
+{
+    struct pool *p = arg;
+
+    nl_serve_datagrams(p->env, p->fd);
+    return NULL;
+}
+
+/* Accepts until a stop is asked for. */
+static void
+accept_loop(struct pool *p)
+{
+    struct pollfd pf[2] = {{.fd = p->fd, .events = POLLIN},
+                           {.fd = nl_stop_fd(), .events = POLLIN}};
+
+    while (!nl_stop_requested()) {
+        struct pending c;
+
+        if (poll(pf, 2, -1) <= 0 || !(pf[0].revents & POLLIN))
+            continue;
+        c.peer_len = sizeof(c.peer);
+        c.fd = accept4(p->fd, (struct sockaddr *)&c.peer, &c.peer_len,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c.fd == -1) {
+            if (errno == EMFILE || errno == ENFILE) {
+                nl_log_errno(p->env->lc->name, "accept (pausing for 1 s)");
+                poll(&pf[1], 1, 1000);
+            } else if (errno != EAGAIN && errno != EINTR &&
+                       errno != ECONNABORTED) {
+                nl_log_errno(p->env->lc->name, "accept");
+            }
+            continue;
+        }
+        if (nl_session_admit(p->env) == -1) {
+            close(c.fd);
+            continue;
+        }
+        pthread_mutex_lock(&p->lock);
+        /* Admission keeps count <= max_connections = cap. */
+        p->queue[(p->head + p->count) % p->cap] = c;
+        p->count++;
+        pthread_cond_signal(&p->more);
+        pthread_mutex_unlock(&p->lock);
+    }
+}
+
+static int
+threads_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
+{
+    int dgram = nl_transport_is_dgram(env->lc->transport);
+    int n = env->lc->workers, started = 0;
+    pthread_t *threads = nl_xcalloc((size_t)n, sizeof(*threads));
+    struct pool p;
+
+    memset(&p, 0, sizeof(p));
+    p.env = env;
+    p.fd = fd;
+    p.shutdown_timeout = shutdown_timeout;
+    p.cap = (size_t)env->lc->max_connections;
+    p.queue = nl_xcalloc(p.cap, sizeof(*p.queue));
+    pthread_mutex_init(&p.lock, NULL);
+    pthread_cond_init(&p.more, NULL);
+    if (nl_stop_init() == -1 || nl_set_nonblock(fd, 1) == -1)
+        goto out;
+    for (; started < n; started++) {
+        int rc = pthread_create(&threads[started], NULL,
+                                dgram ? dgram_worker : stream_worker, &p);
+
+        if (rc != 0) {
+            nl_errx(env->lc->name, "cannot start a worker thread: %s",
+                    strerror(rc));
+            break;
+        }
+    }
+    if (started == n) {
+        if (dgram) {
+            struct pollfd pf = {.fd = nl_stop_fd(), .events = POLLIN};
+
+            while (!nl_stop_requested())
+                poll(&pf, 1, -1);
+        } else {
+            accept_loop(&p);
+        }
+    }
+    /* Stop accepting now; queued and open sessions are served until
+     * shutdown_timeout. */
+    pthread_mutex_lock(&p.lock);
+    p.stopping = 1;
+    pthread_cond_broadcast(&p.more);
+    pthread_mutex_unlock(&p.lock);
+    if (!dgram) {
+        close(fd);
+        fd = -1;
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+out:
+    if (fd != -1)
+        close(fd);
+    pthread_cond_destroy(&p.more);
+    pthread_mutex_destroy(&p.lock);
+    free(p.queue);
+    free(threads);
+    return started == n ? 0 : -1;
+}
+
+const struct nl_model_ops nl_model_threads = {
+    .name = "threads",
+    .run = threads_run,
+};
