@@ -34,4 +34,10 @@ TESTS += %reldir%/test_transport
 %canon_reldir%_test_transport_SOURCES = %reldir%/test_transport.c
 %canon_reldir%_test_transport_CFLAGS = $(NL_UNIT_CFLAGS)
 %canon_reldir%_test_transport_LDADD = $(NL_UNIT_LIBS)
+
+check_PROGRAMS += %reldir%/test_models
+TESTS += %reldir%/test_models
+%canon_reldir%_test_models_SOURCES = %reldir%/test_models.c
+%canon_reldir%_test_models_CFLAGS = $(NL_UNIT_CFLAGS)
+%canon_reldir%_test_models_LDADD = $(NL_UNIT_LIBS)
 endif
