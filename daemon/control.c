@@ -131,6 +131,12 @@ client_read_cb(struct ev_loop *loop, ev_io *io, int revents)
             client_close(c);
         return;
     }
+    if (memchr(c->line + c->len, '\0', (size_t)n) != NULL) {
+        /* A command is text; a NUL would cut it short unnoticed. */
+        c->dispatched = 1;
+        nl_control_reply(c, "{\"error\": \"NUL byte in command\"}");
+        return;
+    }
     if ((nl = memchr(c->line + c->len, '\n', (size_t)n)) != NULL) {
         c->len = (size_t)(nl - c->line);
         dispatch(c);
@@ -192,8 +198,8 @@ nl_control_open(struct ev_loop *loop, const char *path, int mode,
 {
     struct nl_control *ctl = nl_xcalloc(1, sizeof(*ctl));
 
-    if (nl_unix_bind(path, SOCK_STREAM, mode, 16, &ctl->sk, err, errlen) ==
-        -1) {
+    if (nl_unix_bind(path, SOCK_STREAM, mode, NL_CONTROL_MAX_CLIENTS, &ctl->sk,
+                     err, errlen) == -1) {
         free(ctl);
         return NULL;
     }

@@ -30,6 +30,34 @@ nl_buf_printf(struct nl_buf *b, const char *fmt, ...)
     nl_buf_commit(b, (size_t)n);
 }
 
+/* The length of the well-formed UTF-8 sequence at s, or 0. */
+static size_t
+utf8_len(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n;
+    unsigned cp;
+
+    if (u[0] >= 0xc2 && u[0] <= 0xdf)
+        n = 2, cp = u[0] & 0x1f;
+    else if (u[0] >= 0xe0 && u[0] <= 0xef)
+        n = 3, cp = u[0] & 0x0f;
+    else if (u[0] >= 0xf0 && u[0] <= 0xf4)
+        n = 4, cp = u[0] & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((u[i] & 0xc0) != 0x80)
+            return 0; /* also stops at the terminating NUL */
+        cp = cp << 6 | (u[i] & 0x3f);
+    }
+    /* Overlong forms, surrogates and code points past U+10FFFF. */
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+        return 0;
+    return n;
+}
+
 void
 nl_json_string(struct nl_buf *b, const char *s)
 {
@@ -54,10 +82,22 @@ nl_json_string(struct nl_buf *b, const char *s)
             nl_buf_append(b, "\\t", 2);
             break;
         default:
-            if (c < 0x20 || c == 0x7f)
+            if (c < 0x20 || c == 0x7f) {
                 nl_buf_printf(b, "\\u%04x", c);
-            else
+            } else if (c < 0x80) {
                 nl_buf_append(b, s, 1);
+            } else {
+                size_t n = utf8_len(s);
+
+                /* Not UTF-8 (a client's garbage): U+FFFD, so that the
+                 * document stays valid JSON. */
+                if (n == 0)
+                    nl_buf_append(b, "\\ufffd", 6);
+                else
+                    nl_buf_append(b, s, n);
+                if (n > 1)
+                    s += n - 1;
+            }
         }
     }
     nl_buf_append(b, "\"", 1);

@@ -7,7 +7,7 @@
 #include "buf.h"
 
 /* Appends s as a JSON string: quoted, with ", \ and control characters
- * escaped; bytes >= 0x80 are copied as they are (UTF-8 passes through). */
+ * escaped; UTF-8 passes through, other bytes >= 0x80 become U+FFFD. */
 void nl_json_string(struct nl_buf *b, const char *s);
 
 /* Appends printf-formatted text. */

@@ -48,6 +48,17 @@ test_utf8_passes(void **state)
 }
 
 static void
+test_invalid_utf8_replaced(void **state)
+{
+    /* Stray bytes, a truncated sequence, an overlong "/" and a surrogate. */
+    assert_json("\xff\xfe x", "\"\\ufffd\\ufffd x\"");
+    assert_json("a\xc3", "\"a\\ufffd\"");
+    assert_json("\xc0\xaf", "\"\\ufffd\\ufffd\"");
+    assert_json("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"");
+    assert_json("\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\"");
+}
+
+static void
 test_printf_grows(void **state)
 {
     struct nl_buf b = {0};
@@ -90,6 +101,7 @@ main(void)
         cmocka_unit_test(test_plain),
         cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_utf8_passes),
+        cmocka_unit_test(test_invalid_utf8_replaced),
         cmocka_unit_test(test_printf_grows),
         cmocka_unit_test(test_buf_consume_and_reuse),
     };
