@@ -25,8 +25,6 @@
 #include "session.h"
 #include "util.h"
 
-#define DGRAM_MAX 65536
-
 static int stop_pipe[2] = {-1, -1};
 static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
 static double stop_time; /* when the stop was first seen, 0 before */
@@ -117,6 +115,8 @@ nl_serve_stream(struct nl_session *s, int shutdown_timeout)
     while (!nl_session_done(s)) {
         if (s->out.len > 0 && nl_session_flush(s) == NL_IO_ERROR)
             break;
+        if (s->out.len < NL_SESSION_OUT_HIGH && nl_session_resume(s) == -1)
+            break;
         if (nl_session_done(s))
             break;
         if (stop_at == 0 && nl_stop_requested())
@@ -160,26 +160,13 @@ nl_serve_stream(struct nl_session *s, int shutdown_timeout)
 void
 nl_serve_datagrams(const struct nl_session_env *env, int fd)
 {
-    char *buf = nl_xmalloc(DGRAM_MAX);
+    char *buf = nl_xmalloc(NL_DGRAM_MAX);
     struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
                           {.fd = nl_stop_fd(), .events = POLLIN}};
 
     while (!nl_stop_requested()) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-        ssize_t n;
-
-        if (poll(p, 2, -1) <= 0 || !(p[0].revents & POLLIN))
-            continue;
-        n = recvfrom(fd, buf, DGRAM_MAX, MSG_DONTWAIT, (struct sockaddr *)&ss,
-                     &len);
-        if (n == -1) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                nl_log_errno(env->lc->name, "recvfrom");
-            continue;
-        }
-        nl_session_datagram(env, fd, (struct sockaddr *)&ss, len, buf,
-                            (size_t)n);
+        if (poll(p, 2, -1) > 0 && (p[0].revents & POLLIN))
+            nl_session_recv_datagram(env, fd, buf);
     }
     free(buf);
 }

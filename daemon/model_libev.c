@@ -40,7 +40,6 @@
 
 #define ACCEPT_BATCH 64
 #define DGRAM_BATCH  64
-#define DGRAM_MAX    65536
 
 struct conn;
 
@@ -126,7 +125,9 @@ conn_io_cb(struct ev_loop *loop, ev_io *io, int revents)
     c->last = ev_now(loop);
     if ((revents & EV_READ) && nl_session_want_read(&c->s))
         nl_session_read(&c->s);
-    if (!c->s.failed && c->s.out.len > 0)
+    if (!c->s.failed && c->s.out.len > 0 &&
+        nl_session_flush(&c->s) == NL_IO_OK && nl_session_resume(&c->s) == 0 &&
+        c->s.out.len > 0)
         nl_session_flush(&c->s);
     conn_update(c);
 }
@@ -221,20 +222,9 @@ dgram_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct worker *w = io->data;
 
-    for (int i = 0; i < DGRAM_BATCH; i++) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-        ssize_t n = recvfrom(w->fd, w->dgram_buf, DGRAM_MAX, MSG_DONTWAIT,
-                             (struct sockaddr *)&ss, &len);
-
-        if (n == -1) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                nl_log_errno(w->env->lc->name, "recvfrom");
+    for (int i = 0; i < DGRAM_BATCH; i++)
+        if (nl_session_recv_datagram(w->env, w->fd, w->dgram_buf) == 0)
             return;
-        }
-        nl_session_datagram(w->env, w->fd, (struct sockaddr *)&ss, len,
-                            w->dgram_buf, (size_t)n);
-    }
 }
 
 static void
@@ -314,7 +304,7 @@ worker_init(struct worker *w, const struct nl_session_env *env, int fd,
         return -1;
     }
     if (w->dgram) {
-        w->dgram_buf = nl_xmalloc(DGRAM_MAX);
+        w->dgram_buf = nl_xmalloc(NL_DGRAM_MAX);
         ev_io_init(&w->listen_w, dgram_cb, w->fd, EV_READ);
     } else {
         ev_io_init(&w->listen_w, accept_cb, w->fd, EV_READ);

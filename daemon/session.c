@@ -195,44 +195,72 @@ too_long(const struct nl_session *s, const char *line, size_t len)
     return len > max && !(len == max + 1 && line[len - 1] == '\r');
 }
 
+/*
+ * Hands complete lines in buf to the handler while the output is below
+ * NL_SESSION_OUT_HIGH: a burst of short lines that each make a long answer
+ * is paced by how fast the client reads, not cut off.  Returns the bytes
+ * used, or -1 when the session failed.
+ */
+static ssize_t
+deliver_lines(struct nl_session *s, const char *buf, size_t n)
+{
+    size_t off = 0;
+    const char *nl;
+
+    while (off < n && s->out.len < NL_SESSION_OUT_HIGH && !s->closing &&
+           (nl = memchr(buf + off, '\n', n - off)) != NULL) {
+        size_t len = (size_t)(nl - (buf + off));
+
+        if (too_long(s, buf + off, len))
+            return line_too_long(s);
+        if (deliver_line(s, buf + off, len) == -1)
+            return -1;
+        off += len + 1;
+    }
+    return (ssize_t)off;
+}
+
+/* Notes whether s->in holds lines not yet delivered (reading then pauses),
+ * and refuses an unterminated line that has grown past max_line; one byte
+ * over is allowed, as it may be the "\r" of a "\r\n". */
+static int
+check_pending(struct nl_session *s)
+{
+    s->held = s->in.len > 0 && memchr(nl_buf_head(&s->in), '\n', s->in.len);
+    if (!s->held && s->in.len > (size_t)s->env->lc->max_line + 1)
+        return line_too_long(s);
+    return 0;
+}
+
 static int
 input_lines(struct nl_session *s, const char *buf, size_t n)
 {
-    const char *nl;
+    ssize_t used;
 
-    /* First finish a line begun in an earlier read. */
-    if (s->in.len > 0) {
-        nl = memchr(buf, '\n', n);
-        size_t take = nl ? (size_t)(nl - buf) : n;
-
-        /* An unterminated tail may be one byte over: it may end in "\r". */
-        if (s->in.len + take > (size_t)s->env->lc->max_line + 1)
-            return line_too_long(s);
-        nl_buf_append(&s->in, buf, take);
-        if (nl == NULL)
-            return 0;
-        if (too_long(s, nl_buf_head(&s->in), s->in.len))
-            return line_too_long(s);
-        if (deliver_line(s, nl_buf_head(&s->in), s->in.len) == -1)
+    /* Common case: nothing pending, lines straight from the read buffer. */
+    if (s->in.len == 0) {
+        if ((used = deliver_lines(s, buf, n)) == -1)
             return -1;
-        nl_buf_free(&s->in);
-        buf += take + 1;
-        n -= take + 1;
+        nl_buf_append(&s->in, buf + used, n - (size_t)used);
+        return check_pending(s);
     }
-    while (n > 0 && (nl = memchr(buf, '\n', n)) != NULL) {
-        size_t len = (size_t)(nl - buf);
-
-        if (too_long(s, buf, len))
-            return line_too_long(s);
-        if (deliver_line(s, buf, len) == -1)
-            return -1;
-        buf += len + 1;
-        n -= len + 1;
-    }
-    if (n > (size_t)s->env->lc->max_line + 1)
-        return line_too_long(s);
     nl_buf_append(&s->in, buf, n);
-    return 0;
+    return nl_session_resume(s);
+}
+
+int
+nl_session_resume(struct nl_session *s)
+{
+    ssize_t used;
+
+    if (s->failed)
+        return -1;
+    if (!s->held || s->out.len >= NL_SESSION_OUT_HIGH)
+        return 0;
+    if ((used = deliver_lines(s, nl_buf_head(&s->in), s->in.len)) == -1)
+        return -1;
+    nl_buf_consume(&s->in, (size_t)used);
+    return check_pending(s);
 }
 
 int
@@ -312,7 +340,7 @@ nl_session_flush(struct nl_session *s)
 int
 nl_session_want_read(const struct nl_session *s)
 {
-    return !s->failed && !s->closing && !s->eof &&
+    return !s->failed && !s->closing && !s->eof && !s->held &&
            s->out.len < NL_SESSION_OUT_HIGH;
 }
 
@@ -330,6 +358,18 @@ nl_session_end(struct nl_session *s)
     if (s->opened && h->close != NULL)
         h->close(PS(s));
     s->opened = 0;
+    if (s->fd != -1 && !s->failed && !s->eof) {
+        char sink[4096];
+
+        /* Closing with unread input makes the kernel send a reset, which
+         * can destroy our last answer (a greeting, say) before the client
+         * reads it.  Send FIN and drop what has arrived, a bounded amount,
+         * without waiting. */
+        shutdown(s->fd, SHUT_WR);
+        for (int i = 0; i < 16; i++)
+            if (recv(s->fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+                break;
+    }
     if (s->fd != -1)
         close(s->fd);
     s->fd = -1;
@@ -362,6 +402,32 @@ nl_session_datagram(const struct nl_session_env *env, int fd,
             n--;
     }
     deliver(&s, buf, n);
+}
+
+int
+nl_session_recv_datagram(const struct nl_session_env *env, int fd, char *buf)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    /* MSG_TRUNC: the real length, so that a cut datagram is noticed. */
+    ssize_t n = recvfrom(fd, buf, NL_DGRAM_MAX, MSG_DONTWAIT | MSG_TRUNC,
+                         (struct sockaddr *)&ss, &len);
+
+    if (n == -1) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            nl_log_errno(env->lc->name, "recvfrom");
+        return 0;
+    }
+    if (n > NL_DGRAM_MAX) {
+        nl_warnx(
+            env->lc->name, "%s: datagram of %zd bytes dropped (more than %d)",
+            nl_sockaddr_text((struct sockaddr *)&ss, len, (char[128]){0}, 128),
+            n, NL_DGRAM_MAX);
+        nl_count_add(env->ctr, errors, 1);
+        return 1;
+    }
+    nl_session_datagram(env, fd, (struct sockaddr *)&ss, len, buf, (size_t)n);
+    return 1;
 }
 
 static int

@@ -52,6 +52,7 @@ struct nl_session {
     unsigned eof : 1;     /* the peer will send nothing more */
     unsigned failed : 1;  /* to be closed at once */
     unsigned opened : 1;  /* open() was called, so close() is due */
+    unsigned held : 1;    /* s->in holds whole lines not yet delivered */
 };
 
 enum nl_io {
@@ -84,6 +85,12 @@ int nl_session_open(struct nl_session *s);
  */
 int nl_session_input(struct nl_session *s, const char *buf, size_t n);
 
+/*
+ * Delivers lines held back while output was high, once it is below
+ * NL_SESSION_OUT_HIGH again; models call it after writing.  0 or -1.
+ */
+int nl_session_resume(struct nl_session *s);
+
 /* The peer closed its side: delivers a last unterminated line.  0 or -1. */
 int nl_session_eof(struct nl_session *s);
 
@@ -94,8 +101,8 @@ enum nl_io nl_session_read(struct nl_session *s);
  * some is left (non-blocking descriptor), NL_IO_ERROR on failure. */
 enum nl_io nl_session_flush(struct nl_session *s);
 
-/* 1 while the model should read: not closing, not at EOF, output below
- * NL_SESSION_OUT_HIGH. */
+/* 1 while the model should read: not closing, not at EOF, no lines held
+ * back, output below NL_SESSION_OUT_HIGH. */
 int nl_session_want_read(const struct nl_session *s);
 
 /* 1 when the session is over: failed, or closing/EOF with output sent. */
@@ -111,6 +118,19 @@ void nl_session_end(struct nl_session *s);
 void nl_session_datagram(const struct nl_session_env *env, int fd,
                          const struct sockaddr *peer, socklen_t peer_len,
                          const char *buf, size_t n);
+
+/* The largest datagram served; a unix datagram can be larger than UDP's
+ * 64 KiB, up to the socket's receive buffer. */
+#define NL_DGRAM_MAX (256 * 1024)
+
+/*
+ * Receives one datagram on fd into buf (NL_DGRAM_MAX bytes) and serves it;
+ * one larger than NL_DGRAM_MAX is dropped with a log line and counted as
+ * an error, never answered cut short.  Returns 1 when a datagram was taken,
+ * 0 when none was waiting.
+ */
+int nl_session_recv_datagram(const struct nl_session_env *env, int fd,
+                             char *buf);
 
 /* Formats a socket address: "1.2.3.4:5", "[::1]:5", a path, or "unix". */
 const char *nl_sockaddr_text(const struct sockaddr *sa, socklen_t len,
