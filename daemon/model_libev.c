@@ -107,7 +107,8 @@ conn_update(struct conn *c)
     }
     if (nl_session_want_read(&c->s))
         events |= EV_READ;
-    if (c->s.out.len > 0)
+    /* Held lines wait for a writable socket, as their answers will. */
+    if (c->s.out.len > 0 || c->s.held)
         events |= EV_WRITE;
     if (events != (c->io.events & (EV_READ | EV_WRITE))) {
         ev_io_stop(c->w->loop, &c->io);
@@ -125,8 +126,11 @@ conn_io_cb(struct ev_loop *loop, ev_io *io, int revents)
     c->last = ev_now(loop);
     if ((revents & EV_READ) && nl_session_want_read(&c->s))
         nl_session_read(&c->s);
-    if (!c->s.failed && c->s.out.len > 0 &&
-        nl_session_flush(&c->s) == NL_IO_OK && nl_session_resume(&c->s) == 0 &&
+    if (!c->s.failed && c->s.out.len > 0)
+        nl_session_flush(&c->s);
+    /* Lines held back while output was high: one batch per wake-up, so
+     * that a client with a long backlog does not starve the others. */
+    if (!c->s.failed && c->s.out.len == 0 && nl_session_resume(&c->s) == 0 &&
         c->s.out.len > 0)
         nl_session_flush(&c->s);
     conn_update(c);

@@ -232,35 +232,48 @@ check_pending(struct nl_session *s)
     return 0;
 }
 
+/* Delivers what it can of the input kept in s->in. */
+static int
+deliver_pending(struct nl_session *s)
+{
+    ssize_t used = 0;
+
+    if (s->out.len < NL_SESSION_OUT_HIGH &&
+        (used = deliver_lines(s, nl_buf_head(&s->in), s->in.len)) == -1)
+        return -1;
+    nl_buf_consume(&s->in, (size_t)used);
+    return check_pending(s);
+}
+
 static int
 input_lines(struct nl_session *s, const char *buf, size_t n)
 {
+    int had_pending = s->in.len > 0;
     ssize_t used;
 
     /* Common case: nothing pending, lines straight from the read buffer. */
-    if (s->in.len == 0) {
+    if (!had_pending) {
         if ((used = deliver_lines(s, buf, n)) == -1)
             return -1;
-        nl_buf_append(&s->in, buf + used, n - (size_t)used);
-        return check_pending(s);
+        buf += used;
+        n -= (size_t)used;
     }
+    /* An unterminated line past max_line is refused before it is kept. */
+    if (!s->held && s->in.len + n > (size_t)s->env->lc->max_line + 1 &&
+        memchr(buf, '\n', n) == NULL)
+        return line_too_long(s);
     nl_buf_append(&s->in, buf, n);
-    return nl_session_resume(s);
+    return had_pending ? deliver_pending(s) : check_pending(s);
 }
 
 int
 nl_session_resume(struct nl_session *s)
 {
-    ssize_t used;
-
     if (s->failed)
         return -1;
-    if (!s->held || s->out.len >= NL_SESSION_OUT_HIGH)
+    if (!s->held)
         return 0;
-    if ((used = deliver_lines(s, nl_buf_head(&s->in), s->in.len)) == -1)
-        return -1;
-    nl_buf_consume(&s->in, (size_t)used);
-    return check_pending(s);
+    return deliver_pending(s);
 }
 
 int

@@ -214,12 +214,17 @@ def test_config_errors():
         '  }\n);\n')
     expect_errors("greeter-opt.conf", text, [(10, [r"colour"])])
 
-    # prefork and threads are refused with a clear message.
-    for model in ("prefork", "threads"):
-        text = conf([tcp("m", "echo", ' model = "%s";' % model).replace(
-            ' model = "libev";', '')])
-        expect_errors("model-%s.conf" % model, text,
-                      [(6, [model, r"(?i)not (available|supported|implemented)|unsupported"])])
+    # Every model is accepted, with its workers.
+    for model in ("prefork", "threads", "libev"):
+        text = conf([tcp("m", "echo", ' workers = 3;').replace(
+            '"libev"', '"%s"' % model)])
+        path = write(os.path.join(TMP, "model-%s.conf" % model), text)
+        rc, out, err = run_netlabd(["-t", "-c", path])
+        check(rc == 0 and out == "%s: configuration OK\n" % path,
+              "-t with model %s exited %d: %r %r" % (model, rc, out, err))
+    # An unknown model is refused with the ones allowed.
+    text = conf([tcp("m", "echo", ' model = "forking";').replace(' model = "libev";', '')])
+    expect_errors("model-unknown.conf", text, [(6, [r"forking", r"prefork", r"threads"])])
 
     # Several errors in one file are all reported: config errors...
     text = ('pidfile = "netlabd.pid";\n'
@@ -238,11 +243,11 @@ def test_config_errors():
     text = conf([tcp("ok", "echo"),
                  tcp("missing", "nosuch_handler"),
                  tcp("abi", abi_file),
-                 tcp("pre", "echo").replace('"libev"', '"prefork"'),
+                 tcp("magic", test_plugin("bad_magic")),
                  tcp("refuses", init_fail),
                  tcp("greet", "greeter", ' options = { colour = "blue"; };')])
     expect_errors("many-handlers.conf", text,
-                  [(7, [r"nosuch_handler"]), (8, [r"\b999\b"]), (9, [r"prefork"]),
+                  [(7, [r"nosuch_handler"]), (8, [r"\b999\b"]), (9, [r"magic"]),
                    (10, [r"init_fail|refuse"]), (11, [r"colour"])])
 
 

@@ -68,6 +68,7 @@ setup(void **state, int framing, int type)
     lc.name = "t";
     lc.max_line = 8;
     handler.framing = framing;
+    handler.data = t_data;
     env.lc = &lc;
     env.handler = &handler;
     env.ctr = &ctr;
@@ -233,6 +234,49 @@ test_output_bounded(void **state)
     assert_int_equal(ctr.errors, 1);
 }
 
+static int
+t_big(struct netlabd_session *s, const void *buf, size_t len)
+{
+    static char answer[1000];
+
+    nmsgs++;
+    return netlabd_write(s, answer, sizeof(answer));
+}
+
+static void
+test_lines_paced_by_output(void **state)
+{
+    static char lines[4000];
+    char sink[65536];
+    int before;
+
+    /* 4000 empty lines, 1000 bytes of answer each: 4 MB from one read,
+     * more than NL_SESSION_OUT_MAX.  Lines are held back instead. */
+    memset(lines, '\n', sizeof(lines));
+    handler.data = t_big;
+    assert_int_equal(nl_session_input(&s, lines, sizeof(lines)), 0);
+    assert_false(s.failed);
+    assert_true(s.held);
+    assert_false(nl_session_want_read(&s));
+    assert_true(s.out.len < NL_SESSION_OUT_HIGH + 1000);
+    assert_int_equal(ctr.errors, 0);
+    /* As the client reads, the rest follows, and reading resumes. */
+    for (int i = 0; i < 1000 && s.held; i++) {
+        while (s.out.len > 0) {
+            nl_session_flush(&s);
+            while (recv(sp[1], sink, sizeof(sink), MSG_DONTWAIT) > 0)
+                ;
+        }
+        before = nmsgs;
+        assert_int_equal(nl_session_resume(&s), 0);
+        assert_true(s.held || nmsgs > before);
+    }
+    assert_int_equal(nmsgs, 4000);
+    assert_false(s.held);
+    assert_true(nl_session_want_read(&s));
+    handler.data = t_data;
+}
+
 static void
 test_close_after_flush(void **state)
 {
@@ -323,6 +367,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_output_bounded, setup_raw,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_lines_paced_by_output,
+                                        setup_lines, teardown),
         cmocka_unit_test_setup_teardown(test_close_after_flush, setup_raw,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_read_eof_and_reset, setup_lines,
