@@ -23,7 +23,7 @@ class CrashDaemon(Daemon):
     report, still fails the test."""
 
     def check_log(self):
-        text = self.log()
+        text = self.log() + getattr(self, "output", "")
         expected = re.compile(r"listener %s: serving process killed by signal" % CRASH_NAME)
         rest = "\n".join(l for l in text.splitlines() if not expected.search(l))
         m = netlabd.BAD_LOG.search(rest)

@@ -201,6 +201,7 @@ class Daemon:
             self.kill()
             fail("netlabd did not stop within %s s" % timeout)
         out = self.proc.stdout.read().decode(errors="replace")
+        self.output = out
         check(rc == 0, "netlabd exited %d:\n%s\n%s" % (rc, out, self.log()))
         for pid in kids:
             check(not os.path.exists("/proc/%d" % pid) or _is_zombie_gone(pid),
@@ -212,7 +213,8 @@ class Daemon:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def check_log(self):
-        text = self.log()
+        # Sanitizer reports go to stderr, the log to the log file.
+        text = self.log() + getattr(self, "output", "")
         m = BAD_LOG.search(text)
         check(m is None, "log shows %r:\n%s" % (m and m.group(0), text))
         if not self.expect_errors:
