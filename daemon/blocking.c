@@ -28,6 +28,7 @@
 static int stop_pipe[2] = {-1, -1};
 static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
 static double stop_time; /* when the stop was first seen, 0 before */
+static int close_on_stop = -1;
 
 static void
 on_stop_signal(int signo)
@@ -56,7 +57,18 @@ nl_stop_init(void)
         nl_log_errno(NULL, "sigaction");
         return -1;
     }
+    /* serve.c keeps them blocked until here. */
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaddset(&sa.sa_mask, SIGINT);
+    pthread_sigmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
     return 0;
+}
+
+void
+nl_stop_close(int fd)
+{
+    close_on_stop = fd;
 }
 
 int
@@ -76,6 +88,9 @@ nl_stop_requested(void)
     if (!stopping && poll(&p, 1, 0) == 1) {
         stop_time = nl_now();
         stopping = 1;
+        if (close_on_stop != -1)
+            close(close_on_stop);
+        close_on_stop = -1;
     }
     pthread_mutex_unlock(&stop_lock);
     return stopping;

@@ -16,6 +16,13 @@ struct nl_session_env;
  */
 int nl_stop_init(void);
 
+/*
+ * Has fd closed as soon as a stop is seen, even while a session is being
+ * served, so that new connections are refused at once.  For a process
+ * whose only thread that uses fd is the one that sees the stop (prefork).
+ */
+void nl_stop_close(int fd);
+
 /* The descriptor that turns readable once a stop was asked for. */
 int nl_stop_fd(void);
 

@@ -382,6 +382,11 @@ libev_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
         started = i;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    /* serve.c keeps the stop signals blocked until they are watched. */
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    pthread_sigmask(SIG_UNBLOCK, &block, NULL);
 
     if (started == n - 1)
         ev_run(all[0].loop, 0);

@@ -66,9 +66,11 @@ prefork_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
         close(fd);
         return -1;
     }
+    /* Closed as soon as the stop is seen, in the middle of a session too:
+     * a draining worker must not take new connections. */
+    nl_stop_close(fd);
     if (nl_transport_is_dgram(env->lc->transport)) {
         nl_serve_datagrams(env, fd);
-        close(fd);
         return 0;
     }
     p[1].fd = nl_stop_fd();
@@ -76,7 +78,6 @@ prefork_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
         if (poll(p, 2, -1) > 0 && (p[0].revents & POLLIN))
             serve_one(env, fd, shutdown_timeout);
     }
-    close(fd);
     return 0;
 }
 

@@ -77,7 +77,11 @@ reset_signals(void)
     /* Sessions write with MSG_NOSIGNAL, but a handler may not. */
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+    /* SIGTERM and SIGINT stay blocked until the model is ready for them
+     * (a stop that comes early is then taken when it is), the rest not. */
     sigemptyset(&none);
+    sigaddset(&none, SIGTERM);
+    sigaddset(&none, SIGINT);
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
@@ -103,7 +107,8 @@ nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
         nl_errx(lc->name, "not loading the handler as root");
         _exit(NL_SERVE_EXIT_PRIVS);
     }
-    if ((plugin = nl_plugin_load(lc->handler_path, err, sizeof(err))) == NULL) {
+    if ((plugin = nl_plugin_load_copy(lc->handler_path, err, sizeof(err))) ==
+        NULL) {
         nl_errx(lc->name, "%s", err);
         _exit(NL_SERVE_EXIT_HANDLER);
     }

@@ -67,6 +67,7 @@ start(struct run *r, const struct nl_model_ops *model, int workers,
     struct sockaddr_in sin = {.sin_family = AF_INET,
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof(sin);
+    sigset_t stopsigs;
 
     memset(r, 0, sizeof(*r));
     r->model = model;
@@ -88,6 +89,12 @@ start(struct run *r, const struct nl_model_ops *model, int workers,
     getsockname(r->fd, (struct sockaddr *)&sin, &len);
     r->port = ntohs(sin.sin_port);
     r->npid = model == &nl_model_prefork ? workers : 1;
+    /* As the master does: children start with the stop signals blocked
+     * and the model unblocks them once it handles them. */
+    sigemptyset(&stopsigs);
+    sigaddset(&stopsigs, SIGTERM);
+    sigaddset(&stopsigs, SIGINT);
+    sigprocmask(SIG_BLOCK, &stopsigs, NULL);
     for (int i = 0; i < r->npid; i++) {
         r->pid[i] = fork();
         assert_true(r->pid[i] != -1);
@@ -100,6 +107,7 @@ start(struct run *r, const struct nl_model_ops *model, int workers,
             _exit(model->run(&env, r->fd, 1) == 0 ? 0 : 1);
         }
     }
+    sigprocmask(SIG_UNBLOCK, &stopsigs, NULL);
 }
 
 /* SIGTERM, and the children must exit 0 within `within` seconds. */
