@@ -896,6 +896,9 @@ resolve_handlers(struct parse *p)
         else
             lc->handler_path =
                 nl_xasprintf("%s/%s.so", conf->plugin_dir, lc->handler);
+        /* What the file was when read: a rebuilt handler is a change. */
+        if (stat(lc->handler_path, &lc->handler_stat) == -1)
+            memset(&lc->handler_stat, 0, sizeof(lc->handler_stat));
     }
 }
 
@@ -1057,4 +1060,48 @@ nl_listener_address(const struct nl_listener_conf *lc, char *buf, size_t len)
         snprintf(buf, len, "%s:%d", lc->address != NULL ? lc->address : "",
                  lc->port);
     return buf;
+}
+
+static int
+str_equal(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+int
+nl_listener_same_address(const struct nl_listener_conf *a,
+                         const struct nl_listener_conf *b)
+{
+    if (a->transport != b->transport)
+        return 0;
+    if (is_unix(a->transport))
+        return str_equal(a->path, b->path);
+    return str_equal(a->address, b->address) && a->port == b->port &&
+           a->ipv6only == b->ipv6only;
+}
+
+int
+nl_listener_equal(const struct nl_listener_conf *a,
+                  const struct nl_listener_conf *b)
+{
+    const struct stat *sa = &a->handler_stat, *sb = &b->handler_stat;
+
+    if (!nl_listener_same_address(a, b) || !str_equal(a->name, b->name) ||
+        a->mode != b->mode || a->mode_set != b->mode_set ||
+        a->model != b->model || a->workers != b->workers ||
+        !str_equal(a->handler_path, b->handler_path) ||
+        a->max_connections != b->max_connections ||
+        a->idle_timeout != b->idle_timeout || a->max_line != b->max_line ||
+        a->backlog != b->backlog || a->noptions != b->noptions)
+        return 0;
+    if (sa->st_dev != sb->st_dev || sa->st_ino != sb->st_ino ||
+        sa->st_size != sb->st_size ||
+        sa->st_mtim.tv_sec != sb->st_mtim.tv_sec ||
+        sa->st_mtim.tv_nsec != sb->st_mtim.tv_nsec)
+        return 0;
+    for (size_t i = 0; i < a->noptions; i++)
+        if (!str_equal(a->options[i].key, b->options[i].key) ||
+            !str_equal(a->options[i].value, b->options[i].value))
+            return 0;
+    return 1;
 }

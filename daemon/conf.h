@@ -10,6 +10,7 @@
 #define NL_CONF_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 struct nl_errs;
@@ -42,8 +43,9 @@ struct nl_listener_conf {
     int mode_set;  /* 1 when `mode` was given */
     enum nl_model_kind model;
     int workers;
-    char *handler;      /* as configured */
-    char *handler_path; /* resolved path of the .so */
+    char *handler;            /* as configured */
+    char *handler_path;       /* resolved path of the .so */
+    struct stat handler_stat; /* the .so when the config was read */
     struct nl_option *options;
     size_t noptions;
     int options_line; /* line of the options group, or of the listener */
@@ -102,5 +104,18 @@ int nl_transport_is_dgram(enum nl_transport_kind t);
  */
 char *nl_listener_address(const struct nl_listener_conf *lc, char *buf,
                           size_t len);
+
+/* 1 when a and b name the same socket: transport and address and port
+ * (and ipv6only), or path. */
+int nl_listener_same_address(const struct nl_listener_conf *a,
+                             const struct nl_listener_conf *b);
+
+/*
+ * 1 when a and b are the same listener spec: same name, address, model,
+ * workers, handler (and its file unchanged on disk: device, inode, size,
+ * mtime), options and limits.  A reload keeps such a listener as it is.
+ */
+int nl_listener_equal(const struct nl_listener_conf *a,
+                      const struct nl_listener_conf *b);
 
 #endif /* NL_CONF_H */

@@ -227,8 +227,10 @@ nl_control_close(struct nl_control *ctl)
     free(ctl);
 }
 
-int
-nl_control_fd(const struct nl_control *ctl)
+void
+nl_control_close_in_child(struct nl_control *ctl)
 {
-    return ctl->sk.fd;
+    close(ctl->sk.fd);
+    for (struct nl_control_client *c = ctl->clients; c != NULL; c = c->next)
+        close(c->fd);
 }

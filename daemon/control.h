@@ -37,7 +37,11 @@ void nl_control_reply(struct nl_control_client *c, const char *json);
 /* Closes the socket and all clients and removes the socket file. */
 void nl_control_close(struct nl_control *ctl);
 
-/* The listening descriptor, for a forked child to close. */
-int nl_control_fd(const struct nl_control *ctl);
+/*
+ * In a child forked from the master: closes the control socket and every
+ * client connection, without touching the master's loop.  A client whose
+ * connection lived on in a child would never see its answer end.
+ */
+void nl_control_close_in_child(struct nl_control *ctl);
 
 #endif /* NL_CONTROL_H */

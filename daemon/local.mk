@@ -19,6 +19,7 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/log.h \
 	%reldir%/master.c \
 	%reldir%/master.h \
+	%reldir%/master_int.h \
 	%reldir%/model.h \
 	%reldir%/model_libev.c \
 	%reldir%/model_prefork.c \
@@ -27,6 +28,7 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/pidfile.h \
 	%reldir%/plugins.c \
 	%reldir%/plugins.h \
+	%reldir%/reload.c \
 	%reldir%/serve.c \
 	%reldir%/serve.h \
 	%reldir%/session.c \

@@ -2,8 +2,14 @@
  * log.c - the only module that writes diagnostics.  Every process of netlabd
  * (master, serving processes, the plugin check) logs through here; each line
  * is formatted whole and written with one write(2), so lines from several
- * processes appending to the same file or stderr never interleave.  syslog
- * gets the level as its priority and no time stamp of ours.
+ * processes never interleave.  syslog gets the level as its priority and no
+ * time stamp of ours.
+ *
+ * Serving processes do not write a log file themselves: they send their
+ * lines down a pipe to the master, which writes them to the file.  So only
+ * the master ever opens the file, and a log reopen (SIGUSR1) works after
+ * the serving processes have dropped privileges.  A serving process never
+ * waits for the master: when the pipe is full, the line is dropped.
  */
 #include "config.h"
 
@@ -19,7 +25,7 @@
 
 #include "log.h"
 
-enum target { TARGET_STDERR, TARGET_SYSLOG, TARGET_FILE };
+enum target { TARGET_STDERR, TARGET_SYSLOG, TARGET_FILE, TARGET_PIPE };
 
 static enum target log_target = TARGET_STDERR;
 static int log_level = NL_LOG_INFO;
@@ -81,6 +87,12 @@ nl_log_open(const char *target, int level)
     return 0;
 }
 
+void
+nl_log_set_level(int level)
+{
+    log_level = level;
+}
+
 int
 nl_log_reopen(void)
 {
@@ -102,10 +114,56 @@ nl_log_reopen(void)
     return 0;
 }
 
+int
+nl_log_pipe(int fds[2])
+{
+    if (log_target == TARGET_SYSLOG)
+        return -1; /* children reach syslog themselves */
+    return pipe2(fds, O_CLOEXEC | O_NONBLOCK);
+}
+
+void
+nl_log_to_pipe(int fd)
+{
+    if (log_target == TARGET_SYSLOG || fd == -1)
+        return;
+    if (log_target == TARGET_FILE && log_fd > STDERR_FILENO)
+        close(log_fd);
+    log_target = TARGET_PIPE;
+    log_fd = fd;
+}
+
+void
+nl_log_pump(int fd)
+{
+    static char buf[65536];
+    static size_t have;
+    ssize_t n;
+
+    /* Lines arrive whole (each is one write of less than PIPE_BUF) but a
+     * read may end inside one: only complete lines are passed on, so that
+     * the master's own lines never land in the middle of them. */
+    while ((n = read(fd, buf + have, sizeof(buf) - have)) > 0) {
+        char *end;
+
+        have += (size_t)n;
+        end = memrchr(buf, '\n', have);
+        if (end == NULL && have == sizeof(buf))
+            end = buf + have - 1; /* cannot happen with whole lines */
+        if (end == NULL)
+            continue;
+        /* A log that cannot be written has nowhere to report that. */
+        (void)!write(log_fd, buf, (size_t)(end + 1 - buf));
+        have -= (size_t)(end + 1 - buf);
+        memmove(buf, end + 1, have);
+    }
+}
+
 void
 nl_log_close(void)
 {
-    if (log_target == TARGET_FILE && log_fd > STDERR_FILENO)
+    if ((log_target == TARGET_FILE || log_target == TARGET_PIPE) &&
+        log_fd > STDERR_FILENO)
         close(log_fd);
     else if (log_target == TARGET_SYSLOG)
         closelog();

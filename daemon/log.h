@@ -25,10 +25,26 @@ enum nl_log_level {
  */
 int nl_log_open(const char *target, int level);
 
+/* Changes the level threshold. */
+void nl_log_set_level(int level);
+
 /* Reopens the log file (SIGUSR1, after logrotate moved it).  0 or -1. */
 int nl_log_reopen(void);
 
 void nl_log_close(void);
+
+/*
+ * Master: makes the pipe serving processes log into (non-blocking, close on
+ * exec).  Returns 0, or -1 when the target is syslog, which they reach
+ * themselves.
+ */
+int nl_log_pipe(int fds[2]);
+
+/* Serving process: sends log lines to the pipe's write end from now on. */
+void nl_log_to_pipe(int fd);
+
+/* Master: copies the complete lines waiting in the pipe to the target. */
+void nl_log_pump(int fd);
 
 /* "debug" ... "error" -> level; -1 for anything else. */
 int nl_log_level_parse(const char *name);

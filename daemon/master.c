@@ -3,11 +3,13 @@
  *
  * The master binds every listener's socket, then forks its serving
  * processes (serve.c), which inherit the socket: one per listener, or
- * `workers` for a prefork listener.  It watches them:
- * a serving process that dies is logged with its exit status or signal and
- * started again after a back-off that doubles while it keeps failing, so a
- * handler that crashes at once cannot fork-bomb the machine.  Counters live
- * in shared memory (stats.c); the master folds in those of ended processes.
+ * `workers` for a prefork listener.  It watches them: a serving process
+ * that dies is logged with its exit status or signal and started again
+ * after a back-off that doubles while it keeps failing, so a handler that
+ * crashes at once cannot fork-bomb the machine.  Counters live in shared
+ * memory (stats.c); the master folds in those of ended processes.  After a
+ * reload (reload.c), serving processes of older generations drain: they
+ * are listed in status and killed if they outstay shutdown_timeout.
  *
  * Signals reach the loop through a self-pipe rather than ev_signal: libev
  * lets only one loop own a signal, and each serving process, forked from
@@ -36,6 +38,7 @@
 #include "json.h"
 #include "log.h"
 #include "master.h"
+#include "master_int.h"
 #include "pidfile.h"
 #include "serve.h"
 #include "stats.h"
@@ -48,52 +51,11 @@
 #define KILL_GRACE   2.0  /* after shutdown_timeout, then SIGKILL */
 #define STATS_SLOTS  4096
 
-/* A serving process: the listener's only one, or a prefork worker. */
-struct proc {
-    struct lst *l;
-    pid_t pid;                /* 0 when none */
-    struct nl_counters *slot; /* its counters */
-    int ready;
-    int failures; /* restarts in a row */
-    double started;
-    int ready_fd;
-    ev_io ready_w;
-    ev_timer restart_w;
-};
-
-struct lst {
-    struct nl_master *m;
-    const struct nl_listener_conf *lc;
-    struct nl_socket sk;
-    struct nl_counters *gate; /* gate->active: sessions open, all procs */
-    struct nl_counters kept;  /* counts of ended serving processes */
-    struct proc *procs;
-    int nprocs; /* prefork: workers; otherwise 1 */
-};
-
-/* Every serving process of every listener. */
+/* Every serving process of every current listener. */
 #define FOR_EACH_PROC(m, pr)                                                   \
     for (size_t i_ = 0; i_ < (m)->nlst; i_++)                                  \
-        for (struct proc *pr = (m)->lst[i_].procs;                             \
-             pr < (m)->lst[i_].procs + (m)->lst[i_].nprocs; pr++)
-
-struct nl_master {
-    struct ev_loop *loop;
-    struct nl_conf *conf;
-    char *pidfile;
-    struct lst *lst;
-    size_t nlst;
-    struct nl_control *ctl;
-    int sigpipe[2];
-    ev_io sig_w;
-    ev_timer kill_w;
-    int started_up; /* every listener has been ready once */
-    int ready_fd;   /* daemonize pipe, until started_up */
-    int stopping;
-    int status; /* exit status */
-    time_t start_time;
-    unsigned generation;
-};
+        for (struct proc *pr = (m)->lst[i_]->procs;                            \
+             pr < (m)->lst[i_]->procs + (m)->lst[i_]->nprocs; pr++)
 
 static int signal_pipe_w = -1;
 
@@ -134,6 +96,34 @@ sd_notify_msg(const char *msg)
     close(fd);
 }
 
+struct lst *
+nl_lst_new(struct nl_master *m, const struct nl_listener_conf *lc)
+{
+    struct lst *l = nl_xcalloc(1, sizeof(*l));
+
+    l->m = m;
+    l->lc = lc;
+    l->sk.fd = -1;
+    l->nprocs = lc->model == NL_MODEL_PREFORK ? lc->workers : 1;
+    l->procs = nl_xcalloc((size_t)l->nprocs, sizeof(*l->procs));
+    for (int j = 0; j < l->nprocs; j++) {
+        l->procs[j].l = l;
+        l->procs[j].ready_fd = -1;
+    }
+    return l;
+}
+
+void
+nl_lst_free(struct lst *l)
+{
+    if (l == NULL)
+        return;
+    if (l->gate != NULL)
+        nl_stats_release(l->gate, NULL);
+    free(l->procs);
+    free(l);
+}
+
 struct nl_master *
 nl_master_new(struct nl_conf *conf, const char *pidfile)
 {
@@ -143,9 +133,12 @@ nl_master_new(struct nl_conf *conf, const char *pidfile)
 
     m->conf = conf;
     m->pidfile = nl_xstrdup(pidfile ? pidfile : conf->pidfile);
+    m->control_path = nl_xstrdup(conf->control);
     m->sigpipe[0] = m->sigpipe[1] = -1;
+    m->logpipe[0] = m->logpipe[1] = -1;
     m->ready_fd = -1;
     m->generation = 1;
+    m->cwd_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if ((other = nl_pidfile_running(m->pidfile)) != 0) {
         nl_errx(NULL, "netlabd is already running (pid %ld, pidfile %s)",
                 (long)other, m->pidfile);
@@ -157,18 +150,9 @@ nl_master_new(struct nl_conf *conf, const char *pidfile)
     }
     m->lst = nl_xcalloc(conf->nlisteners, sizeof(*m->lst));
     for (size_t i = 0; i < conf->nlisteners; i++) {
-        struct lst *l = &m->lst[i];
+        struct lst *l = nl_lst_new(m, &conf->listeners[i]);
 
-        l->m = m;
-        l->lc = &conf->listeners[i];
-        l->sk.fd = -1;
-        l->nprocs = l->lc->model == NL_MODEL_PREFORK ? l->lc->workers : 1;
-        l->procs = nl_xcalloc((size_t)l->nprocs, sizeof(*l->procs));
-        for (int j = 0; j < l->nprocs; j++) {
-            l->procs[j].l = l;
-            l->procs[j].ready_fd = -1;
-        }
-        m->nlst = i + 1;
+        m->lst[m->nlst++] = l;
         if ((l->gate = nl_stats_alloc()) == NULL) {
             nl_errx(l->lc->name, "no counter slot left");
             goto fail;
@@ -177,18 +161,20 @@ nl_master_new(struct nl_conf *conf, const char *pidfile)
             nl_errx(l->lc->name, "%s", err);
             goto fail;
         }
-        m->nlst = i + 1;
         nl_debug(l->lc->name, "bound %s %s",
                  nl_transport_name(l->lc->transport), l->sk.address);
     }
     return m;
 fail:
     for (size_t i = 0; i < m->nlst; i++) {
-        nl_transport_close(m->lst[i].lc, &m->lst[i].sk);
-        free(m->lst[i].procs);
+        nl_transport_close(m->lst[i]->lc, &m->lst[i]->sk);
+        nl_lst_free(m->lst[i]);
     }
     free(m->lst);
     free(m->pidfile);
+    free(m->control_path);
+    if (m->cwd_fd != -1)
+        close(m->cwd_fd);
     nl_conf_free(conf);
     free(m);
     return NULL;
@@ -228,7 +214,7 @@ check_started(struct nl_master *m)
     if (m->started_up)
         return;
     for (size_t i = 0; i < m->nlst; i++)
-        if (!lst_ready(&m->lst[i]))
+        if (!lst_ready(m->lst[i]))
             return;
     m->started_up = 1;
     notify_ready(m, 1);
@@ -239,30 +225,38 @@ static void
 child_close_master_fds(struct nl_master *m, struct lst *keep)
 {
     for (size_t i = 0; i < m->nlst; i++) {
-        if (&m->lst[i] != keep && m->lst[i].sk.fd != -1)
-            close(m->lst[i].sk.fd);
-        for (int j = 0; j < m->lst[i].nprocs; j++)
-            if (m->lst[i].procs[j].ready_fd != -1)
-                close(m->lst[i].procs[j].ready_fd);
+        if (m->lst[i] != keep && m->lst[i]->sk.fd != -1)
+            close(m->lst[i]->sk.fd);
+    }
+    FOR_EACH_PROC(m, pr)
+    {
+        if (pr->ready_fd != -1)
+            close(pr->ready_fd);
     }
     if (m->ctl != NULL)
-        close(nl_control_fd(m->ctl));
+        nl_control_close_in_child(m->ctl);
     close(m->sigpipe[0]);
     close(m->sigpipe[1]);
+    if (m->logpipe[0] != -1)
+        close(m->logpipe[0]);
     if (m->ready_fd != -1)
         close(m->ready_fd);
+    if (m->cwd_fd != -1)
+        close(m->cwd_fd);
     /* Frees the loop's memory and closes its epoll descriptor; it touches
      * no watcher, so the master's loop is unaffected. */
     ev_loop_destroy(m->loop);
 }
 
 static void ready_cb(struct ev_loop *loop, ev_io *io, int revents);
+static void restart_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
 static void
 spawn(struct proc *pr)
 {
     struct lst *l = pr->l;
     struct nl_master *m = l->m;
+    sigset_t all, old;
     int p[2];
     pid_t pid;
 
@@ -277,7 +271,14 @@ spawn(struct proc *pr)
         return;
     }
     fflush(NULL);
-    if ((pid = fork()) == -1) {
+    /* No signal may reach the child while it still has the master's
+     * handlers, which would write to the master's signal pipe. */
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    pid = fork();
+    if (pid != 0)
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    if (pid == -1) {
         nl_log_errno(l->lc->name, "fork");
         close(p[0]);
         close(p[1]);
@@ -290,17 +291,29 @@ spawn(struct proc *pr)
     if (pid == 0) {
         close(p[0]);
         child_close_master_fds(m, l);
+        nl_log_to_pipe(m->logpipe[1]);
         nl_serve(m->conf, l->lc, l->sk.fd, pr->slot, &l->gate->active, p[1]);
     }
     close(p[1]);
     pr->pid = pid;
     pr->ready = 0;
+    pr->generation = m->generation;
     pr->started = nl_now();
     pr->ready_fd = p[0];
     ev_io_init(&pr->ready_w, ready_cb, p[0], EV_READ);
     pr->ready_w.data = pr;
     ev_io_start(m->loop, &pr->ready_w);
     nl_debug(l->lc->name, "serving process %ld started", (long)pid);
+}
+
+void
+nl_lst_spawn(struct lst *l)
+{
+    for (int j = 0; j < l->nprocs; j++) {
+        ev_init(&l->procs[j].restart_w, restart_cb);
+        l->procs[j].restart_w.data = &l->procs[j];
+        spawn(&l->procs[j]);
+    }
 }
 
 static void
@@ -345,6 +358,15 @@ describe_status(int status, char *buf, size_t len)
         snprintf(buf, len, "ended with status 0x%x", status);
 }
 
+/* Gives back the sessions a process had open: a crashed process cannot. */
+static void
+close_gate(struct nl_counters *gate, struct nl_counters *slot)
+{
+    __atomic_sub_fetch(&gate->active,
+                       __atomic_load_n(&slot->active, __ATOMIC_RELAXED),
+                       __ATOMIC_RELAXED);
+}
+
 static void finish_stop(struct nl_master *m);
 
 static void
@@ -360,10 +382,7 @@ reaped(struct proc *pr, int status)
         close(pr->ready_fd);
         pr->ready_fd = -1;
     }
-    /* Sessions that a crashed process had open are open no more. */
-    __atomic_sub_fetch(&l->gate->active,
-                       __atomic_load_n(&pr->slot->active, __ATOMIC_RELAXED),
-                       __ATOMIC_RELAXED);
+    close_gate(l->gate, pr->slot);
     nl_stats_release(pr->slot, &l->kept);
     pr->slot = NULL;
     pr->ready = 0;
@@ -393,9 +412,111 @@ reaped(struct proc *pr, int status)
     ev_timer_start(m->loop, &pr->restart_w);
 }
 
+static struct lst *
+lst_by_name(struct nl_master *m, const char *name)
+{
+    for (size_t i = 0; i < m->nlst; i++)
+        if (strcmp(m->lst[i]->lc->name, name) == 0)
+            return m->lst[i];
+    return NULL;
+}
+
+static void
+drain_free(struct drain *d)
+{
+    free(d->name);
+    free(d);
+}
+
+/* A draining process ended: its counts go to the listener of its name. */
+static void
+drain_reaped(struct nl_master *m, struct drain *d, int status)
+{
+    struct lst *l = lst_by_name(m, d->name);
+    char how[128];
+
+    describe_status(status, how, sizeof(how));
+    nl_info(d->name, "serving process %ld of generation %u %s after draining",
+            (long)d->pid, d->generation, how);
+    close_gate(d->gate, d->slot);
+    nl_stats_release(d->slot, l != NULL ? &l->kept : NULL);
+    nl_stats_release(d->gate, NULL);
+}
+
+void
+nl_lst_retire(struct lst *l)
+{
+    struct nl_master *m = l->m;
+    double deadline = nl_now() + m->conf->shutdown_timeout + KILL_GRACE;
+
+    for (int j = 0; j < l->nprocs; j++) {
+        struct proc *pr = &l->procs[j];
+        struct drain *d;
+
+        ev_timer_stop(m->loop, &pr->restart_w);
+        if (pr->ready_fd != -1) {
+            ev_io_stop(m->loop, &pr->ready_w);
+            close(pr->ready_fd);
+            pr->ready_fd = -1;
+        }
+        if (pr->pid == 0)
+            continue;
+        d = nl_xcalloc(1, sizeof(*d));
+        d->pid = pr->pid;
+        d->name = nl_xstrdup(l->lc->name);
+        d->slot = pr->slot;
+        d->gate = l->gate;
+        nl_stats_ref(l->gate);
+        d->generation = pr->generation;
+        d->deadline = deadline;
+        d->next = m->drains;
+        m->drains = d;
+        kill(pr->pid, SIGTERM);
+    }
+    nl_lst_free(l);
+}
+
+/* Keeps at most NL_MAX_OLD_GENERATIONS generations draining: reloads in a
+ * quick row must not pile up processes.  The oldest go first. */
+void
+nl_master_limit_drains(struct nl_master *m)
+{
+    for (;;) {
+        unsigned gens[NL_MAX_OLD_GENERATIONS + 1], oldest = 0;
+        int n = 0;
+
+        for (struct drain *d = m->drains; d != NULL; d = d->next) {
+            int seen = 0;
+
+            if (d->generation == 0)
+                continue; /* killed already */
+
+            for (int i = 0; i < n; i++)
+                seen |= gens[i] == d->generation;
+            if (!seen && n <= NL_MAX_OLD_GENERATIONS)
+                gens[n++] = d->generation;
+            if (oldest == 0 || d->generation < oldest)
+                oldest = d->generation;
+        }
+        if (n <= NL_MAX_OLD_GENERATIONS)
+            return;
+        nl_warnx(NULL,
+                 "more than %d old generations draining: stopping "
+                 "generation %u now",
+                 NL_MAX_OLD_GENERATIONS, oldest);
+        for (struct drain *d = m->drains; d != NULL; d = d->next)
+            if (d->generation == oldest) {
+                kill(d->pid, SIGKILL);
+                d->generation = 0; /* counted out until reaped */
+            }
+    }
+}
+
 static int
 children_left(const struct nl_master *m)
 {
+    if (m->drains != NULL)
+        return 1;
     FOR_EACH_PROC(m, pr)
     {
         if (pr->pid != 0)
@@ -407,6 +528,7 @@ children_left(const struct nl_master *m)
 static void
 reap(struct nl_master *m)
 {
+    struct drain **dp = &m->drains;
     int status;
 
     /* Only our own serving processes: a plugin check child is waited for
@@ -416,8 +538,37 @@ reap(struct nl_master *m)
         if (pr->pid != 0 && waitpid(pr->pid, &status, WNOHANG) == pr->pid)
             reaped(pr, status);
     }
+    while (*dp != NULL) {
+        struct drain *d = *dp;
+
+        if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+            *dp = d->next;
+            drain_reaped(m, d, status);
+            drain_free(d);
+        } else {
+            dp = &d->next;
+        }
+    }
     if (m->stopping && !children_left(m))
         ev_break(m->loop, EVBREAK_ALL);
+}
+
+/* Kills draining processes that outstay shutdown_timeout. */
+static void
+drain_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct nl_master *m = t->data;
+    double now = nl_now();
+
+    for (struct drain *d = m->drains; d != NULL; d = d->next)
+        if (now > d->deadline) {
+            nl_warnx(d->name,
+                     "serving process %ld of generation %u did not finish "
+                     "draining in time; killing it",
+                     (long)d->pid, d->generation);
+            kill(d->pid, SIGKILL);
+            d->deadline = now + 60; /* once */
+        }
 }
 
 static void
@@ -434,6 +585,8 @@ kill_cb(struct ev_loop *loop, ev_timer *t, int revents)
             kill(pr->pid, SIGKILL);
         }
     }
+    for (struct drain *d = m->drains; d != NULL; d = d->next)
+        kill(d->pid, SIGKILL);
 }
 
 /* Stops accepting everywhere and asks the serving processes to drain. */
@@ -442,7 +595,7 @@ finish_stop(struct nl_master *m)
 {
     sd_notify_msg("STOPPING=1");
     for (size_t i = 0; i < m->nlst; i++) {
-        struct lst *l = &m->lst[i];
+        struct lst *l = m->lst[i];
 
         /* Our copy of the socket goes now; the file is removed at exit. */
         if (l->sk.fd != -1) {
@@ -474,6 +627,42 @@ master_stop(struct nl_master *m, const char *why)
     finish_stop(m);
 }
 
+/* Reloads and keeps the outcome for status.  0 or -1. */
+static int
+do_reload(struct nl_master *m, const char *why)
+{
+    char *error = NULL;
+    int rc;
+
+    if (m->stopping)
+        return -1;
+    nl_notice(NULL, "%s: reloading %s", why, m->conf->file);
+    rc = nl_master_reload(m, &error);
+    free(m->reload_error);
+    m->reload_error = error;
+    m->reloaded = 1;
+    m->reload_ok = rc == 0;
+    m->reload_time = time(NULL);
+    if (rc == 0) {
+        nl_notice(NULL, "reloaded: generation %u", m->generation);
+        sd_notify_msg("READY=1");
+    } else {
+        nl_errx(NULL, "reload refused, configuration unchanged");
+    }
+    return rc;
+}
+
+static int
+log_reopen(struct nl_master *m)
+{
+    if (nl_log_reopen() == -1) {
+        nl_log_errno(NULL, "reopening the log");
+        return -1;
+    }
+    nl_info(NULL, "log reopened");
+    return 0;
+}
+
 static void
 signal_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
@@ -493,58 +682,102 @@ signal_cb(struct ev_loop *loop, ev_io *io, int revents)
             reap(m);
             break;
         case SIGUSR1:
-            if (nl_log_reopen() == -1)
-                nl_log_errno(NULL, "reopening the log");
+            log_reopen(m);
             break;
         case SIGHUP:
-            nl_warnx(NULL, "SIGHUP: reload is not implemented yet; "
-                           "configuration unchanged");
+            do_reload(m, "SIGHUP");
             break;
         }
     }
 }
 
 static void
+log_pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    nl_log_pump(io->fd);
+}
+
+static void
+counters_json(struct nl_buf *b, const struct nl_counters *c)
+{
+    nl_buf_printf(
+        b,
+        "\"connections_active\": %llu, "
+        "\"connections_total\": %llu, "
+        "\"connections_refused\": %llu, \"bytes_in\": %llu, "
+        "\"bytes_out\": %llu, \"errors\": %llu",
+        (unsigned long long)c->active, (unsigned long long)c->total,
+        (unsigned long long)c->refused, (unsigned long long)c->bytes_in,
+        (unsigned long long)c->bytes_out, (unsigned long long)c->errors);
+}
+
+static void
+listener_json(struct nl_master *m, const struct lst *l, struct nl_buf *b)
+{
+    struct nl_counters c = l->kept;
+
+    c.active = 0;
+    for (int j = 0; j < l->nprocs; j++)
+        if (l->procs[j].slot != NULL)
+            nl_stats_sum(&c, l->procs[j].slot);
+    for (const struct drain *d = m->drains; d != NULL; d = d->next)
+        if (strcmp(d->name, l->lc->name) == 0)
+            nl_stats_sum(&c, d->slot);
+    nl_buf_printf(b, "{\"name\": ");
+    nl_json_string(b, l->lc->name);
+    nl_buf_printf(b, ", \"transport\": ");
+    nl_json_string(b, nl_transport_name(l->lc->transport));
+    nl_buf_printf(b, ", \"address\": ");
+    nl_json_string(b, l->sk.address);
+    nl_buf_printf(b, ", \"model\": ");
+    nl_json_string(b, nl_model_name(l->lc->model));
+    nl_buf_printf(b, ", \"workers\": %d, \"handler\": ", l->lc->workers);
+    nl_json_string(b, l->lc->handler);
+    nl_buf_printf(b, ", ");
+    counters_json(b, &c);
+    nl_buf_printf(b, ", \"serving\": %s}", lst_ready(l) ? "true" : "false");
+}
+
+static void
 status_json(struct nl_master *m, struct nl_buf *b)
 {
+    char when[32];
+    struct tm tm;
+
     nl_buf_printf(b, "{\"pid\": %ld, \"version\": ", (long)getpid());
     nl_json_string(b, PACKAGE_VERSION);
     nl_buf_printf(b, ", \"uptime_s\": %ld, \"config\": ",
                   (long)(time(NULL) - m->start_time));
     nl_json_string(b, m->conf->file);
-    nl_buf_printf(b,
-                  ", \"generation\": %u, \"last_reload\": null, "
-                  "\"listeners\": [",
-                  m->generation);
-    for (size_t i = 0; i < m->nlst; i++) {
-        const struct lst *l = &m->lst[i];
-        struct nl_counters c = l->kept;
-
-        c.active = 0;
-        for (int j = 0; j < l->nprocs; j++)
-            if (l->procs[j].slot != NULL)
-                nl_stats_sum(&c, l->procs[j].slot);
-        nl_buf_printf(b, "%s{\"name\": ", i ? ", " : "");
-        nl_json_string(b, l->lc->name);
-        nl_buf_printf(b, ", \"transport\": ");
-        nl_json_string(b, nl_transport_name(l->lc->transport));
-        nl_buf_printf(b, ", \"address\": ");
-        nl_json_string(b, l->sk.address);
-        nl_buf_printf(b, ", \"model\": ");
-        nl_json_string(b, nl_model_name(l->lc->model));
-        nl_buf_printf(b, ", \"workers\": %d, \"handler\": ", l->lc->workers);
-        nl_json_string(b, l->lc->handler);
+    nl_buf_printf(b, ", \"generation\": %u, \"last_reload\": ", m->generation);
+    if (!m->reloaded) {
+        nl_buf_printf(b, "null");
+    } else {
+        gmtime_r(&m->reload_time, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
         nl_buf_printf(
-            b,
-            ", \"connections_active\": %llu, "
-            "\"connections_total\": %llu, "
-            "\"connections_refused\": %llu, \"bytes_in\": %llu, "
-            "\"bytes_out\": %llu, \"errors\": %llu, "
-            "\"serving\": %s}",
-            (unsigned long long)c.active, (unsigned long long)c.total,
-            (unsigned long long)c.refused, (unsigned long long)c.bytes_in,
-            (unsigned long long)c.bytes_out, (unsigned long long)c.errors,
-            lst_ready(l) ? "true" : "false");
+            b, "{\"ok\": %s, \"error\": ", m->reload_ok ? "true" : "false");
+        if (m->reload_error != NULL)
+            nl_json_string(b, m->reload_error);
+        else
+            nl_buf_printf(b, "null");
+        nl_buf_printf(b, ", \"time\": \"%s\"}", when);
+    }
+    nl_buf_printf(b, ", \"listeners\": [");
+    for (size_t i = 0; i < m->nlst; i++) {
+        nl_buf_printf(b, "%s", i ? ", " : "");
+        listener_json(m, m->lst[i], b);
+    }
+    nl_buf_printf(b, "], \"draining\": [");
+    for (const struct drain *d = m->drains; d != NULL; d = d->next) {
+        nl_buf_printf(b, "%s{\"listener\": ", d == m->drains ? "" : ", ");
+        nl_json_string(b, d->name);
+        nl_buf_printf(b,
+                      ", \"pid\": %ld, \"generation\": %u, "
+                      "\"connections_active\": %llu}",
+                      (long)d->pid, d->generation,
+                      (unsigned long long)__atomic_load_n(&d->slot->active,
+                                                          __ATOMIC_RELAXED));
     }
     nl_buf_printf(b, "]}");
 }
@@ -554,13 +787,40 @@ control_cmd(void *arg, struct nl_control_client *c, const char *line)
 {
     struct nl_master *m = arg;
     struct nl_buf b = {0};
+    int stop = 0;
 
     if (strcmp(line, "status") == 0) {
         status_json(m, &b);
     } else if (strcmp(line, "stop") == 0) {
         nl_buf_printf(&b, "{\"ok\": true}");
+        stop = 1;
+    } else if (strcmp(line, "reload") == 0) {
+        if (do_reload(m, "reload requested on the control socket") == 0) {
+            nl_buf_printf(&b,
+                          "{\"ok\": true, \"error\": null, "
+                          "\"generation\": %u}",
+                          m->generation);
+        } else {
+            nl_buf_printf(&b, "{\"ok\": false, \"error\": ");
+            nl_json_string(&b, m->reload_error ? m->reload_error
+                                               : "netlabd is stopping");
+            nl_buf_printf(&b, ", \"generation\": %u}", m->generation);
+        }
+    } else if (strcmp(line, "log-reopen") == 0) {
+        if (log_reopen(m) == 0) {
+            nl_buf_printf(&b, "{\"ok\": true}");
+        } else {
+            nl_buf_printf(&b, "{\"ok\": false, \"error\": ");
+            nl_json_string(&b, strerror(errno));
+            nl_buf_printf(&b, "}");
+        }
     } else if (strcmp(line, "help") == 0) {
-        nl_buf_printf(&b, "{\"commands\": [\"status\", \"stop\", \"help\"]}");
+        nl_buf_printf(&b, "{\"commands\": {"
+                          "\"status\": \"listeners, counters and reloads\", "
+                          "\"reload\": \"read the config again and apply it\", "
+                          "\"stop\": \"stop gracefully\", "
+                          "\"log-reopen\": \"reopen the log file\", "
+                          "\"help\": \"this list\"}}");
     } else {
         nl_buf_printf(&b, "{\"error\": ");
         nl_json_string(&b, line[0] ? "unknown command; try help"
@@ -572,7 +832,7 @@ control_cmd(void *arg, struct nl_control_client *c, const char *line)
     nl_buf_append(&b, "", 1);
     nl_control_reply(c, nl_buf_head(&b));
     nl_buf_free(&b);
-    if (strcmp(line, "stop") == 0)
+    if (stop)
         master_stop(m, "stop requested on the control socket");
 }
 
@@ -604,7 +864,7 @@ static void
 master_free(struct nl_master *m)
 {
     for (size_t i = 0; i < m->nlst; i++) {
-        struct lst *l = &m->lst[i];
+        struct lst *l = m->lst[i];
 
         if (l->sk.fd != -1)
             close(l->sk.fd);
@@ -613,7 +873,13 @@ master_free(struct nl_master *m)
         for (int j = 0; j < l->nprocs; j++)
             if (l->procs[j].ready_fd != -1)
                 close(l->procs[j].ready_fd);
-        free(l->procs);
+        nl_lst_free(l);
+    }
+    while (m->drains != NULL) {
+        struct drain *d = m->drains;
+
+        m->drains = d->next;
+        drain_free(d);
     }
     nl_control_close(m->ctl);
     nl_pidfile_remove(m->pidfile, getpid());
@@ -621,10 +887,19 @@ master_free(struct nl_master *m)
         close(m->sigpipe[0]);
         close(m->sigpipe[1]);
     }
+    if (m->logpipe[0] != -1) {
+        nl_log_pump(m->logpipe[0]);
+        close(m->logpipe[0]);
+        close(m->logpipe[1]);
+    }
+    if (m->cwd_fd != -1)
+        close(m->cwd_fd);
     if (m->loop != NULL)
         ev_loop_destroy(m->loop);
     free(m->lst);
     free(m->pidfile);
+    free(m->control_path);
+    free(m->reload_error);
     nl_conf_free(m->conf);
     free(m);
 }
@@ -644,27 +919,30 @@ nl_master_run(struct nl_master *m, int ready_fd)
     }
     ev_init(&m->kill_w, kill_cb);
     m->kill_w.data = m;
+    ev_timer_init(&m->drain_w, drain_timer_cb, 1.0, 1.0);
+    m->drain_w.data = m;
+    ev_timer_start(m->loop, &m->drain_w);
     if (setup_signals(m) == -1) {
         nl_log_errno(NULL, "signals");
         goto fail;
+    }
+    if (nl_log_pipe(m->logpipe) == 0) {
+        ev_io_init(&m->log_w, log_pipe_cb, m->logpipe[0], EV_READ);
+        ev_io_start(m->loop, &m->log_w);
     }
     if (nl_pidfile_write(m->pidfile, getpid(), err, sizeof(err)) == -1) {
         nl_errx(NULL, "pidfile %s", err);
         goto fail;
     }
     m->ctl =
-        nl_control_open(m->loop, m->conf->control, (int)m->conf->control_mode,
+        nl_control_open(m->loop, m->control_path, (int)m->conf->control_mode,
                         control_cmd, m, err, sizeof(err));
     if (m->ctl == NULL) {
         nl_errx(NULL, "control socket: %s", err);
         goto fail;
     }
-    FOR_EACH_PROC(m, pr)
-    {
-        ev_init(&pr->restart_w, restart_cb);
-        pr->restart_w.data = pr;
-        spawn(pr);
-    }
+    for (size_t i = 0; i < m->nlst; i++)
+        nl_lst_spawn(m->lst[i]);
     check_started(m);
     ev_run(m->loop, 0);
     status = m->status;

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <netlabd/plugin.h>
@@ -154,8 +155,9 @@ check_table(const char *path, const struct netlabd_handler *h, char *err,
     return 0;
 }
 
-struct nl_plugin *
-nl_plugin_load(const char *path, char *err, size_t errlen)
+/* dlopen()s open_path; messages name path, the file the user named. */
+static struct nl_plugin *
+load(const char *open_path, const char *path, char *err, size_t errlen)
 {
     struct nl_plugin *p;
     const struct netlabd_handler *h;
@@ -164,12 +166,12 @@ nl_plugin_load(const char *path, char *err, size_t errlen)
 
     /* Without a slash dlopen() would search the system's library path,
      * which is never what a handler file given to us means. */
-    if (strchr(path, '/') == NULL)
-        local = nl_xasprintf("./%s", path);
-    dl = dlopen(local != NULL ? local : path, RTLD_NOW | RTLD_LOCAL);
+    if (strchr(open_path, '/') == NULL)
+        local = nl_xasprintf("./%s", open_path);
+    dl = dlopen(local != NULL ? local : open_path, RTLD_NOW | RTLD_LOCAL);
     if (dl == NULL) {
         snprintf(err, errlen, "%s: cannot load: %s", path,
-                 strip_path(dlerror(), local != NULL ? local : path));
+                 strip_path(dlerror(), local != NULL ? local : open_path));
         free(local);
         return NULL;
     }
@@ -191,6 +193,48 @@ nl_plugin_load(const char *path, char *err, size_t errlen)
 fail:
     dlclose(dl);
     return NULL;
+}
+
+struct nl_plugin *
+nl_plugin_load(const char *path, char *err, size_t errlen)
+{
+    return load(path, path, err, errlen);
+}
+
+struct nl_plugin *
+nl_plugin_load_copy(const char *path, char *err, size_t errlen)
+{
+    struct nl_plugin *p;
+    char buf[65536], fdpath[64];
+    ssize_t n;
+    int in, mem;
+
+    if ((in = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+        snprintf(err, errlen, "%s: cannot load: %s", path, strerror(errno));
+        return NULL;
+    }
+    if ((mem = memfd_create("netlabd-handler", MFD_CLOEXEC)) == -1) {
+        snprintf(err, errlen, "%s: memfd_create: %s", path, strerror(errno));
+        close(in);
+        return NULL;
+    }
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        if (write(mem, buf, (size_t)n) != n) {
+            n = -1;
+            break;
+        }
+    close(in);
+    if (n == -1) {
+        snprintf(err, errlen, "%s: copying for loading: %s", path,
+                 strerror(errno));
+        close(mem);
+        return NULL;
+    }
+    snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", mem);
+    p = load(fdpath, path, err, errlen);
+    /* The mapping keeps the copy alive. */
+    close(mem);
+    return p;
 }
 
 void

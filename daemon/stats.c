@@ -13,7 +13,7 @@
 #include "util.h"
 
 static struct nl_counters *pool;
-static unsigned char *used;
+static unsigned *used; /* references to each slot */
 static size_t pool_size;
 
 int
@@ -25,7 +25,7 @@ nl_stats_init(size_t nslots)
     if (p == MAP_FAILED)
         return -1;
     pool = p;
-    used = nl_xcalloc(nslots, 1);
+    used = nl_xcalloc(nslots, sizeof(*used));
     pool_size = nslots;
     return 0;
 }
@@ -44,6 +44,12 @@ nl_stats_alloc(void)
 }
 
 void
+nl_stats_ref(struct nl_counters *slot)
+{
+    used[slot - pool]++;
+}
+
+void
 nl_stats_release(struct nl_counters *slot, struct nl_counters *keep)
 {
     if (slot == NULL)
@@ -54,7 +60,7 @@ nl_stats_release(struct nl_counters *slot, struct nl_counters *keep)
         nl_stats_sum(keep, slot);
         keep->active = active;
     }
-    used[slot - pool] = 0;
+    used[slot - pool]--;
 }
 
 void

@@ -32,9 +32,14 @@ int nl_stats_init(size_t nslots);
 /* A zeroed slot, or NULL when all are in use.  Master only. */
 struct nl_counters *nl_stats_alloc(void);
 
+/* Takes one more reference to a slot (a listener's gate, shared by the
+ * serving processes of two generations during a reload). */
+void nl_stats_ref(struct nl_counters *slot);
+
 /*
  * Adds the slot's counts, all but `active`, to *keep (when not NULL) and
- * frees the slot.  Called by the master once the slot's process is gone.
+ * drops a reference; the slot is free once none is left.  Called by the
+ * master once the slot's process is gone.
  */
 void nl_stats_release(struct nl_counters *slot, struct nl_counters *keep);
 

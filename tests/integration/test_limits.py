@@ -164,6 +164,10 @@ def test_line_boundaries(d):
             errors += 1
         wait_status(d, name, lambda l: l["errors"] == errors, 3,
                     "after %r errors should be %d" % (chunks, errors))
+        # Log lines reach the file through the master: give them a moment.
+        deadline = time.time() + 3
+        while count(TOO_LONG % name, d.log()) < too_long and time.time() < deadline:
+            time.sleep(0.05)
         check(count(TOO_LONG % name, d.log()) == too_long,
               "after %r: %d too-long log lines, want %d:\n%s" % (
                   chunks, count(TOO_LONG % name, d.log()), too_long, d.log()))

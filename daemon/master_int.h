@@ -1,0 +1,106 @@
+/*
+ * master_int.h - what master.c and reload.c share: the master's view of
+ * listeners, serving processes and the processes of older generations that
+ * are still draining.  Not for other modules.
+ */
+#ifndef NL_MASTER_INT_H
+#define NL_MASTER_INT_H
+
+#include <ev.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "stats.h"
+#include "transport.h"
+
+struct nl_conf;
+struct nl_control;
+struct nl_listener_conf;
+struct nl_master;
+
+/* A serving process: the listener's only one, or a prefork worker. */
+struct proc {
+    struct lst *l;
+    pid_t pid;                /* 0 when none */
+    struct nl_counters *slot; /* its counters */
+    unsigned generation;      /* of the config it was started with */
+    int ready;
+    int failures; /* restarts in a row */
+    double started;
+    int ready_fd;
+    ev_io ready_w;
+    ev_timer restart_w;
+};
+
+/* A listener of the current configuration.  Allocated one by one: the
+ * watchers inside its procs must not move while libev knows them. */
+struct lst {
+    struct nl_master *m;
+    const struct nl_listener_conf *lc;
+    struct nl_socket sk;
+    struct nl_counters *gate; /* gate->active: sessions open, all procs */
+    struct nl_counters kept;  /* counts of ended serving processes */
+    struct proc *procs;
+    int nprocs; /* prefork: workers; otherwise 1 */
+};
+
+/* A serving process of an older generation, finishing its sessions. */
+struct drain {
+    pid_t pid;
+    char *name; /* its listener's, whose counts it adds to */
+    struct nl_counters *slot;
+    struct nl_counters *gate; /* a reference to the listener's gate */
+    unsigned generation;
+    double deadline; /* SIGKILL after this */
+    struct drain *next;
+};
+
+struct nl_master {
+    struct ev_loop *loop;
+    struct nl_conf *conf;
+    char *pidfile;
+    char *control_path;
+    int cwd_fd; /* to read the config file as given, after chdir("/") */
+    struct lst **lst;
+    size_t nlst;
+    struct drain *drains;
+    struct nl_control *ctl;
+    int sigpipe[2];
+    int logpipe[2];
+    ev_io sig_w;
+    ev_io log_w;
+    ev_timer kill_w;
+    ev_timer drain_w;
+    int started_up; /* every listener has been ready once */
+    int ready_fd;   /* daemonize pipe, until started_up */
+    int stopping;
+    int status; /* exit status */
+    time_t start_time;
+    unsigned generation;
+    int reloaded; /* last_reload is set */
+    int reload_ok;
+    char *reload_error;
+    time_t reload_time;
+};
+
+/* At most this many older generations drain at once. */
+#define NL_MAX_OLD_GENERATIONS 3
+
+/* master.c */
+struct lst *nl_lst_new(struct nl_master *m, const struct nl_listener_conf *lc);
+void nl_lst_spawn(struct lst *l);
+/* Turns l's serving processes into drains (SIGTERM) and frees l; its
+ * socket is left to the caller. */
+void nl_lst_retire(struct lst *l);
+/* Frees l's memory and its gate reference (no process left). */
+void nl_lst_free(struct lst *l);
+void nl_master_limit_drains(struct nl_master *m);
+
+/*
+ * reload.c: reads the config again and applies it.  Returns 0, or -1 with
+ * the reason (FILE:LINE lines) in a new string in *error; the running
+ * configuration is then untouched.
+ */
+int nl_master_reload(struct nl_master *m, char **error);
+
+#endif /* NL_MASTER_INT_H */

@@ -1,0 +1,243 @@
+/*
+ * reload.c - applying a changed configuration to a running netlabd.
+ *
+ * A reload is all or nothing: the new file is parsed, its handlers are
+ * loaded and initialised (in a child, nl_plugins_check) and its new
+ * sockets are bound before anything running is touched; any failure
+ * leaves the old configuration as it was.  Then listeners are matched by
+ * address, not by name, because the socket is what must survive:
+ *
+ *  - same address, same spec (handler file unchanged on disk): kept as it
+ *    is, serving processes and all;
+ *  - same address, changed spec: the socket is kept, new serving processes
+ *    start on it and the old ones drain (they stop accepting and finish
+ *    their sessions), so no connection is refused and none in the backlog
+ *    is lost;
+ *  - an old address not in the new file: its socket is closed (a unix
+ *    socket file removed) and its processes drain;
+ *  - a new address: bound, and served by new processes.
+ *
+ * Reloads run one at a time on the master's loop, so one that arrives
+ * during another waits its turn.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "errs.h"
+#include "log.h"
+#include "master_int.h"
+#include "plugins.h"
+#include "transport.h"
+#include "util.h"
+
+static int
+same_string(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * 1 when the new listener lc can take over o's socket: the same address,
+ * or o asked for port 0 and lc names the port o was given.
+ */
+static int
+same_socket(const struct lst *o, const struct nl_listener_conf *lc)
+{
+    const char *colon = strrchr(o->sk.address, ':');
+    struct nl_listener_conf any;
+
+    if (nl_listener_same_address(o->lc, lc))
+        return 1;
+    if (o->lc->path != NULL || o->lc->port != 0 || colon == NULL ||
+        atoi(colon + 1) != lc->port)
+        return 0;
+    any = *lc;
+    any.port = 0;
+    return nl_listener_same_address(o->lc, &any);
+}
+
+/* Reads and checks the file as it was named at start-up: relative to the
+ * folder netlabd started in, although a daemon has chdir()ed to "/". */
+static struct nl_conf *
+load(struct nl_master *m, struct nl_errs *errs)
+{
+    struct nl_conf *nc;
+    int here = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+    if (m->cwd_fd != -1 && fchdir(m->cwd_fd) == -1)
+        nl_log_errno(NULL, "reload: back to the start-up folder");
+    nc = nl_conf_load(m->conf->file, errs);
+    if (here != -1) {
+        if (fchdir(here) == -1)
+            nl_log_errno(NULL, "reload: chdir");
+        close(here);
+    }
+    if (nc != NULL && nl_plugins_check(nc, errs) == -1) {
+        nl_conf_free(nc);
+        nc = NULL;
+    }
+    return nc;
+}
+
+static char *
+join_errors(const struct nl_errs *errs)
+{
+    size_t len = 1;
+    char *s;
+
+    for (size_t i = 0; i < errs->n; i++)
+        len += strlen(errs->msg[i]) + 1;
+    s = nl_xcalloc(1, len);
+    for (size_t i = 0; i < errs->n; i++) {
+        if (i > 0)
+            strcat(s, "\n");
+        strcat(s, errs->msg[i]);
+    }
+    return s;
+}
+
+/* Applies log_target and log_level when the new file sets them. */
+static int
+apply_log(const struct nl_conf *old, const struct nl_conf *nc,
+          struct nl_errs *errs)
+{
+    if (!nc->log_target_set) {
+        nl_log_set_level(nc->log_level);
+        return 0;
+    }
+    if (old->log_target_set && same_string(old->log_target, nc->log_target)) {
+        nl_log_set_level(nc->log_level);
+        return 0;
+    }
+    if (nl_log_open(nc->log_target, nc->log_level) == -1) {
+        nl_errs_add(errs, "%s: log_target %s: %s", nc->file, nc->log_target,
+                    strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int
+nl_master_reload(struct nl_master *m, char **error)
+{
+    struct nl_errs errs = {0};
+    struct nl_conf *nc, *old = m->conf;
+    struct lst **next = NULL, **match = NULL;
+    unsigned char *taken = NULL;
+    int users_changed;
+    char err[512];
+    size_t n;
+
+    *error = NULL;
+    if ((nc = load(m, &errs)) == NULL)
+        goto fail;
+    n = nc->nlisteners;
+    next = nl_xcalloc(n ? n : 1, sizeof(*next));
+    match = nl_xcalloc(n ? n : 1, sizeof(*match));
+    taken = nl_xcalloc(m->nlst ? m->nlst : 1, 1);
+
+    /* Match by address; bind the new addresses before changing anything. */
+    for (size_t i = 0; i < n; i++) {
+        const struct nl_listener_conf *lc = &nc->listeners[i];
+
+        for (size_t j = 0; j < m->nlst && match[i] == NULL; j++)
+            if (!taken[j] && same_socket(m->lst[j], lc)) {
+                taken[j] = 1;
+                match[i] = m->lst[j];
+            }
+        if (match[i] != NULL)
+            continue;
+        next[i] = nl_lst_new(m, lc);
+        if ((next[i]->gate = nl_stats_alloc()) == NULL) {
+            nl_errs_add(&errs, "%s:%d: listener %s: no counter slot left",
+                        nc->file, lc->line, lc->name);
+            goto fail;
+        }
+        if (nl_transport_open(lc, &next[i]->sk, err, sizeof(err)) == -1) {
+            nl_errs_add(&errs, "%s:%d: listener %s: %s", nc->file, lc->line,
+                        lc->name, err);
+            goto fail;
+        }
+    }
+    if (apply_log(old, nc, &errs) == -1)
+        goto fail;
+
+    /* From here on nothing fails. */
+    if (!same_string(old->control, nc->control) ||
+        !same_string(old->pidfile, nc->pidfile))
+        nl_notice(NULL, "reload: control and pidfile changes take effect "
+                        "at the next start");
+    users_changed = !same_string(old->user, nc->user) ||
+                    !same_string(old->group, nc->group);
+    m->generation++;
+    for (size_t i = 0; i < n; i++) {
+        const struct nl_listener_conf *lc = &nc->listeners[i];
+        struct lst *o = match[i];
+
+        if (o == NULL)
+            continue;
+        if (!users_changed && nl_listener_equal(o->lc, lc)) {
+            o->lc = lc; /* same spec: the processes go on serving */
+            next[i] = o;
+            continue;
+        }
+        next[i] = nl_lst_new(m, lc);
+        next[i]->sk = o->sk;
+        next[i]->gate = o->gate;
+        nl_stats_ref(o->gate);
+        next[i]->kept = o->kept;
+        if (lc->path != NULL && lc->mode_set && lc->mode != o->lc->mode &&
+            chmod(lc->path, lc->mode) == -1)
+            nl_log_errno(lc->name, "chmod %s", lc->path);
+        nl_info(lc->name, "changed: new serving processes, old ones drain");
+        nl_lst_retire(o);
+    }
+    for (size_t j = 0; j < m->nlst; j++) {
+        struct lst *o = m->lst[j];
+
+        if (taken[j])
+            continue;
+        nl_info(o->lc->name, "removed: closing %s, its processes drain",
+                o->sk.address);
+        close(o->sk.fd);
+        if (o->lc->path != NULL)
+            nl_unix_unlink(o->lc->path, &o->sk);
+        nl_lst_retire(o);
+    }
+    free(m->lst);
+    m->lst = next;
+    m->nlst = n;
+    m->conf = nc;
+    nl_conf_free(old);
+    for (size_t i = 0; i < n; i++)
+        if (next[i] != match[i])
+            nl_lst_spawn(next[i]);
+    nl_master_limit_drains(m);
+    free(match);
+    free(taken);
+    return 0;
+
+fail:
+    for (size_t i = 0; next != NULL && i < n; i++) {
+        if (next[i] == NULL)
+            continue;
+        nl_transport_close(next[i]->lc, &next[i]->sk);
+        nl_lst_free(next[i]);
+    }
+    free(next);
+    free(match);
+    free(taken);
+    nl_conf_free(nc);
+    for (size_t i = 0; i < errs.n; i++)
+        nl_errx(NULL, "%s", errs.msg[i]);
+    *error = join_errors(&errs);
+    nl_errs_clear(&errs);
+    return -1;
+}
