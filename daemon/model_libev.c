@@ -187,37 +187,41 @@ backoff_cb(struct ev_loop *loop, ev_timer *t, int revents)
         ev_io_start(loop, &w->listen_w);
 }
 
+/* With several loops on one socket, a loop that has more than its share
+ * of sessions leaves the next connection to the others, which wake for
+ * it too: otherwise the first loop to wake takes whole bursts. */
+static int
+over_share(const struct worker *w)
+{
+    uint64_t open = __atomic_load_n(w->env->gate, __ATOMIC_RELAXED);
+
+    return w->nall > 1 && (uint64_t)w->nactive * w->nall > open + w->nall;
+}
+
 static void
 accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct worker *w = io->data;
-    const struct nl_listener_conf *lc = w->env->lc;
 
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
+    for (int i = 0; i < ACCEPT_BATCH && !over_share(w); i++) {
         struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-        int fd = accept4(w->fd, (struct sockaddr *)&ss, &len,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        socklen_t len;
+        int fd;
 
-        if (fd == -1) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-                errno == ENOMEM) {
-                nl_log_errno(lc->name, "accept (pausing for 1 s)");
-                ev_io_stop(loop, &w->listen_w);
-                ev_timer_set(&w->backoff_w, 1.0, 0.0);
-                ev_timer_start(loop, &w->backoff_w);
-            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                nl_log_errno(lc->name, "accept");
-            }
+        switch (nl_session_accept(w->env, w->fd, &fd, &ss, &len)) {
+        case NL_ACCEPT_OK:
+            conn_new(w, fd, (struct sockaddr *)&ss, len);
+            break;
+        case NL_ACCEPT_SKIP:
+            break;
+        case NL_ACCEPT_AGAIN:
+            return;
+        case NL_ACCEPT_FULL:
+            ev_io_stop(loop, &w->listen_w);
+            ev_timer_set(&w->backoff_w, 1.0, 0.0);
+            ev_timer_start(loop, &w->backoff_w);
             return;
         }
-        if (nl_session_admit(w->env) == -1) {
-            close(fd);
-            continue;
-        }
-        conn_new(w, fd, (struct sockaddr *)&ss, len);
     }
 }
 

@@ -28,26 +28,20 @@
 static void
 serve_one(const struct nl_session_env *env, int fd, int shutdown_timeout)
 {
+    struct pollfd stop = {.fd = nl_stop_fd(), .events = POLLIN};
     struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
+    socklen_t len;
     struct nl_session s;
-    int c =
-        accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int c;
 
-    if (c == -1) {
-        if (errno == EMFILE || errno == ENFILE) {
-            struct pollfd stop = {.fd = nl_stop_fd(), .events = POLLIN};
-
-            nl_log_errno(env->lc->name, "accept (pausing for 1 s)");
-            poll(&stop, 1, 1000);
-        } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-            nl_log_errno(env->lc->name, "accept");
-        }
+    switch (nl_session_accept(env, fd, &c, &ss, &len)) {
+    case NL_ACCEPT_OK:
+        break;
+    case NL_ACCEPT_FULL:
+        poll(&stop, 1, 1000);
         return;
-    }
-    if (nl_session_admit(env) == -1) {
-        close(c);
-        return;
+    default:
+        return; /* another worker won the race, or it was refused */
     }
     nl_session_init(&s, env, c, (struct sockaddr *)&ss, len);
     if (nl_session_open(&s) == 0)

@@ -101,21 +101,13 @@ accept_loop(struct pool *p)
 
         if (poll(pf, 2, -1) <= 0 || !(pf[0].revents & POLLIN))
             continue;
-        c.peer_len = sizeof(c.peer);
-        c.fd = accept4(p->fd, (struct sockaddr *)&c.peer, &c.peer_len,
-                       SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (c.fd == -1) {
-            if (errno == EMFILE || errno == ENFILE) {
-                nl_log_errno(p->env->lc->name, "accept (pausing for 1 s)");
-                poll(&pf[1], 1, 1000);
-            } else if (errno != EAGAIN && errno != EINTR &&
-                       errno != ECONNABORTED) {
-                nl_log_errno(p->env->lc->name, "accept");
-            }
+        switch (nl_session_accept(p->env, p->fd, &c.fd, &c.peer, &c.peer_len)) {
+        case NL_ACCEPT_OK:
+            break;
+        case NL_ACCEPT_FULL:
+            poll(&pf[1], 1, 1000);
             continue;
-        }
-        if (nl_session_admit(p->env) == -1) {
-            close(c.fd);
+        default:
             continue;
         }
         pthread_mutex_lock(&p->lock);

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,43 @@ nl_session_leave(const struct nl_session_env *env)
 {
     __atomic_sub_fetch(env->gate, 1, __ATOMIC_RELAXED);
     nl_count_sub(env->ctr, active, 1);
+}
+
+enum nl_accept
+nl_session_accept(const struct nl_session_env *env, int lfd, int *fd,
+                  struct sockaddr_storage *peer, socklen_t *peer_len)
+{
+    int on = 1;
+
+    *peer_len = sizeof(*peer);
+    *fd = accept4(lfd, (struct sockaddr *)peer, peer_len,
+                  SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (*fd == -1) {
+        switch (errno) {
+        case EAGAIN:
+            return NL_ACCEPT_AGAIN;
+        case EINTR:
+        case ECONNABORTED:
+            return NL_ACCEPT_SKIP;
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM:
+            nl_log_errno(env->lc->name, "accept (pausing for 1 s)");
+            return NL_ACCEPT_FULL;
+        default:
+            nl_log_errno(env->lc->name, "accept");
+            return NL_ACCEPT_AGAIN;
+        }
+    }
+    if (nl_session_admit(env) == -1) {
+        close(*fd);
+        return NL_ACCEPT_SKIP;
+    }
+    if (env->lc->transport == NL_TRANSPORT_TCP &&
+        setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1)
+        nl_log_errno(env->lc->name, "TCP_NODELAY");
+    return NL_ACCEPT_OK;
 }
 
 void

@@ -71,6 +71,23 @@ enum nl_io {
 int nl_session_admit(const struct nl_session_env *env);
 void nl_session_leave(const struct nl_session_env *env);
 
+enum nl_accept {
+    NL_ACCEPT_OK,    /* *fd is a new, admitted connection */
+    NL_ACCEPT_SKIP,  /* none taken (refused, aborted): try again */
+    NL_ACCEPT_AGAIN, /* nothing waiting */
+    NL_ACCEPT_FULL   /* out of descriptors or memory (logged): pause */
+};
+
+/*
+ * Accepts one connection on the listening socket lfd, non-blocking and
+ * close-on-exec, with TCP_NODELAY on tcp (answers go out as soon as they
+ * are written, not after the client's delayed ACK), and admits it against
+ * max_connections.  Every model accepts through here.
+ */
+enum nl_accept nl_session_accept(const struct nl_session_env *env, int lfd,
+                                 int *fd, struct sockaddr_storage *peer,
+                                 socklen_t *peer_len);
+
 /* Prepares s for a stream connection on fd from peer. */
 void nl_session_init(struct nl_session *s, const struct nl_session_env *env,
                      int fd, const struct sockaddr *peer, socklen_t peer_len);
