@@ -66,6 +66,12 @@ nl_stop_init(void)
 }
 
 void
+nl_stop_request(void)
+{
+    on_stop_signal(SIGTERM);
+}
+
+void
 nl_stop_close(int fd)
 {
     close_on_stop = fd;

@@ -23,6 +23,9 @@ int nl_stop_init(void);
  */
 void nl_stop_close(int fd);
 
+/* Asks for a stop from inside the process, as SIGTERM would. */
+void nl_stop_request(void);
+
 /* The descriptor that turns readable once a stop was asked for. */
 int nl_stop_fd(void);
 

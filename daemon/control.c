@@ -218,6 +218,11 @@ nl_control_close(struct nl_control *ctl)
 {
     if (ctl == NULL)
         return;
+    /* An answer still queued (to "stop", say) gets one try. */
+    for (struct nl_control_client *c = ctl->clients; c != NULL; c = c->next)
+        if (c->out.len > 0)
+            (void)!send(c->fd, nl_buf_head(&c->out), c->out.len,
+                        MSG_NOSIGNAL | MSG_DONTWAIT);
     while (ctl->clients != NULL)
         client_close(ctl->clients);
     ev_io_stop(ctl->loop, &ctl->accept_w);

@@ -28,6 +28,8 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/pidfile.h \
 	%reldir%/plugins.c \
 	%reldir%/plugins.h \
+	%reldir%/privs.c \
+	%reldir%/privs.h \
 	%reldir%/reload.c \
 	%reldir%/serve.c \
 	%reldir%/serve.h \

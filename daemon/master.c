@@ -102,6 +102,7 @@ nl_lst_new(struct nl_master *m, const struct nl_listener_conf *lc)
     struct lst *l = nl_xcalloc(1, sizeof(*l));
 
     l->m = m;
+    l->id = ++m->next_id;
     l->lc = lc;
     l->sk.fd = -1;
     l->nprocs = lc->model == NL_MODEL_PREFORK ? lc->workers : 1;
@@ -261,14 +262,14 @@ spawn(struct proc *pr)
     pid_t pid;
 
     if ((pr->slot = nl_stats_alloc()) == NULL) {
-        nl_errx(l->lc->name, "no counter slot left; not starting");
-        return;
+        nl_errx(l->lc->name, "no counter slot left; retrying in 1 s");
+        goto retry;
     }
     if (pipe2(p, O_CLOEXEC) == -1) {
-        nl_log_errno(l->lc->name, "pipe");
+        nl_log_errno(l->lc->name, "pipe (retrying in 1 s)");
         nl_stats_release(pr->slot, &l->kept);
         pr->slot = NULL;
-        return;
+        goto retry;
     }
     fflush(NULL);
     /* No signal may reach the child while it still has the master's
@@ -279,14 +280,12 @@ spawn(struct proc *pr)
     if (pid != 0)
         sigprocmask(SIG_SETMASK, &old, NULL);
     if (pid == -1) {
-        nl_log_errno(l->lc->name, "fork");
+        nl_log_errno(l->lc->name, "fork (retrying in 1 s)");
         close(p[0]);
         close(p[1]);
         nl_stats_release(pr->slot, &l->kept);
         pr->slot = NULL;
-        ev_timer_set(&pr->restart_w, 1.0, 0.0);
-        ev_timer_start(m->loop, &pr->restart_w);
-        return;
+        goto retry;
     }
     if (pid == 0) {
         close(p[0]);
@@ -304,6 +303,10 @@ spawn(struct proc *pr)
     pr->ready_w.data = pr;
     ev_io_start(m->loop, &pr->ready_w);
     nl_debug(l->lc->name, "serving process %ld started", (long)pid);
+    return;
+retry:
+    ev_timer_set(&pr->restart_w, 1.0, 0.0);
+    ev_timer_start(m->loop, &pr->restart_w);
 }
 
 void
@@ -412,11 +415,13 @@ reaped(struct proc *pr, int status)
     ev_timer_start(m->loop, &pr->restart_w);
 }
 
+/* The current listener a draining process belongs to, if it still has
+ * one: the same one, changed (and maybe renamed) by reloads since. */
 static struct lst *
-lst_by_name(struct nl_master *m, const char *name)
+lst_by_id(struct nl_master *m, unsigned id)
 {
     for (size_t i = 0; i < m->nlst; i++)
-        if (strcmp(m->lst[i]->lc->name, name) == 0)
+        if (m->lst[i]->id == id)
             return m->lst[i];
     return NULL;
 }
@@ -432,7 +437,7 @@ drain_free(struct drain *d)
 static void
 drain_reaped(struct nl_master *m, struct drain *d, int status)
 {
-    struct lst *l = lst_by_name(m, d->name);
+    struct lst *l = lst_by_id(m, d->id);
     char how[128];
 
     describe_status(status, how, sizeof(how));
@@ -463,6 +468,7 @@ nl_lst_retire(struct lst *l)
             continue;
         d = nl_xcalloc(1, sizeof(*d));
         d->pid = pr->pid;
+        d->id = l->id;
         d->name = nl_xstrdup(l->lc->name);
         d->slot = pr->slot;
         d->gate = l->gate;
@@ -634,8 +640,11 @@ do_reload(struct nl_master *m, const char *why)
     char *error = NULL;
     int rc;
 
-    if (m->stopping)
+    if (m->stopping) {
+        free(m->reload_error);
+        m->reload_error = nl_xstrdup("netlabd is stopping");
         return -1;
+    }
     nl_notice(NULL, "%s: reloading %s", why, m->conf->file);
     rc = nl_master_reload(m, &error);
     free(m->reload_error);
@@ -721,7 +730,7 @@ listener_json(struct nl_master *m, const struct lst *l, struct nl_buf *b)
         if (l->procs[j].slot != NULL)
             nl_stats_sum(&c, l->procs[j].slot);
     for (const struct drain *d = m->drains; d != NULL; d = d->next)
-        if (strcmp(d->name, l->lc->name) == 0)
+        if (d->id == l->id)
             nl_stats_sum(&c, d->slot);
     nl_buf_printf(b, "{\"name\": ");
     nl_json_string(b, l->lc->name);
@@ -802,8 +811,7 @@ control_cmd(void *arg, struct nl_control_client *c, const char *line)
                           m->generation);
         } else {
             nl_buf_printf(&b, "{\"ok\": false, \"error\": ");
-            nl_json_string(&b, m->reload_error ? m->reload_error
-                                               : "netlabd is stopping");
+            nl_json_string(&b, m->reload_error);
             nl_buf_printf(&b, ", \"generation\": %u}", m->generation);
         }
     } else if (strcmp(line, "log-reopen") == 0) {

@@ -36,6 +36,7 @@ struct proc {
  * watchers inside its procs must not move while libev knows them. */
 struct lst {
     struct nl_master *m;
+    unsigned id; /* kept by a changed listener across reloads */
     const struct nl_listener_conf *lc;
     struct nl_socket sk;
     struct nl_counters *gate; /* gate->active: sessions open, all procs */
@@ -47,7 +48,8 @@ struct lst {
 /* A serving process of an older generation, finishing its sessions. */
 struct drain {
     pid_t pid;
-    char *name; /* its listener's, whose counts it adds to */
+    unsigned id; /* its listener's, whose counts it adds to */
+    char *name;
     struct nl_counters *slot;
     struct nl_counters *gate; /* a reference to the listener's gate */
     unsigned generation;
@@ -77,7 +79,8 @@ struct nl_master {
     int status; /* exit status */
     time_t start_time;
     unsigned generation;
-    int reloaded; /* last_reload is set */
+    unsigned next_id; /* for struct lst */
+    int reloaded;     /* last_reload is set */
     int reload_ok;
     char *reload_error;
     time_t reload_time;

@@ -156,6 +156,8 @@ threads_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
         } else {
             accept_loop(&p);
         }
+    } else {
+        nl_stop_request(); /* the threads started must not wait for one */
     }
     /* Stop accepting now; queued and open sessions are served until
      * shutdown_timeout. */

@@ -31,6 +31,7 @@
 #include "conf.h"
 #include "errs.h"
 #include "plugins.h"
+#include "privs.h"
 #include "util.h"
 
 /* How long the check child may take for all listeners together, and how
@@ -381,7 +382,8 @@ child_check(const struct nl_listener_conf *lc, size_t i, int fd)
     int line = lc->line;
 
     child_put(fd, "L%zu", i);
-    if ((p = nl_plugin_load(lc->handler_path, err, sizeof(err))) == NULL)
+    /* As a serving process loads it, so that the check sees the same. */
+    if ((p = nl_plugin_load_copy(lc->handler_path, err, sizeof(err))) == NULL)
         goto fail;
     child_put(fd, "I%zu", i);
     if (nl_plugin_init(p, lc, &state, err, sizeof(err), &line) == -1) {
@@ -412,6 +414,21 @@ child_main(const struct nl_conf *conf, int fd)
         (void)sigaction(sig, &sa, NULL); /* fails for KILL, STOP: fine */
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* Nothing of the master's (listening sockets, control connections)
+     * may live on in a helper a handler's init() might start. */
+    if (fd != 3 && dup2(fd, 3) == 3) {
+        close(fd);
+        fd = 3;
+    }
+    close_range((unsigned)fd + 1, ~0U, 0);
+    /* Handler code runs with the rights it will have when serving. */
+    if (conf->user != NULL && geteuid() == 0 &&
+        nl_drop_privileges(conf->user, conf->group) == -1) {
+        if (conf->nlisteners > 0)
+            child_put(fd, "E0 %d cannot switch to user %s to check handlers",
+                      conf->listeners[0].line, conf->user);
+        _exit(0);
+    }
 
     for (size_t i = 0; i < conf->nlisteners; i++)
         child_check(&conf->listeners[i], i, fd);
@@ -595,6 +612,7 @@ nl_plugins_check(const struct nl_conf *conf, struct nl_errs *errs)
 {
     struct check c;
     int fds[2], status = 0, timed_out, wait_errno = 0;
+    sigset_t all, old;
     pid_t pid;
 
     memset(&c, 0, sizeof(c));
@@ -607,7 +625,13 @@ nl_plugins_check(const struct nl_conf *conf, struct nl_errs *errs)
         return -1;
     }
     fflush(NULL); /* or the child's copy of pending output could leak */
-    if ((pid = fork()) == -1) {
+    /* No signal may reach the child while it has the master's handlers. */
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    pid = fork();
+    if (pid != 0)
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    if (pid == -1) {
         nl_errs_add(errs, "%s: cannot check handlers: fork: %s", conf->file,
                     strerror(errno));
         close(fds[0]);

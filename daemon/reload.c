@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -131,7 +132,7 @@ nl_master_reload(struct nl_master *m, char **error)
     struct nl_conf *nc, *old = m->conf;
     struct lst **next = NULL, **match = NULL;
     unsigned char *taken = NULL;
-    int users_changed;
+    int spec_all; /* every listener counts as changed */
     char err[512];
     size_t n;
 
@@ -174,8 +175,14 @@ nl_master_reload(struct nl_master *m, char **error)
         !same_string(old->pidfile, nc->pidfile))
         nl_notice(NULL, "reload: control and pidfile changes take effect "
                         "at the next start");
-    users_changed = !same_string(old->user, nc->user) ||
-                    !same_string(old->group, nc->group);
+    /* Settings a serving process took with it when it was forked: when
+     * they change, every listener gets new processes. */
+    spec_all =
+        !same_string(old->user, nc->user) ||
+        !same_string(old->group, nc->group) ||
+        old->shutdown_timeout != nc->shutdown_timeout ||
+        old->log_level != nc->log_level ||
+        (nc->log_target_set && !same_string(old->log_target, nc->log_target));
     m->generation++;
     for (size_t i = 0; i < n; i++) {
         const struct nl_listener_conf *lc = &nc->listeners[i];
@@ -183,12 +190,13 @@ nl_master_reload(struct nl_master *m, char **error)
 
         if (o == NULL)
             continue;
-        if (!users_changed && nl_listener_equal(o->lc, lc)) {
+        if (!spec_all && nl_listener_equal(o->lc, lc)) {
             o->lc = lc; /* same spec: the processes go on serving */
             next[i] = o;
             continue;
         }
         next[i] = nl_lst_new(m, lc);
+        next[i]->id = o->id;
         next[i]->sk = o->sk;
         next[i]->gate = o->gate;
         nl_stats_ref(o->gate);
@@ -196,6 +204,11 @@ nl_master_reload(struct nl_master *m, char **error)
         if (lc->path != NULL && lc->mode_set && lc->mode != o->lc->mode &&
             chmod(lc->path, lc->mode) == -1)
             nl_log_errno(lc->name, "chmod %s", lc->path);
+        /* Linux applies a new backlog to a listening socket. */
+        if (lc->backlog != o->lc->backlog &&
+            !nl_transport_is_dgram(lc->transport) &&
+            listen(o->sk.fd, lc->backlog) == -1)
+            nl_log_errno(lc->name, "listen");
         nl_info(lc->name, "changed: new serving processes, old ones drain");
         nl_lst_retire(o);
     }

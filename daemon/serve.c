@@ -20,47 +20,10 @@
 #include "log.h"
 #include "model.h"
 #include "plugins.h"
+#include "privs.h"
 #include "serve.h"
 #include "session.h"
 #include "stats.h"
-
-int
-nl_drop_privileges(const char *user, const char *group)
-{
-    struct passwd *pw;
-    struct group *gr;
-    gid_t gid;
-
-    errno = 0;
-    if ((pw = getpwnam(user)) == NULL) {
-        nl_errx(NULL, "user %s: %s", user,
-                errno ? strerror(errno) : "no such user");
-        return -1;
-    }
-    gid = pw->pw_gid;
-    if (group != NULL) {
-        errno = 0;
-        if ((gr = getgrnam(group)) == NULL) {
-            nl_errx(NULL, "group %s: %s", group,
-                    errno ? strerror(errno) : "no such group");
-            return -1;
-        }
-        gid = gr->gr_gid;
-    }
-    if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid && getgid() == gid)
-        return 0; /* already there: nothing to drop */
-    if (initgroups(pw->pw_name, gid) == -1 || setgid(gid) == -1 ||
-        setuid(pw->pw_uid) == -1) {
-        nl_log_errno(NULL, "cannot switch to user %s", user);
-        return -1;
-    }
-    /* Refuse to go on if root could be regained. */
-    if (pw->pw_uid != 0 && (setuid(0) != -1 || geteuid() == 0)) {
-        nl_errx(NULL, "still able to become root after switching to %s", user);
-        return -1;
-    }
-    return 0;
-}
 
 static void
 reset_signals(void)
@@ -74,9 +37,13 @@ reset_signals(void)
     sa.sa_handler = SIG_DFL;
     for (size_t i = 0; i < sizeof(sigs) / sizeof(*sigs); i++)
         sigaction(sigs[i], &sa, NULL);
-    /* Sessions write with MSG_NOSIGNAL, but a handler may not. */
+    /* Sessions write with MSG_NOSIGNAL, but a handler may not.  SIGHUP
+     * and SIGUSR1 are the master's business (reload, log reopen): a
+     * `killall -USR1 netlabd` from logrotate must not end sessions. */
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     /* SIGTERM and SIGINT stay blocked until the model is ready for them
      * (a stop that comes early is then taken when it is), the rest not. */
     sigemptyset(&none);
@@ -96,17 +63,20 @@ nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
     void *state = NULL;
     int line, rc;
 
-    reset_signals();
-    /* XXX: PR_SET_PDEATHSIG is Linux only, as is the rest of netlabd. */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() == 1)
-        _exit(0); /* the master is already gone */
+    pid_t master = getppid();
 
+    reset_signals();
     if (conf->user != NULL &&
         nl_drop_privileges(conf->user, conf->group) == -1) {
         nl_errx(lc->name, "not loading the handler as root");
         _exit(NL_SERVE_EXIT_PRIVS);
     }
+    /* After the drop: changing uid clears the parent-death signal.
+     * XXX: PR_SET_PDEATHSIG is Linux only, as is the rest of netlabd. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master)
+        _exit(0); /* the master is already gone */
+
     if ((plugin = nl_plugin_load_copy(lc->handler_path, err, sizeof(err))) ==
         NULL) {
         nl_errx(lc->name, "%s", err);

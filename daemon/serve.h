@@ -27,8 +27,4 @@ void nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc,
 #define NL_SERVE_EXIT_HANDLER 4 /* the handler did not load or init */
 #define NL_SERVE_EXIT_MODEL   5 /* the model could not start */
 
-/* Switches to user (and group, or the user's primary group) with its
- * supplementary groups.  Returns 0, or -1 after logging. */
-int nl_drop_privileges(const char *user, const char *group);
-
 #endif /* NL_SERVE_H */

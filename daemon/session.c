@@ -109,8 +109,11 @@ nl_session_admit(const struct nl_session_env *env)
 void
 nl_session_leave(const struct nl_session_env *env)
 {
-    __atomic_sub_fetch(env->gate, 1, __ATOMIC_RELAXED);
+    /* This order: if the process dies in between, the master gives back
+     * what ctr->active says to the gate, and a gate slot can at worst be
+     * lost, never given back twice. */
     nl_count_sub(env->ctr, active, 1);
+    __atomic_sub_fetch(env->gate, 1, __ATOMIC_RELAXED);
 }
 
 enum nl_accept

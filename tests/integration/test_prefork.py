@@ -118,9 +118,17 @@ class Tally:
         return l
 
     def exact(self, where, active):
+        # A worker counts bytes_out just after send() returns, so a client
+        # may read the echo a moment before the count: allow that moment.
+        def ok(l):
+            return (l["connections_total"] == self.total and l["bytes_in"] == self.bytes_in and
+                    l["bytes_out"] == self.bytes_out and l["connections_active"] == active)
+        deadline = time.time() + 2
         l = self.sample(where)
-        check(l["connections_total"] == self.total and l["bytes_in"] == self.bytes_in and
-              l["bytes_out"] == self.bytes_out and l["connections_active"] == active,
+        while not ok(l) and time.time() < deadline:
+            time.sleep(0.02)
+            l = self.sample(where)
+        check(ok(l),
               "%s: counters %r; want total %d, bytes_in %d, bytes_out %d, active %d"
               % (where, l, self.total, self.bytes_in, self.bytes_out, active))
 
