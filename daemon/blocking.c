@@ -29,6 +29,7 @@ static int stop_pipe[2] = {-1, -1};
 static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
 static double stop_time; /* when the stop was first seen, 0 before */
 static int close_on_stop = -1;
+static const struct nl_session_env *close_env;
 
 static void
 on_stop_signal(int signo)
@@ -72,9 +73,10 @@ nl_stop_request(void)
 }
 
 void
-nl_stop_close(int fd)
+nl_stop_close(int fd, const struct nl_session_env *env)
 {
     close_on_stop = fd;
+    close_env = env;
 }
 
 int
@@ -94,8 +96,10 @@ nl_stop_requested(void)
     if (!stopping && poll(&p, 1, 0) == 1) {
         stop_time = nl_now();
         stopping = 1;
-        if (close_on_stop != -1)
+        if (close_on_stop != -1) {
             close(close_on_stop);
+            nl_session_stopped_accepting(close_env);
+        }
         close_on_stop = -1;
     }
     pthread_mutex_unlock(&stop_lock);

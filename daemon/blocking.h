@@ -18,10 +18,11 @@ int nl_stop_init(void);
 
 /*
  * Has fd closed as soon as a stop is seen, even while a session is being
- * served, so that new connections are refused at once.  For a process
+ * served, so that new connections are refused at once, and the master
+ * told (nl_session_stopped_accepting).  For a process
  * whose only thread that uses fd is the one that sees the stop (prefork).
  */
-void nl_stop_close(int fd);
+void nl_stop_close(int fd, const struct nl_session_env *env);
 
 /* Asks for a stop from inside the process, as SIGTERM would. */
 void nl_stop_request(void);

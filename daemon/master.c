@@ -50,6 +50,7 @@
 #define STABLE_AFTER 10.0 /* a process that lived this long resets it */
 #define KILL_GRACE   2.0  /* after shutdown_timeout, then SIGKILL */
 #define STATS_SLOTS  4096
+#define REPLY_WAIT   2.0 /* longest a reload answer waits for old processes */
 
 /* Every serving process of every current listener. */
 #define FOR_EACH_PROC(m, pr)                                                   \
@@ -326,16 +327,74 @@ ready_cb(struct ev_loop *loop, ev_io *io, int revents)
     char c;
     ssize_t n = read(pr->ready_fd, &c, 1);
 
-    if (n == -1 && errno == EINTR)
+    if (n == -1 && (errno == EINTR || errno == EAGAIN))
         return;
+    if (n == 1) {
+        /* "R": serving.  An "S" (stopped accepting) only matters once
+         * the process drains; see notify_cb(). */
+        if (c == 'R') {
+            pr->ready = 1;
+            check_started(pr->l->m);
+        }
+        return;
+    }
+    /* EOF: the process ended (reaping says why), or failed to start. */
     ev_io_stop(loop, io);
     close(pr->ready_fd);
     pr->ready_fd = -1;
-    if (n == 1) {
-        pr->ready = 1;
-        check_started(pr->l->m);
+}
+
+/* Sends the reload answers held back, once no older process accepts any
+ * more (or the wait is over). */
+static void
+flush_replies(struct nl_master *m, int force)
+{
+    if (!force)
+        for (struct drain *d = m->drains; d != NULL; d = d->next)
+            if (d->accepting)
+                return;
+    ev_timer_stop(m->loop, &m->replies_w);
+    while (m->replies != NULL) {
+        struct reply *r = m->replies;
+
+        m->replies = r->next;
+        nl_control_reply(r->client, r->json);
+        free(r->json);
+        free(r);
     }
-    /* EOF without a byte: the process failed; reaping says why. */
+}
+
+static void
+replies_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    flush_replies(t->data, 1);
+}
+
+static void
+drain_stopped_accepting(struct drain *d)
+{
+    if (d->notify_fd != -1) {
+        ev_io_stop(d->m->loop, &d->notify_w);
+        close(d->notify_fd);
+        d->notify_fd = -1;
+    }
+    d->accepting = 0;
+    if (d->m->replies != NULL)
+        flush_replies(d->m, 0);
+}
+
+static void
+notify_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct drain *d = io->data;
+    char c;
+    ssize_t n = read(d->notify_fd, &c, 1);
+
+    if (n == -1 && (errno == EINTR || errno == EAGAIN))
+        return;
+    /* "S", or EOF: the process is gone. */
+    if (n <= 0 || c == 'S')
+        drain_stopped_accepting(d);
 }
 
 static void
@@ -429,6 +488,10 @@ lst_by_id(struct nl_master *m, unsigned id)
 static void
 drain_free(struct drain *d)
 {
+    if (d->notify_fd != -1) {
+        ev_io_stop(d->m->loop, &d->notify_w);
+        close(d->notify_fd);
+    }
     free(d->name);
     free(d);
 }
@@ -440,6 +503,7 @@ drain_reaped(struct nl_master *m, struct drain *d, int status)
     struct lst *l = lst_by_id(m, d->id);
     char how[128];
 
+    drain_stopped_accepting(d);
     describe_status(status, how, sizeof(how));
     nl_info(d->name, "serving process %ld of generation %u %s after draining",
             (long)d->pid, d->generation, how);
@@ -459,14 +523,24 @@ nl_lst_retire(struct lst *l)
         struct drain *d;
 
         ev_timer_stop(m->loop, &pr->restart_w);
-        if (pr->ready_fd != -1) {
+        if (pr->ready_fd != -1)
             ev_io_stop(m->loop, &pr->ready_w);
-            close(pr->ready_fd);
-            pr->ready_fd = -1;
-        }
-        if (pr->pid == 0)
+        if (pr->pid == 0) {
+            if (pr->ready_fd != -1)
+                close(pr->ready_fd);
             continue;
+        }
         d = nl_xcalloc(1, sizeof(*d));
+        d->m = m;
+        /* The process says "S" on this pipe once it stopped accepting. */
+        d->notify_fd = pr->ready_fd;
+        d->accepting = pr->ready_fd != -1;
+        if (d->accepting) {
+            ev_io_init(&d->notify_w, notify_cb, d->notify_fd, EV_READ);
+            d->notify_w.data = d;
+            ev_io_start(m->loop, &d->notify_w);
+        }
+        pr->ready_fd = -1;
         d->pid = pr->pid;
         d->id = l->id;
         d->name = nl_xstrdup(l->lc->name);
@@ -494,8 +568,10 @@ nl_master_limit_drains(struct nl_master *m)
         for (struct drain *d = m->drains; d != NULL; d = d->next) {
             int seen = 0;
 
-            if (d->generation == 0)
-                continue; /* killed already */
+            /* Killed already, or leaving with no session left. */
+            if (d->killed ||
+                __atomic_load_n(&d->slot->active, __ATOMIC_RELAXED) == 0)
+                continue;
 
             for (int i = 0; i < n; i++)
                 seen |= gens[i] == d->generation;
@@ -511,9 +587,9 @@ nl_master_limit_drains(struct nl_master *m)
                  "generation %u now",
                  NL_MAX_OLD_GENERATIONS, oldest);
         for (struct drain *d = m->drains; d != NULL; d = d->next)
-            if (d->generation == oldest) {
+            if (d->generation == oldest && !d->killed) {
                 kill(d->pid, SIGKILL);
-                d->generation = 0; /* counted out until reaped */
+                d->killed = 1;
             }
     }
 }
@@ -796,7 +872,7 @@ control_cmd(void *arg, struct nl_control_client *c, const char *line)
 {
     struct nl_master *m = arg;
     struct nl_buf b = {0};
-    int stop = 0;
+    int stop = 0, hold = 0;
 
     if (strcmp(line, "status") == 0) {
         status_json(m, &b);
@@ -809,6 +885,7 @@ control_cmd(void *arg, struct nl_control_client *c, const char *line)
                           "{\"ok\": true, \"error\": null, "
                           "\"generation\": %u}",
                           m->generation);
+            hold = 1;
         } else {
             nl_buf_printf(&b, "{\"ok\": false, \"error\": ");
             nl_json_string(&b, m->reload_error);
@@ -838,7 +915,23 @@ control_cmd(void *arg, struct nl_control_client *c, const char *line)
         nl_buf_printf(&b, "}");
     }
     nl_buf_append(&b, "", 1);
-    nl_control_reply(c, nl_buf_head(&b));
+    if (hold) {
+        /* Answered once the old processes stopped accepting: a client
+         * that connects after the answer meets the new configuration. */
+        struct reply *r = nl_xcalloc(1, sizeof(*r));
+
+        r->client = c;
+        r->json = nl_xstrdup(nl_buf_head(&b));
+        r->next = m->replies;
+        m->replies = r;
+        if (!ev_is_active(&m->replies_w)) {
+            ev_timer_set(&m->replies_w, REPLY_WAIT, 0.0);
+            ev_timer_start(m->loop, &m->replies_w);
+        }
+        flush_replies(m, 0);
+    } else {
+        nl_control_reply(c, nl_buf_head(&b));
+    }
     nl_buf_free(&b);
     if (stop)
         master_stop(m, "stop requested on the control socket");
@@ -883,6 +976,8 @@ master_free(struct nl_master *m)
                 close(l->procs[j].ready_fd);
         nl_lst_free(l);
     }
+    if (m->loop != NULL)
+        flush_replies(m, 1);
     while (m->drains != NULL) {
         struct drain *d = m->drains;
 
@@ -927,6 +1022,8 @@ nl_master_run(struct nl_master *m, int ready_fd)
     }
     ev_init(&m->kill_w, kill_cb);
     m->kill_w.data = m;
+    ev_init(&m->replies_w, replies_timeout_cb);
+    m->replies_w.data = m;
     ev_timer_init(&m->drain_w, drain_timer_cb, 1.0, 1.0);
     m->drain_w.data = m;
     ev_timer_start(m->loop, &m->drain_w);

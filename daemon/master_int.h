@@ -27,7 +27,7 @@ struct proc {
     int ready;
     int failures; /* restarts in a row */
     double started;
-    int ready_fd;
+    int ready_fd; /* "R" when serving, "S" when it stopped accepting */
     ev_io ready_w;
     ev_timer restart_w;
 };
@@ -54,7 +54,19 @@ struct drain {
     struct nl_counters *gate; /* a reference to the listener's gate */
     unsigned generation;
     double deadline; /* SIGKILL after this */
+    int killed;      /* by the limit on old generations */
+    int accepting;   /* has not said it stopped accepting yet */
+    int notify_fd;
+    ev_io notify_w;
+    struct nl_master *m;
     struct drain *next;
+};
+
+/* A `reload` answer held until the old processes stopped accepting. */
+struct reply {
+    struct nl_control_client *client;
+    char *json;
+    struct reply *next;
 };
 
 struct nl_master {
@@ -79,8 +91,10 @@ struct nl_master {
     int status; /* exit status */
     time_t start_time;
     unsigned generation;
-    unsigned next_id; /* for struct lst */
-    int reloaded;     /* last_reload is set */
+    unsigned next_id;      /* for struct lst */
+    struct reply *replies; /* reload answers held back */
+    ev_timer replies_w;    /* bounds how long they are held */
+    int reloaded;          /* last_reload is set */
     int reload_ok;
     char *reload_error;
     time_t reload_time;

@@ -59,6 +59,7 @@ struct worker {
     ev_async stop_async; /* the other loops */
     struct worker *all;  /* every loop of the process, first one first */
     int nall;
+    int nstopped; /* first loop only: loops that stopped accepting */
     pthread_t thread;
     struct conn *conns;
     char *dgram_buf;
@@ -262,6 +263,8 @@ begin_stop(struct worker *w)
      * connections are refused at once. */
     close(w->fd);
     w->fd = -1;
+    if (__atomic_add_fetch(&w->all[0].nstopped, 1, __ATOMIC_ACQ_REL) == w->nall)
+        nl_session_stopped_accepting(w->env);
     if (w->nactive == 0 || w->dgram) {
         ev_break(w->loop, EVBREAK_ALL);
         return;

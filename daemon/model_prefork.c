@@ -62,7 +62,7 @@ prefork_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
     }
     /* Closed as soon as the stop is seen, in the middle of a session too:
      * a draining worker must not take new connections. */
-    nl_stop_close(fd);
+    nl_stop_close(fd, env);
     if (nl_transport_is_dgram(env->lc->transport)) {
         nl_serve_datagrams(env, fd);
         return 0;

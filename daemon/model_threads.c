@@ -168,9 +168,12 @@ threads_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
     if (!dgram) {
         close(fd);
         fd = -1;
+        nl_session_stopped_accepting(env);
     }
     for (int i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
+    if (dgram)
+        nl_session_stopped_accepting(env);
 out:
     if (fd != -1)
         close(fd);

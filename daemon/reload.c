@@ -144,15 +144,21 @@ nl_master_reload(struct nl_master *m, char **error)
     match = nl_xcalloc(n ? n : 1, sizeof(*match));
     taken = nl_xcalloc(m->nlst ? m->nlst : 1, 1);
 
-    /* Match by address; bind the new addresses before changing anything. */
+    /* Match by address; bind the new addresses before changing anything.
+     * Several port 0 listeners share one configured address: for them the
+     * name decides, so a first pass matches address and name. */
+    for (int by_name = 1; by_name >= 0; by_name--)
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < m->nlst && match[i] == NULL; j++)
+                if (!taken[j] && same_socket(m->lst[j], &nc->listeners[i]) &&
+                    (!by_name ||
+                     same_string(m->lst[j]->lc->name, nc->listeners[i].name))) {
+                    taken[j] = 1;
+                    match[i] = m->lst[j];
+                }
     for (size_t i = 0; i < n; i++) {
         const struct nl_listener_conf *lc = &nc->listeners[i];
 
-        for (size_t j = 0; j < m->nlst && match[i] == NULL; j++)
-            if (!taken[j] && same_socket(m->lst[j], lc)) {
-                taken[j] = 1;
-                match[i] = m->lst[j];
-            }
         if (match[i] != NULL)
             continue;
         next[i] = nl_lst_new(m, lc);

@@ -96,11 +96,11 @@ nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
     env.listener_data = state;
     env.ctr = ctr;
     env.gate = gate;
+    env.notify_fd = ready_fd;
 
     if (ready_fd != -1) {
         /* The master learns we are serving; nothing to do if it is gone. */
         (void)!write(ready_fd, "R", 1);
-        close(ready_fd);
     }
     nl_debug(lc->name, "serving with model %s, handler %s", model->name,
              env.handler->name);

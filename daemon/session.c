@@ -154,6 +154,14 @@ nl_session_accept(const struct nl_session_env *env, int lfd, int *fd,
 }
 
 void
+nl_session_stopped_accepting(const struct nl_session_env *env)
+{
+    /* Nothing to do if the master is gone. */
+    if (env->notify_fd != -1)
+        (void)!write(env->notify_fd, "S", 1);
+}
+
+void
 nl_session_init(struct nl_session *s, const struct nl_session_env *env, int fd,
                 const struct sockaddr *peer, socklen_t peer_len)
 {

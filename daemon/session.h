@@ -35,6 +35,9 @@ struct nl_session_env {
     /* Stream sessions open on the listener, across all its serving
      * processes and threads (shared memory): what max_connections caps. */
     uint64_t *gate;
+    /* Where the serving process tells the master it has stopped taking
+     * new connections (after a stop or a reload), or -1. */
+    int notify_fd;
 };
 
 struct nl_session {
@@ -87,6 +90,14 @@ enum nl_accept {
 enum nl_accept nl_session_accept(const struct nl_session_env *env, int lfd,
                                  int *fd, struct sockaddr_storage *peer,
                                  socklen_t *peer_len);
+
+/*
+ * Tells the master that this serving process takes no new connection or
+ * datagram any more.  Each model calls it once, when a stop has closed
+ * its listening socket; the master answers a reload only after that, so
+ * that a connection made after the answer meets the new configuration.
+ */
+void nl_session_stopped_accepting(const struct nl_session_env *env);
 
 /* Prepares s for a stream connection on fd from peer. */
 void nl_session_init(struct nl_session *s, const struct nl_session_env *env,

@@ -102,7 +102,8 @@ start(struct run *r, const struct nl_model_ops *model, int workers,
             struct nl_session_env env = {.lc = &r->lc,
                                          .handler = &echo,
                                          .ctr = &r->sh->ctr,
-                                         .gate = &r->sh->gate};
+                                         .gate = &r->sh->gate,
+                                         .notify_fd = -1};
 
             _exit(model->run(&env, r->fd, 1) == 0 ? 0 : 1);
         }

@@ -72,6 +72,7 @@ setup(void **state, int framing, int type)
     env.lc = &lc;
     env.handler = &handler;
     env.ctr = &ctr;
+    env.notify_fd = -1;
     assert_int_equal(socketpair(AF_UNIX, type, 0, sp), 0);
     nl_session_init(&s, &env, sp[0], NULL, 0);
     return 0;
