@@ -258,7 +258,6 @@ spawn(struct proc *pr)
 {
     struct lst *l = pr->l;
     struct nl_master *m = l->m;
-    sigset_t all, old;
     int p[2];
     pid_t pid;
 
@@ -272,15 +271,7 @@ spawn(struct proc *pr)
         pr->slot = NULL;
         goto retry;
     }
-    fflush(NULL);
-    /* No signal may reach the child while it still has the master's
-     * handlers, which would write to the master's signal pipe. */
-    sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, &old);
-    pid = fork();
-    if (pid != 0)
-        sigprocmask(SIG_SETMASK, &old, NULL);
-    if (pid == -1) {
+    if ((pid = nl_fork()) == -1) {
         nl_log_errno(l->lc->name, "fork (retrying in 1 s)");
         close(p[0]);
         close(p[1]);

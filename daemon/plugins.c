@@ -612,7 +612,6 @@ nl_plugins_check(const struct nl_conf *conf, struct nl_errs *errs)
 {
     struct check c;
     int fds[2], status = 0, timed_out, wait_errno = 0;
-    sigset_t all, old;
     pid_t pid;
 
     memset(&c, 0, sizeof(c));
@@ -624,14 +623,7 @@ nl_plugins_check(const struct nl_conf *conf, struct nl_errs *errs)
                     strerror(errno));
         return -1;
     }
-    fflush(NULL); /* or the child's copy of pending output could leak */
-    /* No signal may reach the child while it has the master's handlers. */
-    sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, &old);
-    pid = fork();
-    if (pid != 0)
-        sigprocmask(SIG_SETMASK, &old, NULL);
-    if (pid == -1) {
+    if ((pid = nl_fork()) == -1) {
         nl_errs_add(errs, "%s: cannot check handlers: fork: %s", conf->file,
                     strerror(errno));
         close(fds[0]);

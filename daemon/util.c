@@ -5,7 +5,9 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +119,24 @@ nl_set_cloexec(int fd)
     if (fl == -1)
         return -1;
     return fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+}
+
+pid_t
+nl_fork(void)
+{
+    sigset_t all, old;
+    pid_t pid;
+    int saved;
+
+    fflush(NULL);
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    pid = fork();
+    saved = errno;
+    if (pid != 0)
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+    return pid;
 }
 
 double

@@ -5,6 +5,7 @@
 #define NL_UTIL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Writes "out of memory" to stderr and aborts. */
 void nl_oom(void) __attribute__((noreturn));
@@ -27,6 +28,15 @@ int nl_set_nonblock(int fd, int on);
 
 /* Sets FD_CLOEXEC; returns 0 or -1. */
 int nl_set_cloexec(int fd);
+
+/*
+ * fork() for the master: stdio flushed first (or the child's copy of
+ * pending output would be written twice), and every signal blocked in the
+ * child, which must set its own handlers before it unblocks any: until
+ * then the master's would run, and write to the master's signal pipe.
+ * Returns as fork().
+ */
+pid_t nl_fork(void);
 
 /* Monotonic time in seconds. */
 double nl_now(void);
