@@ -9,7 +9,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from netlabd import (Daemon, check, connect, fail, recv_all, run,  # noqa: E402
-                     stream_exchange)
+                     stream_exchange, wait_status)
 
 MODEL = os.environ.get("NETLABD_MODEL", "libev")
 GREETING = b"Thank you for connecting\n"
@@ -24,17 +24,6 @@ def listeners(*specs):
             l["path"] = l["name"] + ".sock"
         out.append(l)
     return out
-
-
-def wait_status(d, name, pred, timeout, what):
-    deadline = time.time() + timeout
-    while True:
-        l = d.listener(name)
-        if pred(l):
-            return l
-        if time.time() > deadline:
-            fail("%s: %s within %s s; status: %r" % (name, what, timeout, l))
-        time.sleep(0.05)
 
 
 def idle(d, name, total):

@@ -10,22 +10,11 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from netlabd import (Daemon, check, connect, fail, run,  # noqa: E402
-                     stream_exchange)
+                     stream_exchange, wait_status)
 
 MODEL = os.environ.get("NETLABD_MODEL", "libev")
 RSS_LIMIT = 64 << 20
 TOO_LONG = r"\[error\] listener %s: .*line (?:is )?(?:too long|longer than max_line)"
-
-
-def wait_status(d, name, pred, timeout, what):
-    deadline = time.time() + timeout
-    while True:
-        l = d.listener(name)
-        if pred(l):
-            return l
-        if time.time() > deadline:
-            fail("%s: %s within %s s; status: %r" % (name, what, timeout, l))
-        time.sleep(0.05)
 
 
 def wait_eof(s, timeout, what):

@@ -24,7 +24,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from netlabd import Daemon, check, connect, fail, run  # noqa: E402
+from netlabd import (Daemon, check, connect, fail, round_trip, run,  # noqa: E402
+                     wait_status)
 
 WORKERS = {"libev": 2, "threads": 8, "prefork": 8}
 MODELS = os.environ.get("NETLABD_MODELS", "libev threads prefork").split()
@@ -35,34 +36,6 @@ LOAD_TIMEOUT = 20  # the whole load, per model; it takes ~1 s normally
 
 
 # --- helpers ----------------------------------------------------------------
-
-def wait_status(d, name, pred, timeout, what):
-    deadline = time.time() + timeout
-    while True:
-        l = d.listener(name)
-        if pred(l):
-            return l
-        if time.time() > deadline:
-            fail("%s: %s within %s s; status: %r" % (name, what, timeout, l))
-        time.sleep(0.05)
-
-
-def round_trip(s, msg, what, timeout=5):
-    """Sends msg, reads exactly len(msg) bytes back; fails unless the echo."""
-    s.settimeout(timeout)
-    s.sendall(msg)
-    got = b""
-    try:
-        while len(got) < len(msg):
-            chunk = s.recv(len(msg) - len(got))
-            check(chunk, "%s: EOF after %r waiting for the echo of %r" % (what, got, msg))
-            got += chunk
-    except socket.timeout:
-        fail("%s: no echo of %r within %s s (got %r)" % (what, msg, timeout, got))
-    except ConnectionResetError:
-        fail("%s: reset waiting for the echo of %r" % (what, msg))
-    check(got == msg, "%s: sent %r, got back %r" % (what, msg, got))
-
 
 def wait_end(s, timeout, what):
     """Waits for the server to end the session: returns ("eof" | "reset",

@@ -12,7 +12,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import netlabd  # noqa: E402
 from netlabd import (TEST_PLUGIN_DIR, Daemon, check, connect, fail, run,  # noqa: E402
-                     stream_exchange)
+                     round_trip, stream_exchange)
 
 CRASHY = "crashy"
 CALM = "calm"
@@ -74,22 +74,6 @@ def alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
-
-
-def round_trip(s, msg, what, timeout=5):
-    s.settimeout(timeout)
-    s.sendall(msg)
-    got = b""
-    try:
-        while len(got) < len(msg):
-            chunk = s.recv(len(msg) - len(got))
-            check(chunk, "%s: EOF waiting for the echo of %r" % (what, msg))
-            got += chunk
-    except socket.timeout:
-        fail("%s: no echo of %r within %s s (got %r)" % (what, msg, timeout, got))
-    except ConnectionResetError:
-        fail("%s: reset waiting for the echo of %r" % (what, msg))
-    check(got == msg, "%s: sent %r, got back %r" % (what, msg, got))
 
 
 class Tally:

@@ -307,6 +307,36 @@ def dgram_exchange(d, name, payload, timeout=5, expect_reply=True):
             os.unlink(client_path)
 
 
+def wait_status(d, name, pred, timeout, what):
+    """Polls listener `name` in status until pred(listener) holds; fails
+    after timeout seconds saying `what` did not happen."""
+    deadline = time.time() + timeout
+    while True:
+        l = d.listener(name)
+        if pred(l):
+            return l
+        if time.time() > deadline:
+            fail("%s: %s within %s s; status: %r" % (name, what, timeout, l))
+        time.sleep(0.05)
+
+
+def round_trip(s, msg, what, timeout=5):
+    """Sends msg, reads exactly len(msg) bytes back; fails unless the echo."""
+    s.settimeout(timeout)
+    s.sendall(msg)
+    got = b""
+    try:
+        while len(got) < len(msg):
+            chunk = s.recv(len(msg) - len(got))
+            check(chunk, "%s: EOF after %r waiting for the echo of %r" % (what, got, msg))
+            got += chunk
+    except socket.timeout:
+        fail("%s: no echo of %r within %s s (got %r)" % (what, msg, timeout, got))
+    except ConnectionResetError:
+        fail("%s: reset waiting for the echo of %r" % (what, msg))
+    check(got == msg, "%s: sent %r, got back %r" % (what, msg, got))
+
+
 def run(main):
     """Runs a test function; prints PASS and exits 0 unless it failed."""
     main()
