@@ -38,7 +38,7 @@ struct nl_control_client {
     int fd;
     ev_io io;
     ev_timer timer;
-    char line[NL_CONTROL_MAX_LINE + 1];
+    char line[NL_CONTROL_MAX_LINE + 2]; /* the longest, its "\n", a NUL */
     size_t len;
     int dispatched; /* the command went to the callback */
     struct nl_buf out;
@@ -143,7 +143,7 @@ client_read_cb(struct ev_loop *loop, ev_io *io, int revents)
         return;
     }
     c->len += (size_t)n;
-    if (c->len >= sizeof(c->line) - 1) {
+    if (c->len > NL_CONTROL_MAX_LINE) {
         c->dispatched = 1;
         nl_control_reply(c, "{\"error\": \"command too long\"}");
     }
