@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from netlabd import (Daemon, check, connect, fail, round_trip, run,  # noqa: E402
-                     wait_status)
+                     serving_pids, threads_of, wait_status)
 
 WORKERS = {"libev": 2, "threads": 8, "prefork": 8}
 MODELS = os.environ.get("NETLABD_MODELS", "libev threads prefork").split()
@@ -52,38 +52,10 @@ def wait_end(s, timeout, what):
     return "eof", time.time() - t0
 
 
-def listening_inode(port):
-    """The inode of the socket listening on 127.0.0.1:port."""
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            local, state, inode = fields[1], fields[3], fields[9]
-            if state == "0A" and int(local.split(":")[1], 16) == port:
-                return inode
-    return None
 
 
-def serving_pids(d, name):
-    """The daemon's child processes that hold listener name's socket."""
-    family, (host, port) = d.addr(name)
-    inode = listening_inode(port)
-    check(inode is not None, "%s: nothing listens on port %d" % (name, port))
-    target = "socket:[%s]" % inode
-    pids = []
-    for pid in d.children():
-        try:
-            fds = os.listdir("/proc/%d/fd" % pid)
-            if any(os.readlink("/proc/%d/fd/%s" % (pid, fd)) == target for fd in fds):
-                pids.append(pid)
-        except OSError:
-            pass
-    return sorted(pids)
 
 
-def threads_of(pid):
-    with open("/proc/%d/status" % pid) as f:
-        return int(re.search(r"^Threads:\s+(\d+)", f.read(), re.M).group(1))
 
 
 def in_thread(fn, *args):

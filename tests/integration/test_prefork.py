@@ -12,7 +12,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import netlabd  # noqa: E402
 from netlabd import (TEST_PLUGIN_DIR, Daemon, check, connect, fail, run,  # noqa: E402
-                     round_trip, stream_exchange)
+                     round_trip, serving_pids, stream_exchange)
 
 CRASHY = "crashy"
 CALM = "calm"
@@ -41,31 +41,8 @@ class CrashDaemon(Daemon):
         check(not errors, "unexpected errors in the log:\n" + "\n".join(errors))
 
 
-def listening_inode(port):
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
-                return fields[9]
-    return None
 
 
-def serving_pids(d, name):
-    """The daemon's child processes that hold listener name's socket."""
-    port = d.addr(name)[1][1]
-    inode = listening_inode(port)
-    check(inode is not None, "%s: nothing listens on port %d" % (name, port))
-    target = "socket:[%s]" % inode
-    pids = []
-    for pid in d.children():
-        try:
-            if any(os.readlink("/proc/%d/fd/%s" % (pid, fd)) == target
-                   for fd in os.listdir("/proc/%d/fd" % pid)):
-                pids.append(pid)
-        except OSError:
-            pass
-    return set(pids)
 
 
 def alive(pid):
@@ -144,7 +121,7 @@ def wait_replaced(d, before, timeout, what):
     t0 = time.time()
     deadline = t0 + timeout
     while True:
-        pids = serving_pids(d, CRASHY)
+        pids = set(serving_pids(d, CRASHY))
         if len(pids) == WORKERS and d.listener(CRASHY)["serving"]:
             return pids, time.time() - t0
         if time.time() > deadline:
@@ -167,8 +144,8 @@ def main():
     d.start()
     try:
         tally = Tally(d)
-        workers0 = serving_pids(d, CRASHY)
-        calm0 = serving_pids(d, CALM)
+        workers0 = set(serving_pids(d, CRASHY))
+        calm0 = set(serving_pids(d, CALM))
         check(len(workers0) == WORKERS, "crashy workers: %r" % workers0)
         check(len(calm0) == 1, "calm serving processes: %r" % calm0)
         check(set(d.children()) == workers0 | calm0, "children %r, want %r"
@@ -238,8 +215,8 @@ def main():
               % (delays, d.log()))
 
         # The calm listener never noticed.
-        check(serving_pids(d, CALM) == calm0, "calm's serving process changed: %r -> %r"
-              % (sorted(calm0), sorted(serving_pids(d, CALM))))
+        check(set(serving_pids(d, CALM)) == calm0, "calm's serving process changed: %r -> %r"
+              % (sorted(calm0), sorted(set(serving_pids(d, CALM)))))
         round_trip(calm, b"calm after\n", "calm session after the crashes")
         calm.close()
         check(stream_exchange(d, CALM, b"calm new\n") == b"calm new\n", "calm, new session")

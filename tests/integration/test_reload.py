@@ -22,7 +22,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import netlabd  # noqa: E402
 from netlabd import (Daemon, check, conf_value, connect, fail, recv_all,  # noqa: E402
-                     run, stream_exchange)
+                     run, serving_pids, stream_exchange, threads_of)
 from clitest import cleanup, free_tcp_port, wait_until  # noqa: E402
 
 SHUTDOWN_TIMEOUT = 10  # old sessions outlive every step of the test
@@ -160,35 +160,10 @@ def port_of(d, name):
     return int(d.listener(name)["address"].rsplit(":", 1)[1])
 
 
-def listening_inode(port):
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
-                return fields[9]
-    return None
 
 
-def serving_pids(d, name):
-    """The children that hold tcp listener name's listening socket."""
-    inode = listening_inode(port_of(d, name))
-    check(inode is not None, "%s: nothing listens" % name)
-    target = "socket:[%s]" % inode
-    pids = []
-    for pid in d.children():
-        try:
-            fds = os.listdir("/proc/%d/fd" % pid)
-            if any(os.readlink("/proc/%d/fd/%s" % (pid, fd)) == target for fd in fds):
-                pids.append(pid)
-        except OSError:
-            pass
-    return sorted(pids)
 
 
-def threads_of(pid):
-    with open("/proc/%d/status" % pid) as f:
-        return int(re.search(r"^Threads:\s+(\d+)", f.read(), re.M).group(1))
 
 
 # --- status -------------------------------------------------------------------

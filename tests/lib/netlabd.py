@@ -307,6 +307,40 @@ def dgram_exchange(d, name, payload, timeout=5, expect_reply=True):
             os.unlink(client_path)
 
 
+def listening_inode(port):
+    """The inode of the tcp socket listening on port, or None."""
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
+                return fields[9]
+    return None
+
+
+def serving_pids(d, name):
+    """The daemon's child processes that hold tcp listener name's socket,
+    sorted."""
+    port = d.addr(name)[1][1]
+    inode = listening_inode(port)
+    check(inode is not None, "%s: nothing listens on port %d" % (name, port))
+    target = "socket:[%s]" % inode
+    pids = []
+    for pid in d.children():
+        try:
+            if any(os.readlink("/proc/%d/fd/%s" % (pid, fd)) == target
+                   for fd in os.listdir("/proc/%d/fd" % pid)):
+                pids.append(pid)
+        except OSError:
+            pass
+    return sorted(pids)
+
+
+def threads_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"^Threads:\s+(\d+)", f.read(), re.M).group(1))
+
+
 def wait_status(d, name, pred, timeout, what):
     """Polls listener `name` in status until pred(listener) holds; fails
     after timeout seconds saying `what` did not happen."""
