@@ -203,14 +203,14 @@ nl_plugin_load(const char *path, char *err, size_t errlen)
 }
 
 struct nl_plugin *
-nl_plugin_load_copy(const char *path, char *err, size_t errlen)
+nl_plugin_load_copy(const char *path, int in, char *err, size_t errlen)
 {
     struct nl_plugin *p;
     char buf[65536], fdpath[64];
     ssize_t n;
-    int in, mem;
+    int mem;
 
-    if ((in = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+    if (in == -1 && (in = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
         snprintf(err, errlen, "%s: cannot load: %s", path, strerror(errno));
         return NULL;
     }
@@ -374,7 +374,7 @@ child_put(int fd, const char *fmt, ...)
 }
 
 static void
-child_check(const struct nl_listener_conf *lc, size_t i, int fd)
+child_check(const struct nl_listener_conf *lc, size_t i, int fd, int hfd)
 {
     char err[MSG_MAX];
     struct nl_plugin *p;
@@ -383,7 +383,8 @@ child_check(const struct nl_listener_conf *lc, size_t i, int fd)
 
     child_put(fd, "L%zu", i);
     /* As a serving process loads it, so that the check sees the same. */
-    if ((p = nl_plugin_load_copy(lc->handler_path, err, sizeof(err))) == NULL)
+    if ((p = nl_plugin_load_copy(lc->handler_path, hfd, err, sizeof(err))) ==
+        NULL)
         goto fail;
     child_put(fd, "I%zu", i);
     if (nl_plugin_init(p, lc, &state, err, sizeof(err), &line) == -1) {
@@ -403,6 +404,7 @@ fail:
 static void __attribute__((noreturn))
 child_main(const struct nl_conf *conf, int fd)
 {
+    int *hfds;
     struct sigaction sa;
     sigset_t none;
 
@@ -421,6 +423,11 @@ child_main(const struct nl_conf *conf, int fd)
         fd = 3;
     }
     close_range((unsigned)fd + 1, ~0U, 0);
+    /* The files are opened before the drop, as a serving process does:
+     * the user need not be able to read the build or install folder. */
+    hfds = nl_xcalloc(conf->nlisteners ? conf->nlisteners : 1, sizeof(*hfds));
+    for (size_t i = 0; i < conf->nlisteners; i++)
+        hfds[i] = open(conf->listeners[i].handler_path, O_RDONLY | O_CLOEXEC);
     /* Handler code runs with the rights it will have when serving. */
     if (conf->user != NULL && geteuid() == 0 &&
         nl_drop_privileges(conf->user, conf->group) == -1) {
@@ -431,7 +438,7 @@ child_main(const struct nl_conf *conf, int fd)
     }
 
     for (size_t i = 0; i < conf->nlisteners; i++)
-        child_check(&conf->listeners[i], i, fd);
+        child_check(&conf->listeners[i], i, fd, hfds[i]);
     child_put(fd, "D");
     /* _exit: the master's stdio buffers and atexit handlers are not ours. */
     _exit(0);

@@ -25,8 +25,10 @@ struct nl_plugin *nl_plugin_load(const char *path, char *err, size_t errlen);
  * Like nl_plugin_load(), but loads a private copy of the file (a memfd), so
  * that a handler rebuilt or copied over on disk never changes the code of a
  * process already running it.  Serving processes load handlers this way.
+ * fd, when not -1, is path already opened (before dropping privileges);
+ * it is closed.
  */
-struct nl_plugin *nl_plugin_load_copy(const char *path, char *err,
+struct nl_plugin *nl_plugin_load_copy(const char *path, int fd, char *err,
                                       size_t errlen);
 
 /* dlclose()s the plugin; NULL is fine. */

@@ -8,8 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +63,8 @@ nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
     int line, rc;
 
     pid_t master = getppid();
+    /* Opened as root: the user need not be able to read its folder. */
+    int hfd = open(lc->handler_path, O_RDONLY | O_CLOEXEC);
 
     reset_signals();
     if (conf->user != NULL &&
@@ -77,8 +78,8 @@ nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
     if (getppid() != master)
         _exit(0); /* the master is already gone */
 
-    if ((plugin = nl_plugin_load_copy(lc->handler_path, err, sizeof(err))) ==
-        NULL) {
+    if ((plugin = nl_plugin_load_copy(lc->handler_path, hfd, err,
+                                      sizeof(err))) == NULL) {
         nl_errx(lc->name, "%s", err);
         _exit(NL_SERVE_EXIT_HANDLER);
     }

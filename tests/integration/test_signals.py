@@ -6,11 +6,13 @@ import os
 import pwd
 import shutil
 import signal
+import tempfile
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from netlabd import Daemon, check, connect, run  # noqa: E402
+from netlabd import (PLUGIN_DIR, Daemon, check, connect, run,  # noqa: E402
+                     stream_exchange)
 
 
 def round_trip(s, msg):
@@ -96,10 +98,36 @@ def test_orphans_with_user():
     check(not alive, "serving processes %r outlived a killed master" % alive)
 
 
+def test_handler_in_private_folder():
+    """With `user` set, a handler in a folder only root can read still
+    loads: it is opened before privileges are dropped (the check too)."""
+    if os.geteuid() != 0:
+        print("skip: dropping to a user needs root")
+        return
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        print("skip: no user nobody")
+        return
+    private = tempfile.mkdtemp(prefix="netlabd-private-")
+    try:
+        os.chmod(private, 0o700)
+        shutil.copy(os.path.join(PLUGIN_DIR, "echo.so"), private)
+        d = Daemon([{"name": "e", "transport": "tcp",
+                     "handler": os.path.join(private, "echo.so")}],
+                   extra={"user": "nobody"})
+        with d:
+            check(stream_exchange(d, "e", b"private\n") == b"private\n",
+                  "handler from a private folder did not answer")
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
 def main():
     test_killall_usr1_hup()
     test_rename_keeps_counts()
     test_orphans_with_user()
+    test_handler_in_private_folder()
 
 
 run(main)
