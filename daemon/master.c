@@ -235,6 +235,9 @@ child_close_master_fds(struct nl_master *m, struct lst *keep)
         if (pr->ready_fd != -1)
             close(pr->ready_fd);
     }
+    for (struct drain *d = m->drains; d != NULL; d = d->next)
+        if (d->notify_fd != -1)
+            close(d->notify_fd);
     if (m->ctl != NULL)
         nl_control_close_in_child(m->ctl);
     close(m->sigpipe[0]);
@@ -340,25 +343,38 @@ ready_cb(struct ev_loop *loop, ev_io *io, int revents)
 static void
 flush_replies(struct nl_master *m, int force)
 {
-    if (!force)
-        for (struct drain *d = m->drains; d != NULL; d = d->next)
-            if (d->accepting)
-                return;
-    ev_timer_stop(m->loop, &m->replies_w);
-    while (m->replies != NULL) {
-        struct reply *r = m->replies;
+    struct reply **rp = &m->replies;
+    double now = nl_now(), next = 0;
 
-        m->replies = r->next;
+    while (*rp != NULL) {
+        struct reply *r = *rp;
+        int wait = 0;
+
+        /* Only processes that reload (or an earlier one) retired count. */
+        for (struct drain *d = m->drains; d != NULL && !wait; d = d->next)
+            wait = d->accepting && d->retired <= r->generation;
+        if (wait && !force && now < r->deadline) {
+            if (next == 0 || r->deadline < next)
+                next = r->deadline;
+            rp = &r->next;
+            continue;
+        }
+        *rp = r->next;
         nl_control_reply(r->client, r->json);
         free(r->json);
         free(r);
+    }
+    ev_timer_stop(m->loop, &m->replies_w);
+    if (next > 0) {
+        ev_timer_set(&m->replies_w, next - now, 0.0);
+        ev_timer_start(m->loop, &m->replies_w);
     }
 }
 
 static void
 replies_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    flush_replies(t->data, 1);
+    flush_replies(t->data, 0); /* sends those whose deadline passed */
 }
 
 static void
@@ -539,6 +555,7 @@ nl_lst_retire(struct lst *l)
         d->gate = l->gate;
         nl_stats_ref(l->gate);
         d->generation = pr->generation;
+        d->retired = m->generation;
         d->deadline = deadline;
         d->next = m->drains;
         m->drains = d;
@@ -913,12 +930,10 @@ control_cmd(void *arg, struct nl_control_client *c, const char *line)
 
         r->client = c;
         r->json = nl_xstrdup(nl_buf_head(&b));
+        r->generation = m->generation;
+        r->deadline = nl_now() + REPLY_WAIT;
         r->next = m->replies;
         m->replies = r;
-        if (!ev_is_active(&m->replies_w)) {
-            ev_timer_set(&m->replies_w, REPLY_WAIT, 0.0);
-            ev_timer_start(m->loop, &m->replies_w);
-        }
         flush_replies(m, 0);
     } else {
         nl_control_reply(c, nl_buf_head(&b));

@@ -53,9 +53,10 @@ struct drain {
     struct nl_counters *slot;
     struct nl_counters *gate; /* a reference to the listener's gate */
     unsigned generation;
-    double deadline; /* SIGKILL after this */
-    int killed;      /* by the limit on old generations */
-    int accepting;   /* has not said it stopped accepting yet */
+    double deadline;  /* SIGKILL after this */
+    int killed;       /* by the limit on old generations */
+    int accepting;    /* has not said it stopped accepting yet */
+    unsigned retired; /* the generation that replaced it */
     int notify_fd;
     ev_io notify_w;
     struct nl_master *m;
@@ -66,6 +67,8 @@ struct drain {
 struct reply {
     struct nl_control_client *client;
     char *json;
+    unsigned generation; /* the reload's */
+    double deadline;     /* sent then at the latest */
     struct reply *next;
 };
 

@@ -145,14 +145,16 @@ nl_master_reload(struct nl_master *m, char **error)
     taken = nl_xcalloc(m->nlst ? m->nlst : 1, 1);
 
     /* Match by address; bind the new addresses before changing anything.
-     * Several port 0 listeners share one configured address: for them the
-     * name decides, so a first pass matches address and name. */
-    for (int by_name = 1; by_name >= 0; by_name--)
+     * Passes, most specific first: a listener that names a port gets the
+     * socket on it; port 0 listeners, which all share one configured
+     * address, are told apart by name; then anything that fits. */
+    for (int pass = 0; pass < 3; pass++)
         for (size_t i = 0; i < n; i++)
             for (size_t j = 0; j < m->nlst && match[i] == NULL; j++)
                 if (!taken[j] && same_socket(m->lst[j], &nc->listeners[i]) &&
-                    (!by_name ||
-                     same_string(m->lst[j]->lc->name, nc->listeners[i].name))) {
+                    (pass == 2 || (pass == 0 && nc->listeners[i].port != 0) ||
+                     (pass == 1 && same_string(m->lst[j]->lc->name,
+                                               nc->listeners[i].name)))) {
                     taken[j] = 1;
                     match[i] = m->lst[j];
                 }
