@@ -1099,9 +1099,17 @@ nl_listener_equal(const struct nl_listener_conf *a,
         sa->st_mtim.tv_sec != sb->st_mtim.tv_sec ||
         sa->st_mtim.tv_nsec != sb->st_mtim.tv_nsec)
         return 0;
-    for (size_t i = 0; i < a->noptions; i++)
-        if (!str_equal(a->options[i].key, b->options[i].key) ||
-            !str_equal(a->options[i].value, b->options[i].value))
+    /* Options are a set: their order in the file does not matter.  Keys
+     * are unique, and the counts are equal, so one direction suffices. */
+    for (size_t i = 0; i < a->noptions; i++) {
+        size_t j = 0;
+
+        while (j < b->noptions &&
+               !str_equal(a->options[i].key, b->options[j].key))
+            j++;
+        if (j == b->noptions ||
+            !str_equal(a->options[i].value, b->options[j].value))
             return 0;
+    }
     return 1;
 }

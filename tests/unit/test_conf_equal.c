@@ -203,6 +203,11 @@ test_options(void **state)
     strcpy(bufs_b + 96, "lower");
     same(1, 0);
     setup(state);
+    /* The same options in another order are the same listener. */
+    setup(state);
+    b.options = (struct nl_option[]){opts_b[1], opts_b[0]};
+    same(1, 1);
+    setup(state);
     b.noptions = 1;
     same(1, 0);
     a.noptions = 1;
