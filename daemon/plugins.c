@@ -36,7 +36,7 @@
 
 /* How long the check child may take for all listeners together, and how
  * many of its error lines are kept. */
-#define CHECK_TIMEOUT    30
+#define CHECK_TIMEOUT    NL_CHECK_TIMEOUT
 #define CHECK_MAX_ERRORS 100
 
 /* Longest message one refusal produces; the child sends no longer lines. */
@@ -445,9 +445,11 @@ child_main(const struct nl_conf *conf, int fd)
 }
 
 /* What the parent learns from the child's records. */
-struct check {
+struct nl_check {
     const struct nl_conf *conf;
     struct nl_errs *errs;
+    pid_t pid;
+    int fd; /* the child's reports */
     size_t nerrs;
     long cur;  /* listener being checked, -1 before the first */
     char step; /* 'L', 'I' or 'F' */
@@ -457,7 +459,7 @@ struct check {
 };
 
 static void
-check_error(struct check *c, long i, int line, const char *msg)
+check_error(struct nl_check *c, long i, int line, const char *msg)
 {
     const struct nl_conf *conf = c->conf;
 
@@ -477,7 +479,7 @@ check_error(struct check *c, long i, int line, const char *msg)
 }
 
 static void
-check_record(struct check *c, char *rec)
+check_record(struct nl_check *c, char *rec)
 {
     char type = rec[0], *end;
     unsigned long i;
@@ -505,7 +507,7 @@ check_record(struct check *c, char *rec)
 /* Splits what the child sent into records; a record longer than any the
  * child writes is cut, not grown, so the parent's memory stays bounded. */
 static void
-check_feed(struct check *c, const char *p, size_t n)
+check_feed(struct nl_check *c, const char *p, size_t n)
 {
     while (n > 0) {
         const char *nl = memchr(p, '\n', n);
@@ -526,37 +528,6 @@ check_feed(struct check *c, const char *p, size_t n)
 
 /* Reads records until the child closes the pipe or the time is up.
  * Returns 0, or -1 on timeout. */
-static int
-check_read(struct check *c, int fd)
-{
-    double deadline = nl_now() + CHECK_TIMEOUT;
-    char buf[4096];
-
-    for (;;) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        double left = deadline - nl_now();
-        ssize_t n;
-        int r;
-
-        if (left <= 0)
-            return -1;
-        r = poll(&pfd, 1, (int)(left * 1000) + 1);
-        if (r == -1 && errno != EINTR)
-            return -1;
-        if (r <= 0)
-            continue;
-        n = read(fd, buf, sizeof(buf));
-        if (n == 0)
-            return 0;
-        if (n == -1 && errno != EINTR && errno != EAGAIN)
-            return 0;
-        if (n > 0)
-            check_feed(c, buf, (size_t)n);
-        /* Done even if a process the handler started keeps the pipe. */
-        if (c->done)
-            return 0;
-    }
-}
 
 static const char *
 step_name(char step)
@@ -589,7 +560,7 @@ signal_name(int sig, char *buf, size_t len)
 /* The child died before it was done: says how, against the listener it
  * was checking. */
 static void
-check_died(struct check *c, int status, int timed_out, int wait_errno)
+check_died(struct nl_check *c, int status, int timed_out, int wait_errno)
 {
     char msg[MSG_MAX], sig[128];
 
@@ -614,46 +585,97 @@ check_died(struct check *c, int status, int timed_out, int wait_errno)
     check_error(c, c->cur, 0, msg);
 }
 
-int
-nl_plugins_check(const struct nl_conf *conf, struct nl_errs *errs)
+struct nl_check *
+nl_check_start(const struct nl_conf *conf, struct nl_errs *errs)
 {
-    struct check c;
-    int fds[2], status = 0, timed_out, wait_errno = 0;
-    pid_t pid;
+    struct nl_check *c = nl_xcalloc(1, sizeof(*c));
+    int fds[2];
 
-    memset(&c, 0, sizeof(c));
-    c.conf = conf;
-    c.errs = errs;
-    c.cur = -1;
+    c->conf = conf;
+    c->errs = errs;
+    c->cur = -1;
+    c->fd = -1;
     if (pipe2(fds, O_CLOEXEC) == -1) {
         nl_errs_add(errs, "%s: cannot check handlers: pipe: %s", conf->file,
                     strerror(errno));
-        return -1;
+        free(c);
+        return NULL;
     }
-    if ((pid = nl_fork()) == -1) {
+    if ((c->pid = nl_fork()) == -1) {
         nl_errs_add(errs, "%s: cannot check handlers: fork: %s", conf->file,
                     strerror(errno));
         close(fds[0]);
         close(fds[1]);
-        return -1;
+        free(c);
+        return NULL;
     }
-    if (pid == 0) {
+    if (c->pid == 0) {
         close(fds[0]);
         child_main(conf, fds[1]);
     }
     close(fds[1]);
-    timed_out = check_read(&c, fds[0]) == -1;
-    close(fds[0]);
+    c->fd = fds[0];
+    return c;
+}
+
+int
+nl_check_fd(const struct nl_check *c)
+{
+    return c->fd;
+}
+
+int
+nl_check_read(struct nl_check *c)
+{
+    char buf[4096];
+    ssize_t n = read(c->fd, buf, sizeof(buf));
+
+    if (n == -1 && (errno == EINTR || errno == EAGAIN))
+        return 0;
+    if (n <= 0)
+        return 1;
+    check_feed(c, buf, (size_t)n);
+    /* Done even if a process the handler started keeps the pipe. */
+    return c->done;
+}
+
+int
+nl_check_end(struct nl_check *c, int timed_out)
+{
+    int status = 0, wait_errno = 0, rc;
+
+    close(c->fd);
     if (timed_out)
-        (void)kill(pid, SIGKILL); /* it is ours, and waited for below */
-    while (waitpid(pid, &status, 0) == -1) {
+        (void)kill(c->pid, SIGKILL); /* it is ours, and waited for below */
+    while (waitpid(c->pid, &status, 0) == -1) {
         if (errno != EINTR) {
             /* Someone else reaped it (a SIGCHLD handler): only D tells. */
             wait_errno = errno;
             break;
         }
     }
-    if (!c.done)
-        check_died(&c, status, timed_out, wait_errno);
-    return c.nerrs > 0 ? -1 : 0;
+    if (!c->done)
+        check_died(c, status, timed_out, wait_errno);
+    rc = c->nerrs > 0 ? -1 : 0;
+    free(c);
+    return rc;
+}
+
+int
+nl_plugins_check(const struct nl_conf *conf, struct nl_errs *errs)
+{
+    struct nl_check *c = nl_check_start(conf, errs);
+    double deadline = nl_now() + CHECK_TIMEOUT;
+
+    if (c == NULL)
+        return -1;
+    for (;;) {
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+        double left = deadline - nl_now();
+
+        if (left <= 0)
+            return nl_check_end(c, 1);
+        if (poll(&pfd, 1, (int)(left * 1000) + 1) > 0 && nl_check_read(c))
+            return nl_check_end(c, 0);
+    }
 }

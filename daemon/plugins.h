@@ -58,6 +58,22 @@ void nl_plugin_fini(struct nl_plugin *p, void *state);
 int nl_plugins_check(const struct nl_conf *conf, struct nl_errs *errs);
 
 /*
+ * The same check, for an event loop (a reload must not stop the master):
+ * nl_check_start() forks the child, or returns NULL after adding the
+ * error to errs; call nl_check_read() when nl_check_fd() is readable until
+ * it returns 1, then nl_check_end() (timed_out = 1 to give up on a child
+ * that takes longer than NL_CHECK_TIMEOUT), which waits for the child,
+ * frees the check and returns 0 or -1 as nl_plugins_check() does.
+ */
+#define NL_CHECK_TIMEOUT 30
+struct nl_check;
+struct nl_check *nl_check_start(const struct nl_conf *conf,
+                                struct nl_errs *errs);
+int nl_check_fd(const struct nl_check *c);
+int nl_check_read(struct nl_check *c);
+int nl_check_end(struct nl_check *c, int timed_out);
+
+/*
  * Prints the plugin's file, name, version, ABI version and framing to
  * stdout without calling any of its callbacks.  Returns 0, or -1 after
  * printing the load error to stderr.
