@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "errs.h"
 #include "util.h"
@@ -24,6 +25,23 @@ nl_errs_add(struct nl_errs *e, const char *fmt, ...)
     va_end(ap);
     e->msg = nl_xreallocarray(e->msg, e->n + 1, sizeof(*e->msg));
     e->msg[e->n++] = line;
+}
+
+char *
+nl_errs_join(const struct nl_errs *e)
+{
+    size_t len = 1;
+    char *s;
+
+    for (size_t i = 0; i < e->n; i++)
+        len += strlen(e->msg[i]) + 1;
+    s = nl_xcalloc(1, len);
+    for (size_t i = 0; i < e->n; i++) {
+        if (i > 0)
+            strcat(s, "\n");
+        strcat(s, e->msg[i]);
+    }
+    return s;
 }
 
 void

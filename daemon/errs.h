@@ -15,6 +15,9 @@ struct nl_errs {
 void nl_errs_add(struct nl_errs *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Every line, joined with "\n", in a new string. */
+char *nl_errs_join(const struct nl_errs *e);
+
 /* Frees every line; the list can be used again. */
 void nl_errs_clear(struct nl_errs *e);
 

@@ -40,6 +40,7 @@
 #include "master.h"
 #include "master_int.h"
 #include "pidfile.h"
+#include "plugins.h"
 #include "serve.h"
 #include "stats.h"
 #include "transport.h"
@@ -707,6 +708,8 @@ finish_stop(struct nl_master *m)
     ev_timer_start(m->loop, &m->kill_w);
 }
 
+static void reload_abort(struct nl_master *m);
+
 static void
 master_stop(struct nl_master *m, const char *why)
 {
@@ -714,25 +717,68 @@ master_stop(struct nl_master *m, const char *why)
         return;
     nl_notice(NULL, "%s: stopping", why);
     m->stopping = 1;
+    reload_abort(m);
     finish_stop(m);
 }
 
-/* Reloads and keeps the outcome for status.  0 or -1. */
-static int
-do_reload(struct nl_master *m, const char *why)
-{
-    char *error = NULL;
-    int rc;
+/*
+ * Reloading.  The new file is parsed at once, its handlers are checked in
+ * a child while the loop goes on (so status, restarts and logs do not wait
+ * for a slow init()), and the rest is applied when the child is done.  A
+ * control client gets the outcome when it is known.  A reload asked for
+ * while one runs is queued and runs after it.
+ */
+static void reload_run(struct nl_master *m, const char *why,
+                       struct nl_control_client *client);
 
-    if (m->stopping) {
-        free(m->reload_error);
-        m->reload_error = nl_xstrdup("netlabd is stopping");
-        return -1;
+/* Answers a client's `reload`: at once if it failed, else once the old
+ * processes stopped accepting, so that a client that connects after the
+ * answer meets the new configuration. */
+static void
+answer_reload(struct nl_master *m, struct nl_control_client *c)
+{
+    struct nl_buf b = {0};
+    struct reply *r;
+
+    nl_buf_printf(&b,
+                  "{\"ok\": %s, \"error\": ", m->reload_ok ? "true" : "false");
+    if (m->reload_error != NULL)
+        nl_json_string(&b, m->reload_error);
+    else
+        nl_buf_printf(&b, "null");
+    nl_buf_printf(&b, ", \"generation\": %u}", m->generation);
+    nl_buf_append(&b, "", 1);
+    if (!m->reload_ok) {
+        nl_control_reply(c, nl_buf_head(&b));
+        nl_buf_free(&b);
+        return;
     }
-    nl_notice(NULL, "%s: reloading %s", why, m->conf->file);
-    rc = nl_master_reload(m, &error);
+    r = nl_xcalloc(1, sizeof(*r));
+    r->client = c;
+    r->json = nl_xstrdup(nl_buf_head(&b));
+    r->generation = m->generation;
+    r->deadline = nl_now() + REPLY_WAIT;
+    r->next = m->replies;
+    m->replies = r;
+    nl_buf_free(&b);
+    flush_replies(m, 0);
+}
+
+/* Records the outcome of a reload, answers who asked, starts the next. */
+static void
+reload_done(struct nl_master *m, int rc)
+{
+    struct nl_control_client *c = m->reloader;
+    struct waiter *w;
+
     free(m->reload_error);
-    m->reload_error = error;
+    m->reload_error = NULL;
+    if (rc == -1) {
+        for (size_t i = 0; i < m->check_errs.n; i++)
+            nl_errx(NULL, "%s", m->check_errs.msg[i]);
+        m->reload_error = nl_errs_join(&m->check_errs);
+    }
+    nl_errs_clear(&m->check_errs);
     m->reloaded = 1;
     m->reload_ok = rc == 0;
     m->reload_time = time(NULL);
@@ -742,7 +788,115 @@ do_reload(struct nl_master *m, const char *why)
     } else {
         nl_errx(NULL, "reload refused, configuration unchanged");
     }
-    return rc;
+    m->reloader = NULL;
+    if (c != NULL)
+        answer_reload(m, c);
+    if ((w = m->queue) != NULL) {
+        const char *why = w->why;
+
+        m->queue = w->next;
+        c = w->client;
+        free(w);
+        reload_run(m, why, c);
+    }
+}
+
+static void
+check_done(struct nl_master *m, int timed_out)
+{
+    struct nl_conf *nc = m->check_conf;
+    int rc;
+
+    ev_io_stop(m->loop, &m->check_w);
+    ev_timer_stop(m->loop, &m->check_t);
+    rc = nl_check_end(m->check, timed_out);
+    m->check = NULL;
+    m->check_conf = NULL;
+    if (rc == 0)
+        rc = nl_reload_apply(m, nc, &m->check_errs);
+    else
+        nl_conf_free(nc);
+    reload_done(m, rc);
+}
+
+static void
+check_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct nl_master *m = io->data;
+
+    if (nl_check_read(m->check))
+        check_done(m, 0);
+}
+
+static void
+check_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    check_done(t->data, 1);
+}
+
+/* A stop ends a reload in progress; whoever asked, for it or for one
+ * queued after it, is told. */
+static void
+reload_abort(struct nl_master *m)
+{
+    if (m->check == NULL)
+        return;
+    ev_io_stop(m->loop, &m->check_w);
+    ev_timer_stop(m->loop, &m->check_t);
+    (void)nl_check_end(m->check, 1); /* its verdict no longer matters */
+    m->check = NULL;
+    nl_conf_free(m->check_conf);
+    m->check_conf = NULL;
+    nl_errs_clear(&m->check_errs);
+    nl_errs_add(&m->check_errs, "netlabd is stopping");
+    reload_done(m, -1); /* runs the queue, which m->stopping refuses */
+}
+
+static void
+reload_run(struct nl_master *m, const char *why,
+           struct nl_control_client *client)
+{
+    m->reloader = client;
+    if (m->stopping) {
+        nl_errs_add(&m->check_errs, "netlabd is stopping");
+        reload_done(m, -1);
+        return;
+    }
+    nl_notice(NULL, "%s: reloading %s", why, m->conf->file);
+    if ((m->check_conf = nl_reload_parse(m, &m->check_errs)) == NULL ||
+        (m->check = nl_check_start(m->check_conf, &m->check_errs)) == NULL) {
+        nl_conf_free(m->check_conf);
+        m->check_conf = NULL;
+        reload_done(m, -1);
+        return;
+    }
+    ev_io_init(&m->check_w, check_cb, nl_check_fd(m->check), EV_READ);
+    m->check_w.data = m;
+    ev_io_start(m->loop, &m->check_w);
+    ev_timer_set(&m->check_t, NL_CHECK_TIMEOUT, 0.0);
+    ev_timer_start(m->loop, &m->check_t);
+}
+
+/* A reload asked for by client (NULL: SIGHUP): now, or after the one that
+ * runs.  SIGHUPs in a row while one runs make one queued reload. */
+static void
+reload_request(struct nl_master *m, const char *why,
+               struct nl_control_client *client)
+{
+    struct waiter **tail = &m->queue;
+
+    if (m->check == NULL) {
+        reload_run(m, why, client);
+        return;
+    }
+    while (*tail != NULL) {
+        if ((*tail)->next == NULL && (*tail)->client == NULL && client == NULL)
+            return;
+        tail = &(*tail)->next;
+    }
+    *tail = nl_xcalloc(1, sizeof(**tail));
+    (*tail)->client = client;
+    (*tail)->why = why;
 }
 
 static int
@@ -778,7 +932,7 @@ signal_cb(struct ev_loop *loop, ev_io *io, int revents)
             log_reopen(m);
             break;
         case SIGHUP:
-            do_reload(m, "SIGHUP");
+            reload_request(m, "SIGHUP", NULL);
             break;
         }
     }
@@ -880,7 +1034,7 @@ control_cmd(void *arg, struct nl_control_client *c, const char *line)
 {
     struct nl_master *m = arg;
     struct nl_buf b = {0};
-    int stop = 0, hold = 0;
+    int stop = 0;
 
     if (strcmp(line, "status") == 0) {
         status_json(m, &b);
@@ -888,17 +1042,9 @@ control_cmd(void *arg, struct nl_control_client *c, const char *line)
         nl_buf_printf(&b, "{\"ok\": true}");
         stop = 1;
     } else if (strcmp(line, "reload") == 0) {
-        if (do_reload(m, "reload requested on the control socket") == 0) {
-            nl_buf_printf(&b,
-                          "{\"ok\": true, \"error\": null, "
-                          "\"generation\": %u}",
-                          m->generation);
-            hold = 1;
-        } else {
-            nl_buf_printf(&b, "{\"ok\": false, \"error\": ");
-            nl_json_string(&b, m->reload_error);
-            nl_buf_printf(&b, ", \"generation\": %u}", m->generation);
-        }
+        /* Answered when the reload is done (answer_reload()). */
+        reload_request(m, "reload requested on the control socket", c);
+        return;
     } else if (strcmp(line, "log-reopen") == 0) {
         if (log_reopen(m) == 0) {
             nl_buf_printf(&b, "{\"ok\": true}");
@@ -923,21 +1069,7 @@ control_cmd(void *arg, struct nl_control_client *c, const char *line)
         nl_buf_printf(&b, "}");
     }
     nl_buf_append(&b, "", 1);
-    if (hold) {
-        /* Answered once the old processes stopped accepting: a client
-         * that connects after the answer meets the new configuration. */
-        struct reply *r = nl_xcalloc(1, sizeof(*r));
-
-        r->client = c;
-        r->json = nl_xstrdup(nl_buf_head(&b));
-        r->generation = m->generation;
-        r->deadline = nl_now() + REPLY_WAIT;
-        r->next = m->replies;
-        m->replies = r;
-        flush_replies(m, 0);
-    } else {
-        nl_control_reply(c, nl_buf_head(&b));
-    }
+    nl_control_reply(c, nl_buf_head(&b));
     nl_buf_free(&b);
     if (stop)
         master_stop(m, "stop requested on the control socket");
@@ -1028,6 +1160,8 @@ nl_master_run(struct nl_master *m, int ready_fd)
     }
     ev_init(&m->kill_w, kill_cb);
     m->kill_w.data = m;
+    ev_init(&m->check_t, check_timeout_cb);
+    m->check_t.data = m;
     ev_init(&m->replies_w, replies_timeout_cb);
     m->replies_w.data = m;
     ev_timer_init(&m->drain_w, drain_timer_cb, 1.0, 1.0);

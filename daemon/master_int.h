@@ -10,9 +10,11 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "errs.h"
 #include "stats.h"
 #include "transport.h"
 
+struct nl_check;
 struct nl_conf;
 struct nl_control;
 struct nl_listener_conf;
@@ -63,6 +65,14 @@ struct drain {
     struct drain *next;
 };
 
+/* A reload asked for while another runs: by a control client, or by
+ * SIGHUP (client NULL). */
+struct waiter {
+    struct nl_control_client *client;
+    const char *why; /* a string constant, for the log */
+    struct waiter *next;
+};
+
 /* A `reload` answer held until the old processes stopped accepting. */
 struct reply {
     struct nl_control_client *client;
@@ -94,10 +104,17 @@ struct nl_master {
     int status; /* exit status */
     time_t start_time;
     unsigned generation;
-    unsigned next_id;      /* for struct lst */
-    struct reply *replies; /* reload answers held back */
-    ev_timer replies_w;    /* bounds how long they are held */
-    int reloaded;          /* last_reload is set */
+    unsigned next_id;                   /* for struct lst */
+    struct reply *replies;              /* reload answers held back */
+    struct nl_control_client *reloader; /* who asked for the one running */
+    struct waiter *queue;       /* reloads asked for since, first first */
+    struct nl_check *check;     /* that reload's handler check, if any */
+    struct nl_conf *check_conf; /* the configuration it checks */
+    struct nl_errs check_errs;
+    ev_io check_w;
+    ev_timer check_t;
+    ev_timer replies_w; /* bounds how long they are held */
+    int reloaded;       /* last_reload is set */
     int reload_ok;
     char *reload_error;
     time_t reload_time;
@@ -117,10 +134,15 @@ void nl_lst_free(struct lst *l);
 void nl_master_limit_drains(struct nl_master *m);
 
 /*
- * reload.c: reads the config again and applies it.  Returns 0, or -1 with
- * the reason (FILE:LINE lines) in a new string in *error; the running
- * configuration is then untouched.
+ * reload.c, in two steps around the handler check (which runs in a child
+ * while the master's loop goes on).  nl_reload_parse() reads the config
+ * file again as it was named at start-up; NULL after adding FILE:LINE
+ * errors to errs.  nl_reload_apply() binds the new addresses and applies
+ * nc; it takes nc.  Returns 0, or -1 with the errors in errs and the
+ * running configuration untouched.
  */
-int nl_master_reload(struct nl_master *m, char **error);
+struct nl_conf *nl_reload_parse(struct nl_master *m, struct nl_errs *errs);
+int nl_reload_apply(struct nl_master *m, struct nl_conf *nc,
+                    struct nl_errs *errs);
 
 #endif /* NL_MASTER_INT_H */

@@ -2,8 +2,9 @@
  * reload.c - applying a changed configuration to a running netlabd.
  *
  * A reload is all or nothing: the new file is parsed, its handlers are
- * loaded and initialised (in a child, nl_plugins_check) and its new
- * sockets are bound before anything running is touched; any failure
+ * loaded and initialised (in a child, while the master's loop goes on:
+ * see master.c) and its new sockets are bound before anything running is
+ * touched; any failure
  * leaves the old configuration as it was.  Then listeners are matched by
  * address, not by name, because the socket is what must survive:
  *
@@ -17,8 +18,8 @@
  *    socket file removed) and its processes drain;
  *  - a new address: bound, and served by new processes.
  *
- * Reloads run one at a time on the master's loop, so one that arrives
- * during another waits its turn.
+ * Reloads run one at a time: one asked for while another runs follows it
+ * (several such requests make one more reload).
  */
 #include "config.h"
 
@@ -64,10 +65,8 @@ same_socket(const struct lst *o, const struct nl_listener_conf *lc)
     return nl_listener_same_address(o->lc, &any);
 }
 
-/* Reads and checks the file as it was named at start-up: relative to the
- * folder netlabd started in, although a daemon has chdir()ed to "/". */
-static struct nl_conf *
-load(struct nl_master *m, struct nl_errs *errs)
+struct nl_conf *
+nl_reload_parse(struct nl_master *m, struct nl_errs *errs)
 {
     struct nl_conf *nc;
     int here = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -80,28 +79,7 @@ load(struct nl_master *m, struct nl_errs *errs)
             nl_log_errno(NULL, "reload: chdir");
         close(here);
     }
-    if (nc != NULL && nl_plugins_check(nc, errs) == -1) {
-        nl_conf_free(nc);
-        nc = NULL;
-    }
     return nc;
-}
-
-static char *
-join_errors(const struct nl_errs *errs)
-{
-    size_t len = 1;
-    char *s;
-
-    for (size_t i = 0; i < errs->n; i++)
-        len += strlen(errs->msg[i]) + 1;
-    s = nl_xcalloc(1, len);
-    for (size_t i = 0; i < errs->n; i++) {
-        if (i > 0)
-            strcat(s, "\n");
-        strcat(s, errs->msg[i]);
-    }
-    return s;
 }
 
 /* Applies log_target and log_level when the new file sets them. */
@@ -126,19 +104,15 @@ apply_log(const struct nl_conf *old, const struct nl_conf *nc,
 }
 
 int
-nl_master_reload(struct nl_master *m, char **error)
+nl_reload_apply(struct nl_master *m, struct nl_conf *nc, struct nl_errs *errs)
 {
-    struct nl_errs errs = {0};
-    struct nl_conf *nc, *old = m->conf;
+    struct nl_conf *old = m->conf;
     struct lst **next = NULL, **match = NULL;
     unsigned char *taken = NULL;
     int spec_all; /* every listener counts as changed */
     char err[512];
     size_t n;
 
-    *error = NULL;
-    if ((nc = load(m, &errs)) == NULL)
-        goto fail;
     n = nc->nlisteners;
     next = nl_xcalloc(n ? n : 1, sizeof(*next));
     match = nl_xcalloc(n ? n : 1, sizeof(*match));
@@ -165,17 +139,17 @@ nl_master_reload(struct nl_master *m, char **error)
             continue;
         next[i] = nl_lst_new(m, lc);
         if ((next[i]->gate = nl_stats_alloc()) == NULL) {
-            nl_errs_add(&errs, "%s:%d: listener %s: no counter slot left",
+            nl_errs_add(errs, "%s:%d: listener %s: no counter slot left",
                         nc->file, lc->line, lc->name);
             goto fail;
         }
         if (nl_transport_open(lc, &next[i]->sk, err, sizeof(err)) == -1) {
-            nl_errs_add(&errs, "%s:%d: listener %s: %s", nc->file, lc->line,
+            nl_errs_add(errs, "%s:%d: listener %s: %s", nc->file, lc->line,
                         lc->name, err);
             goto fail;
         }
     }
-    if (apply_log(old, nc, &errs) == -1)
+    if (apply_log(old, nc, errs) == -1)
         goto fail;
 
     /* From here on nothing fails. */
@@ -256,9 +230,5 @@ fail:
     free(match);
     free(taken);
     nl_conf_free(nc);
-    for (size_t i = 0; i < errs.n; i++)
-        nl_errx(NULL, "%s", errs.msg[i]);
-    *error = join_errors(&errs);
-    nl_errs_clear(&errs);
     return -1;
 }

@@ -8,7 +8,8 @@ check_LTLIBRARIES += \
 	%reldir%/bad_magic.la \
 	%reldir%/crash.la \
 	%reldir%/init_fail.la \
-	%reldir%/no_symbol.la
+	%reldir%/no_symbol.la \
+	%reldir%/slow_init.la
 
 %canon_reldir%_bad_abi_la_SOURCES = %reldir%/bad_abi.c
 %canon_reldir%_bad_abi_la_LDFLAGS = $(NL_TEST_PLUGIN_LDFLAGS)
@@ -24,3 +25,6 @@ check_LTLIBRARIES += \
 
 %canon_reldir%_no_symbol_la_SOURCES = %reldir%/no_symbol.c
 %canon_reldir%_no_symbol_la_LDFLAGS = $(NL_TEST_PLUGIN_LDFLAGS)
+
+%canon_reldir%_slow_init_la_SOURCES = %reldir%/slow_init.c
+%canon_reldir%_slow_init_la_LDFLAGS = $(NL_TEST_PLUGIN_LDFLAGS)
