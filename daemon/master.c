@@ -1102,6 +1102,8 @@ setup_signals(struct nl_master *m)
 static void
 master_free(struct nl_master *m)
 {
+    if (m->loop != NULL)
+        reload_abort(m); /* a reload still checking, after a failed start */
     for (size_t i = 0; i < m->nlst; i++) {
         struct lst *l = m->lst[i];
 
