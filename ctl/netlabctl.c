@@ -269,42 +269,47 @@ sanitize(const char *s, char *out, size_t size)
     out[i] = '\0';
 }
 
+/*
+ * n exactly below `exact`, else scaled by `base` with one decimal and the
+ * first unit that keeps it under `base` once rounded (so never "1024.0").
+ */
 static void
-fmt_bytes(unsigned long long n, char *out, size_t size)
+fmt_scaled(unsigned long long n, char *out, size_t size,
+           unsigned long long exact, unsigned base, const char *plain,
+           const char *const *units, size_t nunits)
 {
-    static const char *units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    double v = (double)n / 1024;
+    double v = (double)n / base, top = base - 0.05;
     size_t u = 0;
 
-    if (n < 1024) {
-        snprintf(out, size, "%llu B", n);
+    if (n < exact) {
+        snprintf(out, size, "%llu%s", n, plain);
         return;
     }
-    /* Step up when rounding to one decimal would print 1024.0. */
-    while (v >= 1023.95 && u + 1 < sizeof(units) / sizeof(*units)) {
-        v /= 1024;
-        u++;
-    }
-    snprintf(out, size, "%.1f %s", v, units[u]);
-}
-
-static void
-fmt_count(unsigned long long n, char *out, size_t size)
-{
-    static const char *units[] = {"k", "M", "G", "T", "P", "E"};
-    double v = (double)n / 1000;
-    size_t u = 0;
-
-    /* Exact below 10000: small counts are the ones people compare. */
-    if (n < 10000) {
-        snprintf(out, size, "%llu", n);
-        return;
-    }
-    while (v >= 999.95 && u + 1 < sizeof(units) / sizeof(*units)) {
-        v /= 1000;
+    while (v >= top && u + 1 < nunits) {
+        v /= base;
         u++;
     }
     snprintf(out, size, "%.1f%s", v, units[u]);
+}
+
+static void
+fmt_bytes(unsigned long long n, char *out, size_t size)
+{
+    static const char *const units[] = {" KiB", " MiB", " GiB",
+                                        " TiB", " PiB", " EiB"};
+
+    fmt_scaled(n, out, size, 1024, 1024, " B", units,
+               sizeof(units) / sizeof(*units));
+}
+
+/* Counts are exact below 10000: small counts are the ones people compare. */
+static void
+fmt_count(unsigned long long n, char *out, size_t size)
+{
+    static const char *const units[] = {"k", "M", "G", "T", "P", "E"};
+
+    fmt_scaled(n, out, size, 10000, 1000, "", units,
+               sizeof(units) / sizeof(*units));
 }
 
 static void

@@ -71,14 +71,21 @@ def test_rename_keeps_counts():
               "renamed listener lost its counts after draining: %r" % st)
 
 
-def test_orphans_with_user():
+def can_drop_to_nobody():
+    """True when running as root and user nobody exists; else says why."""
     if os.geteuid() != 0:
         print("skip: dropping to a user needs root")
-        return
+        return False
     try:
         pwd.getpwnam("nobody")
     except KeyError:
         print("skip: no user nobody")
+        return False
+    return True
+
+
+def test_orphans_with_user():
+    if not can_drop_to_nobody():
         return
     d = Daemon([{"name": "e", "transport": "tcp", "handler": "echo"}],
                extra={"user": "nobody"})
@@ -101,13 +108,7 @@ def test_orphans_with_user():
 def test_handler_in_private_folder():
     """With `user` set, a handler in a folder only root can read still
     loads: it is opened before privileges are dropped (the check too)."""
-    if os.geteuid() != 0:
-        print("skip: dropping to a user needs root")
-        return
-    try:
-        pwd.getpwnam("nobody")
-    except KeyError:
-        print("skip: no user nobody")
+    if not can_drop_to_nobody():
         return
     private = tempfile.mkdtemp(prefix="netlabd-private-")
     try:
