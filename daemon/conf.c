@@ -158,7 +158,7 @@ static const struct key keys[] = {
      .def = NL_DEFAULT_IDLE_TIMEOUT,
      .doc = "seconds without traffic before a session is closed; 0: never"},
     {.name = "max_line", .type = KT_INT, .flags = KF_LISTENER,
-     .off = LST(max_line), .min = 1, .max = 16777216,
+     .off = LST(max_line), .min = 1, .max = NL_MAX_LINE_MAX,
      .def = NL_DEFAULT_MAX_LINE,
      .doc = "longest line, in bytes, a line handler accepts"},
     {.name = "backlog", .type = KT_INT, .flags = KF_LISTENER,

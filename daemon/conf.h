@@ -75,6 +75,7 @@ struct nl_conf {
 #define NL_DEFAULT_MAX_CONNECTIONS  1024
 #define NL_DEFAULT_IDLE_TIMEOUT     300
 #define NL_DEFAULT_MAX_LINE         8192
+#define NL_MAX_LINE_MAX             16777216 /* the largest max_line */
 #define NL_DEFAULT_BACKLOG          511
 #define NL_DEFAULT_SHUTDOWN_TIMEOUT 10
 #define NL_DEFAULT_CONTROL_MODE     0660

@@ -169,6 +169,7 @@ nl_session_init(struct nl_session *s, const struct nl_session_env *env, int fd,
     s->h.host = &session_host;
     s->env = env;
     s->fd = fd;
+    s->out_fd = fd;
     if (peer_len > sizeof(s->peer))
         peer_len = sizeof(s->peer);
     if (peer != NULL)
@@ -176,6 +177,36 @@ nl_session_init(struct nl_session *s, const struct nl_session_env *env, int fd,
     else
         peer_len = 0;
     s->peer_len = peer_len;
+}
+
+void
+nl_session_init_plain(struct nl_session *s, const struct nl_session_env *env,
+                      int in_fd, int out_fd, int dgram, const char *peer)
+{
+    nl_session_init(s, env, in_fd, NULL, 0);
+    s->out_fd = out_fd;
+    s->dgram = dgram;
+    s->plain = 1;
+    /* host_peer() formats the address only while this is empty. */
+    snprintf(s->peer_text, sizeof(s->peer_text), "%s", peer);
+}
+
+/* write() all of buf to a plain session's out_fd; -1 with errno set. */
+static ssize_t
+write_plain(struct nl_session *s, const void *buf, size_t len)
+{
+    size_t off = 0;
+
+    while (off < len) {
+        ssize_t n = write(s->out_fd, (const char *)buf + off, len - off);
+
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1)
+            return -1;
+        off += (size_t)n;
+    }
+    return (ssize_t)len;
 }
 
 static void
@@ -377,7 +408,9 @@ enum nl_io
 nl_session_flush(struct nl_session *s)
 {
     while (s->out.len > 0) {
-        ssize_t n = send(s->fd, nl_buf_head(&s->out), s->out.len, MSG_NOSIGNAL);
+        ssize_t n = s->plain ? write(s->out_fd, nl_buf_head(&s->out), s->out.len)
+                             : send(s->fd, nl_buf_head(&s->out), s->out.len,
+                                    MSG_NOSIGNAL);
 
         if (n > 0) {
             nl_count_add(s->env->ctr, bytes_out, n);
@@ -420,6 +453,12 @@ nl_session_end(struct nl_session *s)
     if (s->opened && h->close != NULL)
         h->close(PS(s));
     s->opened = 0;
+    if (s->plain) {
+        /* The descriptors belong to the caller. */
+        nl_buf_free(&s->in);
+        nl_buf_free(&s->out);
+        return;
+    }
     if (s->fd != -1 && !s->failed && !s->eof) {
         char sink[4096];
 
@@ -453,17 +492,23 @@ nl_session_datagram(const struct nl_session_env *env, int fd,
         s.peer_len = sizeof(sa_family_t);
     }
     s.dgram = 1;
-    nl_count_add(env->ctr, total, 1);
-    nl_count_add(env->ctr, bytes_in, n);
+    nl_session_message(&s, buf, n);
+}
+
+void
+nl_session_message(struct nl_session *s, const char *buf, size_t n)
+{
+    nl_count_add(s->env->ctr, total, 1);
+    nl_count_add(s->env->ctr, bytes_in, n);
     /* A datagram is one message; a line handler sees it without one
      * trailing newline. */
-    if (env->handler->framing == NETLABD_FRAMING_LINE) {
+    if (s->env->handler->framing == NETLABD_FRAMING_LINE) {
         if (n > 0 && buf[n - 1] == '\n')
             n--;
         if (n > 0 && buf[n - 1] == '\r')
             n--;
     }
-    deliver(&s, buf, n);
+    deliver(s, buf, n);
 }
 
 int
@@ -500,9 +545,11 @@ host_write(struct netlabd_session *ps, const void *buf, size_t len)
     if (s->failed)
         return -1;
     if (s->dgram) {
-        ssize_t n = sendto(s->fd, buf, len, MSG_NOSIGNAL,
-                           s->peer_len ? (struct sockaddr *)&s->peer : NULL,
-                           s->peer_len);
+        ssize_t n =
+            s->plain ? write_plain(s, buf, len)
+                     : sendto(s->fd, buf, len, MSG_NOSIGNAL,
+                              s->peer_len ? (struct sockaddr *)&s->peer : NULL,
+                              s->peer_len);
 
         if (n == -1) {
             nl_debug(s->env->lc->name, "%s: reply not sent: %s", host_peer(ps),

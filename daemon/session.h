@@ -44,6 +44,7 @@ struct nl_session {
     struct netlabd_handle h; /* first: the plugin's wrappers read it */
     const struct nl_session_env *env;
     int fd;
+    int out_fd; /* where output goes: fd, but for a plain session */
     int dgram;
     struct sockaddr_storage peer;
     socklen_t peer_len;
@@ -56,6 +57,7 @@ struct nl_session {
     unsigned failed : 1;  /* to be closed at once */
     unsigned opened : 1;  /* open() was called, so close() is due */
     unsigned held : 1;    /* s->in holds whole lines not yet delivered */
+    unsigned plain : 1;   /* over plain descriptors: see nl_session_init_plain */
 };
 
 enum nl_io {
@@ -103,6 +105,19 @@ void nl_session_stopped_accepting(const struct nl_session_env *env);
 void nl_session_init(struct nl_session *s, const struct nl_session_env *env,
                      int fd, const struct sockaddr *peer, socklen_t peer_len);
 
+/*
+ * Prepares s for a session over two plain descriptors that need not be
+ * sockets, for netlabd-plugin-run: input is read from in_fd, output is
+ * written to out_fd with write(), and the peer is called `peer`.  A stream
+ * session is then served as one from nl_session_init() is (open, read,
+ * flush, end); nl_session_end() closes neither descriptor.  With dgram = 1
+ * it is a datagram session: feed it nl_session_message(), and every
+ * netlabd_write() is written to out_fd at once, as one reply.
+ */
+void nl_session_init_plain(struct nl_session *s,
+                           const struct nl_session_env *env, int in_fd,
+                           int out_fd, int dgram, const char *peer);
+
 /* Calls the handler's open().  Returns 0, or -1 when the session failed. */
 int nl_session_open(struct nl_session *s);
 
@@ -146,6 +161,14 @@ void nl_session_end(struct nl_session *s);
 void nl_session_datagram(const struct nl_session_env *env, int fd,
                          const struct sockaddr *peer, socklen_t peer_len,
                          const char *buf, size_t n);
+
+/*
+ * Serves one datagram of n bytes on a fresh datagram session s (one
+ * session per datagram): the handler's data(), counted as one session; a
+ * line handler sees it without one trailing newline.
+ * nl_session_datagram() is this on a session of a datagram socket.
+ */
+void nl_session_message(struct nl_session *s, const char *buf, size_t n);
 
 /* The largest datagram served; a unix datagram can be larger than UDP's
  * 64 KiB, up to the socket's receive buffer. */

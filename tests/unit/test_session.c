@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -236,12 +237,12 @@ test_output_bounded(void **state)
 }
 
 static int
-t_big(struct netlabd_session *s, const void *buf, size_t len)
+t_big(struct netlabd_session *sess, const void *buf, size_t len)
 {
     static char answer[1000];
 
     nmsgs++;
-    return netlabd_write(s, answer, sizeof(answer));
+    return netlabd_write(sess, answer, sizeof(answer));
 }
 
 static void
@@ -328,6 +329,95 @@ test_datagram(void **state)
     close(dp[1]);
 }
 
+/* A session over two pipes, as netlabd-plugin-run serves stdin/stdout:
+ * read() in, write() out (send() would fail on a pipe), the peer named by
+ * the caller, and neither descriptor closed at the end. */
+static void
+test_plain_stream(void **state)
+{
+    struct nl_session ps;
+    int in[2], out[2];
+    char buf[64];
+
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    echo_back = 1;
+    handler.framing = NETLABD_FRAMING_LINE;
+    nl_session_init_plain(&ps, &env, in[0], out[1], 0, "stdin");
+    assert_string_equal(netlabd_peer((struct netlabd_session *)&ps), "stdin");
+    assert_int_equal(nl_session_open(&ps), 0);
+    assert_int_equal(write(in[1], "ab\ncd", 5), 5);
+    close(in[1]);
+    assert_int_equal(nl_session_read(&ps), NL_IO_OK);
+    assert_int_equal(nl_session_read(&ps), NL_IO_EOF);
+    assert_int_equal(nl_session_flush(&ps), NL_IO_OK);
+    assert_true(nl_session_done(&ps));
+    assert_int_equal(read(out[0], buf, sizeof(buf)), 4);
+    assert_memory_equal(buf, "abcd", 4);
+    nl_session_end(&ps);
+    /* Still open: the caller owns them. */
+    assert_int_equal(write(out[1], "x", 1), 1);
+    assert_int_equal(read(in[0], buf, sizeof(buf)), 0);
+    close(in[0]);
+    close(out[0]);
+    close(out[1]);
+}
+
+/* The same framing rules over a pipe: a line over max_line fails. */
+static void
+test_plain_line_too_long(void **state)
+{
+    struct nl_session ps;
+    int out[2];
+
+    assert_int_equal(pipe(out), 0);
+    handler.framing = NETLABD_FRAMING_LINE;
+    nl_session_init_plain(&ps, &env, -1, out[1], 0, "stdin");
+    assert_int_equal(nl_session_input(&ps, "123456789\n", 10), -1);
+    assert_true(nl_session_done(&ps));
+    assert_int_equal(ctr.errors, 1);
+    nl_session_end(&ps);
+    close(out[0]);
+    close(out[1]);
+}
+
+/* A plain datagram session writes each reply as it is, at once; a write
+ * that fails (the reader is gone) is counted as an error. */
+static void
+test_plain_datagram(void **state)
+{
+    struct nl_session ps;
+    int out[2];
+    char buf[64];
+
+    assert_int_equal(pipe(out), 0);
+    echo_back = 1;
+    handler.framing = NETLABD_FRAMING_LINE;
+    nl_session_init_plain(&ps, &env, -1, out[1], 1, "stdin");
+    nl_session_message(&ps, "one\n", 4);
+    nl_session_end(&ps);
+    nl_session_init_plain(&ps, &env, -1, out[1], 1, "stdin");
+    nl_session_message(&ps, "two", 3);
+    nl_session_end(&ps);
+    assert_int_equal(nmsgs, 2);
+    assert_msg(0, "one");
+    assert_int_equal(read(out[0], buf, sizeof(buf)), 6);
+    assert_memory_equal(buf, "onetwo", 6);
+    assert_int_equal(ctr.total, 2);
+    assert_int_equal(ctr.bytes_out, 6);
+    assert_int_equal(ctr.errors, 0);
+
+    close(out[0]);
+    signal(SIGPIPE, SIG_IGN);
+    nl_session_init_plain(&ps, &env, -1, out[1], 1, "stdin");
+    nl_session_message(&ps, "three", 5);
+    nl_session_end(&ps);
+    /* The reply that failed, and the -1 the handler returned for it. */
+    assert_int_equal(ctr.errors, 2);
+    assert_int_equal(ctr.bytes_out, 6);
+    close(out[1]);
+}
+
 static void
 test_sockaddr_text(void **state)
 {
@@ -375,6 +465,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_read_eof_and_reset, setup_lines,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_datagram, setup_raw, teardown),
+        cmocka_unit_test_setup_teardown(test_plain_stream, setup_raw,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_plain_line_too_long, setup_raw,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_plain_datagram, setup_raw,
+                                        teardown),
         cmocka_unit_test(test_sockaddr_text),
     };
 
