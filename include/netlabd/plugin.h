@@ -57,8 +57,19 @@
  *
  * Versioning.  NETLABD_ABI_VERSION changes whenever this header changes in a
  * way that breaks built plugins; netlabd refuses a plugin built for another
- * version, and one whose magic number is wrong.  The table ends in reserved
- * slots, so that callbacks can be added without changing its size.
+ * version, and one whose magic number is wrong.  Within one ABI version
+ * both tables only grow:
+ *
+ *   - struct netlabd_handler ends in reserved slots (NULL in an older
+ *     plugin), so that callbacks can be added without changing its size.
+ *   - struct netlabd_host, the functions netlabd offers, gets new functions
+ *     appended at its end, never inserted or removed or reordered; its
+ *     `size` says how many this netlabd has.  Every wrapper below checks
+ *     that size (and that the function is there) before calling, so a
+ *     handler built with a newer header still runs on an older netlabd:
+ *     a wrapper for a function that netlabd lacks returns its error value
+ *     (-1, NULL, or does nothing) instead of jumping through a missing
+ *     pointer.  A handler that needs such a function checks for the error.
  */
 #ifndef NETLABD_PLUGIN_H
 #define NETLABD_PLUGIN_H
@@ -100,6 +111,7 @@ struct netlabd_init;
  * wrappers below; a handler does not use this table directly. */
 struct netlabd_host {
     uint32_t size; /* sizeof(struct netlabd_host) of the daemon */
+    /* Members are only ever appended (see Versioning above). */
     int (*write)(struct netlabd_session *s, const void *buf, size_t len);
     void (*close)(struct netlabd_session *s);
     const char *(*peer)(struct netlabd_session *s);
@@ -122,6 +134,7 @@ struct netlabd_host {
 struct netlabd_handle {
     const struct netlabd_host *host;
 };
+
 
 /* The table a plugin exports as `netlabd_handler`. */
 struct netlabd_handler {
@@ -170,6 +183,16 @@ extern const struct netlabd_handler netlabd_handler
     (((const struct netlabd_handle *)(const void *)(h))->host)
 
 /*
+ * 1 when the host table reached through h has the function `fn`: its size
+ * covers the member (the table may come from an older netlabd, which has
+ * fewer) and the member is set (session functions are not, during init()).
+ */
+#define NETLABD_HOST_HAS(h, fn)                                                \
+    (NETLABD_HOST(h)->size >= offsetof(struct netlabd_host, fn) +              \
+                                  sizeof(NETLABD_HOST(h)->fn) &&               \
+     NETLABD_HOST(h)->fn != NULL)
+
+/*
  * Queues len bytes for the peer (stream) or sends them as one reply datagram
  * (datagram).  Returns 0, or -1 when the session is closing or its output
  * buffer is full; the session is then ended by netlabd.
@@ -177,6 +200,8 @@ extern const struct netlabd_handler netlabd_handler
 static inline int
 netlabd_write(struct netlabd_session *s, const void *buf, size_t len)
 {
+    if (!NETLABD_HOST_HAS(s, write))
+        return -1;
     return NETLABD_HOST(s)->write(s, buf, len);
 }
 
@@ -185,7 +210,8 @@ netlabd_write(struct netlabd_session *s, const void *buf, size_t len)
 static inline void
 netlabd_close(struct netlabd_session *s)
 {
-    NETLABD_HOST(s)->close(s);
+    if (NETLABD_HOST_HAS(s, close))
+        NETLABD_HOST(s)->close(s);
 }
 
 /* The peer as text: "192.0.2.7:5512", "[2001:db8::1]:5512", a socket path,
@@ -193,6 +219,8 @@ netlabd_close(struct netlabd_session *s)
 static inline const char *
 netlabd_peer(struct netlabd_session *s)
 {
+    if (!NETLABD_HOST_HAS(s, peer))
+        return "unknown";
     return NETLABD_HOST(s)->peer(s);
 }
 
@@ -200,12 +228,15 @@ netlabd_peer(struct netlabd_session *s)
 static inline void
 netlabd_set_data(struct netlabd_session *s, void *data)
 {
-    NETLABD_HOST(s)->set_data(s, data);
+    if (NETLABD_HOST_HAS(s, set_data))
+        NETLABD_HOST(s)->set_data(s, data);
 }
 
 static inline void *
 netlabd_get_data(struct netlabd_session *s)
 {
+    if (!NETLABD_HOST_HAS(s, get_data))
+        return NULL;
     return NETLABD_HOST(s)->get_data(s);
 }
 
@@ -213,6 +244,8 @@ netlabd_get_data(struct netlabd_session *s)
 static inline void *
 netlabd_listener_data(struct netlabd_session *s)
 {
+    if (!NETLABD_HOST_HAS(s, listener_data))
+        return NULL;
     return NETLABD_HOST(s)->listener_data(s);
 }
 
@@ -226,6 +259,8 @@ netlabd_log(struct netlabd_session *s, int level, const char *fmt, ...)
 {
     va_list ap;
 
+    if (!NETLABD_HOST_HAS(s, vlog))
+        return;
     va_start(ap, fmt);
     NETLABD_HOST(s)->vlog(s, level, fmt, ap);
     va_end(ap);
@@ -236,18 +271,23 @@ netlabd_log(struct netlabd_session *s, int level, const char *fmt, ...)
 static inline const char *
 netlabd_option(struct netlabd_init *ini, const char *key)
 {
+    if (!NETLABD_HOST_HAS(ini, option))
+        return NULL;
     return NETLABD_HOST(ini)->option(ini, key);
 }
 
 static inline void
 netlabd_set_listener_data(struct netlabd_init *ini, void *data)
 {
-    NETLABD_HOST(ini)->set_listener_data(ini, data);
+    if (NETLABD_HOST_HAS(ini, set_listener_data))
+        NETLABD_HOST(ini)->set_listener_data(ini, data);
 }
 
 static inline const char *
 netlabd_listener_name(struct netlabd_init *ini)
 {
+    if (!NETLABD_HOST_HAS(ini, listener_name))
+        return NULL;
     return NETLABD_HOST(ini)->listener_name(ini);
 }
 
@@ -261,6 +301,8 @@ netlabd_init_error(struct netlabd_init *ini, const char *fmt, ...)
 {
     va_list ap;
 
+    if (!NETLABD_HOST_HAS(ini, init_error))
+        return;
     va_start(ap, fmt);
     NETLABD_HOST(ini)->init_error(ini, fmt, ap);
     va_end(ap);
