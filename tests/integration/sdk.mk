@@ -1,0 +1,10 @@
+# tests/integration/sdk.mk - what a plugin author uses: netlabd-plugin-run
+# on every shipped handler and the example, and an install into a
+# temporary prefix that builds the example against the installed header
+# with pkg-config, serves it with the installed netlabd and reloads it
+# rebuilt.
+TESTS += %reldir%/test_plugin_run.py
+TESTS += %reldir%/test_install.py
+
+EXTRA_DIST += %reldir%/test_plugin_run.py
+EXTRA_DIST += %reldir%/test_install.py
