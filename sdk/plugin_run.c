@@ -223,6 +223,69 @@ serve_datagrams(const struct nl_session_env *env)
     return env->ctr->errors > 0 ? -1 : 0;
 }
 
+/* Frees what add_option() made. */
+static void
+free_options(struct nl_listener_conf *lc)
+{
+    for (size_t i = 0; i < lc->noptions; i++) {
+        free(lc->options[i].key);
+        free(lc->options[i].value);
+    }
+    free(lc->options);
+    lc->options = NULL;
+    lc->noptions = 0;
+}
+
+/* Loads the handler, runs init() with the options and serves; returns the
+ * exit status. */
+static int
+run(const char *path, struct nl_listener_conf *lc, int dgram)
+{
+    struct nl_counters ctr = {0};
+    uint64_t gate = 0;
+    struct nl_session_env env = {0};
+    struct nl_plugin *p;
+    char err[1024];
+    void *state;
+    int line = 0, rc;
+
+    if ((p = nl_plugin_load(path, err, sizeof(err))) == NULL) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return EXIT_SETUP;
+    }
+    /* The made-up listener is named after the handler, for its logs. */
+    lc->name = (char *)nl_plugin_handler(p)->name;
+    lc->transport = dgram ? NL_TRANSPORT_UDP : NL_TRANSPORT_TCP;
+    lc->handler = (char *)path;
+    lc->handler_path = (char *)path;
+    if (nl_plugin_init(p, lc, &state, err, sizeof(err), &line) == -1) {
+        fprintf(stderr, PROG ": %s: %s\n", path, err);
+        nl_plugin_unload(p);
+        return EXIT_SETUP;
+    }
+
+    env.lc = lc;
+    env.handler = nl_plugin_handler(p);
+    env.listener_data = state;
+    env.ctr = &ctr;
+    env.gate = &gate;
+    env.notify_fd = -1;
+    rc = dgram ? serve_datagrams(&env) : serve_stream(&env);
+
+    nl_plugin_fini(p, state);
+    nl_plugin_unload(p);
+    if (rc == -1) {
+        if (dgram)
+            fprintf(stderr, PROG ": %s: %llu datagram(s) ended in an error\n",
+                    path, (unsigned long long)ctr.errors);
+        else
+            fprintf(stderr, PROG ": %s: the session ended in an error\n",
+                    path);
+        return EXIT_SESSION;
+    }
+    return EXIT_OK;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -234,93 +297,51 @@ main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     struct nl_listener_conf lc = {0};
-    struct nl_counters ctr = {0};
-    uint64_t gate = 0;
-    struct nl_session_env env = {0};
-    struct nl_plugin *p;
-    char err[1024];
-    const char *path;
-    void *state;
-    int ch, dgram = 0, line = 0, rc;
+    int ch, dgram = 0, rc = -1;
 
     lc.max_line = NL_DEFAULT_MAX_LINE;
     lc.max_connections = 1;
-    while ((ch = getopt_long(argc, argv, "o:m:uVh", longopts, NULL)) != -1) {
+    while (rc == -1 &&
+           (ch = getopt_long(argc, argv, "o:m:uVh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'o':
             if (add_option(&lc, optarg) == -1)
-                return EXIT_SETUP;
+                rc = EXIT_SETUP;
             break;
         case 'm':
             if (parse_max_line(optarg, &lc.max_line) == -1)
-                return EXIT_SETUP;
+                rc = EXIT_SETUP;
             break;
         case 'u':
             dgram = 1;
             break;
         case 'V':
             printf(PROG " (netlabd) %s\n", PACKAGE_VERSION);
-            return EXIT_OK;
+            rc = EXIT_OK;
+            break;
         case 'h':
             usage(stdout);
-            return EXIT_OK;
+            rc = EXIT_OK;
+            break;
         default:
             usage(stderr);
-            return EXIT_SETUP;
+            rc = EXIT_SETUP;
         }
     }
-    if (argc - optind != 1) {
+    if (rc == -1 && argc - optind != 1) {
         fprintf(stderr, PROG ": %s\n",
                 optind == argc ? "no handler given" : "one handler only");
         usage(stderr);
-        return EXIT_SETUP;
+        rc = EXIT_SETUP;
     }
-    path = argv[optind];
-
-    /* Diagnostics, the handler's netlabd_log() included, go to stderr;
-     * debug too, as "handler ended the session" is what an author needs. */
-    nl_log_open("stderr", NL_LOG_DEBUG);
-    /* A reader that goes away is a failed write, not a silent death. */
-    signal(SIGPIPE, SIG_IGN);
-
-    if ((p = nl_plugin_load(path, err, sizeof(err))) == NULL) {
-        fprintf(stderr, PROG ": %s\n", err);
-        return EXIT_SETUP;
-    }
-    /* The made-up listener is named after the handler, for its logs. */
-    lc.name = (char *)nl_plugin_handler(p)->name;
-    lc.transport = dgram ? NL_TRANSPORT_UDP : NL_TRANSPORT_TCP;
-    lc.handler = (char *)path;
-    lc.handler_path = (char *)path;
-    if (nl_plugin_init(p, &lc, &state, err, sizeof(err), &line) == -1) {
-        fprintf(stderr, PROG ": %s: %s\n", path, err);
-        nl_plugin_unload(p);
-        return EXIT_SETUP;
-    }
-
-    env.lc = &lc;
-    env.handler = nl_plugin_handler(p);
-    env.listener_data = state;
-    env.ctr = &ctr;
-    env.gate = &gate;
-    env.notify_fd = -1;
-    rc = dgram ? serve_datagrams(&env) : serve_stream(&env);
-
-    nl_plugin_fini(p, state);
-    nl_plugin_unload(p);
-    for (size_t i = 0; i < lc.noptions; i++) {
-        free(lc.options[i].key);
-        free(lc.options[i].value);
-    }
-    free(lc.options);
     if (rc == -1) {
-        if (dgram)
-            fprintf(stderr, PROG ": %s: %llu datagram(s) ended in an error\n",
-                    path, (unsigned long long)ctr.errors);
-        else
-            fprintf(stderr, PROG ": %s: the session ended in an error\n",
-                    path);
-        return EXIT_SESSION;
+        /* Diagnostics, the handler's netlabd_log() included, go to stderr;
+         * debug too: "handler ended the session" is what an author needs. */
+        nl_log_open("stderr", NL_LOG_DEBUG);
+        /* A reader that goes away is a failed write, not a silent death. */
+        signal(SIGPIPE, SIG_IGN);
+        rc = run(argv[optind], &lc, dgram);
     }
-    return EXIT_OK;
+    free_options(&lc);
+    return rc;
 }
