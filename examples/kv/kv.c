@@ -26,6 +26,8 @@
  * Try it:    printf 'set a 1\nget a\n' | netlabd-plugin-run ./kv.so
  * Serve it:  handler = "/path/to/kv.so"; options = { max_keys = 100; };
  */
+#define _POSIX_C_SOURCE 200809L /* strdup() also under -std=c99 */
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
