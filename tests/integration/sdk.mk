@@ -8,3 +8,8 @@ TESTS += %reldir%/test_install.py
 
 EXTRA_DIST += %reldir%/test_plugin_run.py
 EXTRA_DIST += %reldir%/test_install.py
+
+# A handler that ends its session with -1, for the runner's exit status 2.
+check_LTLIBRARIES += tests/plugins/fail_data.la
+tests_plugins_fail_data_la_SOURCES = tests/plugins/fail_data.c
+tests_plugins_fail_data_la_LDFLAGS = $(NL_TEST_PLUGIN_LDFLAGS)

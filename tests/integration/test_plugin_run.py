@@ -14,6 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from netlabd import BAD_LOG, PLUGIN_DIR, TEST_PLUGIN_DIR, TOP, check  # noqa: E402
+from netlabd import fail as fail_test  # noqa: E402
 
 RUN = os.environ.get("NETLABD_PLUGIN_RUN",
                      os.path.join(TOP, "build", "sdk", "netlabd-plugin-run"))
@@ -131,6 +132,33 @@ def max_line():
     expect(["-m", "1", upper], b"abc\n", 0, out=b"ABC\n", quiet=True)
 
 
+def handler_errors():
+    fail = so("fail_data", TEST_PLUGIN_DIR)
+
+    expect([fail], b"ok\n", 0, out=b"ok\n")
+    # data() returns -1: the session ends at once, queued output with it
+    # (all of the input is one read), and nothing after it is served.
+    expect([fail], b"ok\nfail\nafter\n", 2, out=b"",
+           err_re=r"\[debug\] listener fail_data: stdin: handler ended the session"
+                  r"(?s:.*)the session ended in an error")
+    expect([fail, "-o", "fail_open=true"], b"ok\n", 2, out=b"",
+           err_re=r"handler refused the session(?s:.*)the session ended in an error")
+    # A datagram that fails does not stop the others.
+    expect(["-u", fail], b"ok\nfail\nafter\n", 2, out=b"ok\nafter\n",
+           err_re=r"1 datagram\(s\) ended in an error")
+    # A reader that goes away: the write fails, exit 2 (not SIGPIPE).
+    p = subprocess.Popen([RUN, so("echo")], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()
+    try:
+        _, err = p.communicate(b"x" * 100000, timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        fail_test("netlabd-plugin-run with a closed stdout did not end")
+    check(p.returncode == 2, "stdout closed: exit %d, expected 2: %s" % (p.returncode, err))
+    check(b"write failed" in err, "stdout closed: no message: %r" % err)
+
+
 def refusals():
     echo = so("echo")
     init_fail = so("init_fail", TEST_PLUGIN_DIR)
@@ -191,6 +219,7 @@ def main():
     stream_mode()
     datagram_mode()
     max_line()
+    handler_errors()
     refusals()
     example()
     print("PASS")
