@@ -43,3 +43,17 @@ EXTRA_DIST += \
 	tools/bootstrap.sh \
 	tools/run-local.sh \
 	tools/test.sh
+
+# The Debian packaging and its test, so that a release tarball builds a
+# package too.
+EXTRA_DIST += \
+	debian/changelog \
+	debian/control \
+	debian/netlabd-dev.install \
+	debian/netlabd.install \
+	debian/netlabd.postinst \
+	debian/netlabd.tmpfiles \
+	debian/not-installed \
+	debian/rules \
+	debian/source/format \
+	tools/test-deb.sh

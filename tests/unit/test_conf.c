@@ -25,11 +25,8 @@
 #include "conf.h"
 #include "errs.h"
 #include "log.h"
+#include "paths.h"
 #include "util.h"
-
-#ifndef PKGLIBDIR
-#define PKGLIBDIR "/usr/local/lib/netlabd"
-#endif
 
 #define MAX_LINES 16
 
@@ -146,8 +143,8 @@ test_top_defaults(void **state)
     assert_string_equal(c->log_target, "stderr");
     assert_int_equal(c->log_target_set, 0);
     assert_int_equal(c->log_level, NL_LOG_INFO);
-    assert_string_equal(c->pidfile, "/run/netlabd/netlabd.pid");
-    assert_string_equal(c->control, "/run/netlabd/control.sock");
+    assert_string_equal(c->pidfile, NL_DEFAULT_PIDFILE);
+    assert_string_equal(c->control, NL_DEFAULT_CONTROL);
     assert_int_equal(c->control_mode, NL_DEFAULT_CONTROL_MODE);
     assert_string_equal(c->plugin_dir, PKGLIBDIR);
     assert_null(c->user);
