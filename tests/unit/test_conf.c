@@ -90,7 +90,7 @@ teardown(void **state)
 static void
 assert_in_dir(const char *dir, const char *rel, const char *got)
 {
-    char cwd[4096], *want;
+    char cwd[4096], *want = NULL; /* fail_msg() does not return */
 
     /* Resolved paths are absolute: a relative srcdir gets the cwd. */
     if (dir[0] == '/')
