@@ -1,16 +1,14 @@
 # ctl/local.mk - netlabctl, the control socket's client, and the unit test
-# of its JSON reader.  The default socket matches the daemon's default
-# `control` (daemon/conf.c); NETLABD_CONTROL or -s override it at run time.
-sbin_PROGRAMS += %reldir%/netlabctl
+# of its JSON reader.  The default socket is the daemon's default `control`
+# (NL_DEFAULT_CONTROL, daemon/paths.h); NETLABD_CONTROL or -s override it
+# at run time.  It goes in bindir: members of the control socket's group
+# use it, not only root.
+bin_PROGRAMS += %reldir%/netlabctl
 %canon_reldir%_netlabctl_SOURCES = \
 	%reldir%/json_parse.c \
 	%reldir%/json_parse.h \
 	%reldir%/netlabctl.c
-%canon_reldir%_netlabctl_CPPFLAGS = $(AM_CPPFLAGS) \
-	-DNL_DEFAULT_CONTROL='"/run/netlabd/control.sock"'
 %canon_reldir%_netlabctl_CFLAGS = $(AM_CFLAGS)
-
-dist_man_MANS += man/netlabctl.8
 
 if UNIT_TESTS
 check_PROGRAMS += tests/unit/test_json_parse

@@ -27,10 +27,7 @@
 #include <unistd.h>
 
 #include "json_parse.h"
-
-#ifndef NL_DEFAULT_CONTROL
-#define NL_DEFAULT_CONTROL "/run/netlabd/control.sock"
-#endif
+#include "paths.h"
 
 #define EXIT_REFUSED 1
 #define EXIT_TROUBLE 2

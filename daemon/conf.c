@@ -29,15 +29,10 @@
 #include "conf.h"
 #include "errs.h"
 #include "log.h"
+#include "paths.h"
 #include "util.h"
 
-#ifndef PKGLIBDIR
-#define PKGLIBDIR "/usr/local/lib/netlabd"
-#endif
-
 #define NL_DEFAULT_LOG_TARGET "stderr"
-#define NL_DEFAULT_PIDFILE    "/run/netlabd/netlabd.pid"
-#define NL_DEFAULT_CONTROL    "/run/netlabd/control.sock"
 
 /* What a key's value must be, and how it is stored. */
 enum key_type {

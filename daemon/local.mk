@@ -50,3 +50,24 @@ NL_DAEMON_LIBS = %reldir%/libnetlabd.a $(LIBCONFIG_LIBS) $(LIBEV_LIBS) \
 sbin_PROGRAMS += %reldir%/netlabd
 %canon_reldir%_netlabd_SOURCES = %reldir%/main.c
 %canon_reldir%_netlabd_LDADD = $(NL_DAEMON_LIBS)
+
+# daemon/paths.h: the configured folders, made from paths.h.in by make.
+# The objects that include it depend on it (automake's dependency
+# tracking), so a reconfigure that changes a folder recompiles them; a
+# reconfigure that changes none leaves it, and them, untouched (the stamp
+# is what is compared with Makefile).
+BUILT_SOURCES += %reldir%/paths.h
+DISTCLEANFILES += %reldir%/paths.h %reldir%/paths.stamp
+EXTRA_DIST += %reldir%/paths.h.in
+
+%reldir%/paths.h: %reldir%/paths.stamp
+	@test -f $@ || { rm -f %reldir%/paths.stamp; \
+	  $(MAKE) $(AM_MAKEFLAGS) %reldir%/paths.stamp; }
+%reldir%/paths.stamp: $(srcdir)/%reldir%/paths.h.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) %reldir% && \
+	$(nl_subst) $(srcdir)/%reldir%/paths.h.in > %reldir%/paths.h-t && \
+	if cmp -s %reldir%/paths.h-t %reldir%/paths.h; then \
+	  rm -f %reldir%/paths.h-t; \
+	else \
+	  mv -f %reldir%/paths.h-t %reldir%/paths.h; \
+	fi && touch $@

@@ -24,12 +24,9 @@
 #include "errs.h"
 #include "log.h"
 #include "master.h"
+#include "paths.h"
 #include "plugins.h"
 #include "serve.h"
-
-#ifndef SYSCONFDIR
-#define SYSCONFDIR "/etc"
-#endif
 
 #define EXIT_CONFIG  1
 #define EXIT_STARTUP 2

@@ -1,21 +1,59 @@
-# etc/local.mk - configuration files, the systemd unit, the man pages and
-# the helper scripts.
+# etc/local.mk - the example configuration, installed as
+# $(sysconfdir)/netlabd.conf, and the helper scripts.
 
-# The annotated configuration is installed as an example, never over
-# /etc/netlabd.conf.
+# etc/netlabd.conf is made from netlabd.conf.in with the configured folders
+# (pidfile, control socket and unix sockets under $(runstatedir)/netlabd).
+# It is installed twice: as the documentation's example, and as
+# $(sysconfdir)/netlabd.conf unless a file is already there, since that one
+# is the operator's.  Uninstalling removes the latter only while it is
+# still the file that was installed.
 examplesdir = $(docdir)/examples
-dist_examples_DATA = %reldir%/netlabd.conf
+nodist_examples_DATA = %reldir%/netlabd.conf
+CLEANFILES += %reldir%/netlabd.conf
+EXTRA_DIST += %reldir%/netlabd.conf.in
 
-# The systemd unit is only shipped: its paths (/usr/sbin/netlabd,
-# /etc/netlabd.conf) are those of a distribution package, which installs it.
+%reldir%/netlabd.conf: $(srcdir)/%reldir%/netlabd.conf.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) %reldir% && \
+	$(nl_subst) $(srcdir)/%reldir%/netlabd.conf.in > $@-t && mv -f $@-t $@
+
+install-data-hook:
+	@conf='$(DESTDIR)$(sysconfdir)/netlabd.conf'; \
+	if test -f "$$conf"; then \
+	  echo "netlabd: $$conf exists, not replacing it (the new example is in $(DESTDIR)$(examplesdir))"; \
+	else \
+	  echo " $(MKDIR_P) '$(DESTDIR)$(sysconfdir)'"; \
+	  $(MKDIR_P) '$(DESTDIR)$(sysconfdir)' || exit 1; \
+	  echo " $(INSTALL_DATA) %reldir%/netlabd.conf '$$conf'"; \
+	  $(INSTALL_DATA) %reldir%/netlabd.conf "$$conf" || exit 1; \
+	fi
+
+uninstall-hook:
+	@conf='$(DESTDIR)$(sysconfdir)/netlabd.conf'; \
+	if test ! -f "$$conf"; then \
+	  :; \
+	elif cmp -s %reldir%/netlabd.conf "$$conf"; then \
+	  echo " rm -f '$$conf'"; \
+	  rm -f "$$conf"; \
+	else \
+	  echo "netlabd: $$conf was changed since it was installed; not removing it"; \
+	fi
+
 EXTRA_DIST += \
 	%reldir%/netlabd.local.conf \
-	systemd/netlabd.service \
 	tools/bootstrap.sh \
 	tools/run-local.sh \
 	tools/test.sh
 
-dist_man_MANS += \
-	man/netlabd.8 \
-	man/netlabd.conf.5 \
-	man/netlabd-plugin.3
+# The Debian packaging and its test, so that a release tarball builds a
+# package too.
+EXTRA_DIST += \
+	debian/changelog \
+	debian/control \
+	debian/netlabd-dev.install \
+	debian/netlabd.install \
+	debian/netlabd.postinst \
+	debian/netlabd.tmpfiles \
+	debian/not-installed \
+	debian/rules \
+	debian/source/format \
+	tools/test-deb.sh

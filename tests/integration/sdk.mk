@@ -4,10 +4,10 @@
 # with pkg-config, serves it with the installed netlabd and reloads it
 # rebuilt.
 TESTS += %reldir%/test_plugin_run.py
-TESTS += %reldir%/test_install.py
+TESTS += %reldir%/test_sdk_install.py
 
 EXTRA_DIST += %reldir%/test_plugin_run.py
-EXTRA_DIST += %reldir%/test_install.py
+EXTRA_DIST += %reldir%/test_sdk_install.py
 
 # A handler that ends its session with -1, for the runner's exit status 2.
 check_LTLIBRARIES += tests/plugins/fail_data.la

@@ -235,7 +235,8 @@ def test_fake_status():
 def test_usage():
     out, _ = expect(["--help"], 0)
     for word in ("status", "reload", "stop", "log-reopen", "help", "--json",
-                 "-s", "NETLABD_CONTROL", "/run/netlabd/control.sock", "Exit status"):
+                 "-s", "NETLABD_CONTROL", "Exit status",
+                 os.environ.get("NL_rundir", "/run/netlabd") + "/control.sock"):
         check(word in out, "--help does not mention %r:\n%s" % (word, out))
     out2, _ = expect(["-h"], 0)
     check(out2 == out, "-h and --help differ")
