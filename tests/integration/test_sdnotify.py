@@ -87,7 +87,10 @@ def start(d, env, expect_ready=True):
 def finish(d, n):
     """After a stop: the log is clean (no sanitizer report); cleans up."""
     if d.proc.poll() is not None:
-        d.output = d.proc.stdout.read().decode(errors="replace")
+        try:
+            d.output = d.proc.communicate(timeout=5)[0].decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            d.output = ""
         d.check_log()
     d.kill()
     n.close()
