@@ -372,7 +372,7 @@ nl_activation_start(const struct nl_conf *conf)
 {
     const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
     char err[512], **names = NULL;
-    int n, rc = 0;
+    int n, rc = 0, misfit = 0;
 
     n = nl_activation_parse(pid, fds, getenv("LISTEN_FDNAMES"), getpid(),
                             &names, err, sizeof(err));
@@ -384,6 +384,10 @@ nl_activation_start(const struct nl_conf *conf)
         nl_errx(NULL, "socket activation: %s", err);
         return -1;
     }
+    for (size_t i = 0; i < npool; i++) /* once per process, but for tests */
+        free(pool[i].name);
+    free(pool);
+    npool = 0;
     pool = nl_xcalloc(n > 0 ? (size_t)n : 1, sizeof(*pool));
     for (int i = 0; i < n; i++) {
         int fd = FIRST_FD + i;
@@ -422,7 +426,7 @@ nl_activation_start(const struct nl_conf *conf)
             describe_passed(p, what, sizeof(what));
             nl_errx(NULL, "%s:%d: listener %s: %s does not fit: %s",
                     conf->file, lc->line, lc->name, what, why);
-            rc = -1;
+            misfit = 1;
         }
         p->in_use = 1; /* planned */
     }
@@ -442,9 +446,9 @@ nl_activation_start(const struct nl_conf *conf)
         close(p->fd);
         p->fd = -1;
     }
-    if (rc == -1)
+    if (misfit)
         nl_errx(NULL, "%s: the sockets systemd passed in do not fit the "
                       "listeners; not starting",
                 conf->file);
-    return rc;
+    return rc == -1 || misfit ? -1 : 0;
 }

@@ -8,6 +8,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,7 +25,9 @@
 #include <cmocka.h>
 
 #include "activation.h"
+#include "conf.h"
 #include "sdnotify.h"
+#include "transport.h"
 
 static void
 test_parse_socket(void **state)
@@ -284,6 +288,160 @@ test_listen_parse(void **state)
     assert_non_null(strstr(err, "LISTEN_PID=me: not a process id"));
 }
 
+/*
+ * nl_activation_start() on real descriptors: a listening tcp socket put
+ * at descriptor 3 (and maybe 4), as systemd would, for a config with a
+ * tcp listener "web" and a unix listener "local".
+ */
+static struct nl_listener_conf lcs[2];
+static struct nl_conf conf = {.file = "test.conf", .listeners = lcs,
+                              .nlisteners = 2};
+static int port;
+
+/* A listening tcp socket on 127.0.0.1 at descriptor fd; returns its port. */
+static int
+tcp_at(int fd, int want)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                              .sin_port = htons((uint16_t)want)};
+    socklen_t len = sizeof(sin);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(s >= 0);
+    assert_int_equal(bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(listen(s, 8), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&sin, &len), 0);
+    if (s != fd) {
+        assert_int_equal(dup2(s, fd), fd);
+        close(s);
+    }
+    return ntohs(sin.sin_port);
+}
+
+static void
+set_listen(const char *fds, const char *names)
+{
+    char pid[32];
+
+    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+    setenv("LISTEN_PID", pid, 1);
+    setenv("LISTEN_FDS", fds, 1);
+    if (names != NULL)
+        setenv("LISTEN_FDNAMES", names, 1);
+    else
+        unsetenv("LISTEN_FDNAMES");
+}
+
+static int
+setup_activation(void **state)
+{
+    /* Descriptors 3 and 4 must be free to play systemd's part. */
+    if (fcntl(3, F_GETFD) != -1 || fcntl(4, F_GETFD) != -1)
+        return -1;
+    port = tcp_at(3, 0);
+    memset(lcs, 0, sizeof(lcs));
+    lcs[0].name = "web";
+    lcs[0].line = 3;
+    lcs[0].transport = NL_TRANSPORT_TCP;
+    lcs[0].address = "127.0.0.1";
+    lcs[0].port = port;
+    lcs[1].name = "local";
+    lcs[1].line = 4;
+    lcs[1].transport = NL_TRANSPORT_UNIX;
+    lcs[1].path = "/nonexistent/local.sock";
+    return 0;
+}
+
+static int
+teardown_activation(void **state)
+{
+    close(3);
+    close(4);
+    return 0;
+}
+
+static void
+test_adopt_by_name(void **state)
+{
+    struct nl_socket sk;
+    char err[256];
+
+    set_listen("1", "web");
+    assert_int_equal(nl_activation_start(&conf), 0);
+    assert_null(getenv("LISTEN_PID"));
+    assert_null(getenv("LISTEN_FDS"));
+    assert_null(getenv("LISTEN_FDNAMES"));
+    /* Ours now: close-on-exec and non-blocking, as a socket of our own. */
+    assert_true(fcntl(3, F_GETFD) & FD_CLOEXEC);
+    assert_true(fcntl(3, F_GETFL) & O_NONBLOCK);
+
+    assert_int_equal(nl_transport_open(&lcs[0], &sk, err, sizeof(err)), 0);
+    assert_int_equal(sk.fd, 3);
+    assert_true(sk.adopted);
+    /* Given back on close, not closed: a reload may take it again. */
+    nl_transport_close(&lcs[0], &sk);
+    assert_int_not_equal(fcntl(3, F_GETFD), -1);
+    assert_int_equal(nl_transport_open(&lcs[0], &sk, err, sizeof(err)), 0);
+    assert_int_equal(sk.fd, 3);
+    /* A forked child closes only the sockets no listener holds. */
+    nl_activation_close_unused();
+    assert_int_not_equal(fcntl(3, F_GETFD), -1);
+    nl_transport_close(&lcs[0], &sk);
+}
+
+static void
+test_adopt_by_address(void **state)
+{
+    struct nl_socket sk;
+    char err[256];
+
+    /* systemd's default name, which is no listener's. */
+    set_listen("1", "netlabd.socket");
+    assert_int_equal(nl_activation_start(&conf), 0);
+    assert_int_equal(nl_transport_open(&lcs[0], &sk, err, sizeof(err)), 0);
+    assert_int_equal(sk.fd, 3);
+    nl_transport_close(&lcs[0], &sk);
+}
+
+static void
+test_contradiction_refused(void **state)
+{
+    /* A tcp socket named for the unix listener. */
+    set_listen("1", "local");
+    assert_int_equal(nl_activation_start(&conf), -1);
+    assert_null(getenv("LISTEN_FDS"));
+
+    /* A tcp socket named for "web", at another port. */
+    lcs[0].port = port == 65535 ? 1 : port + 1;
+    set_listen("1", "web");
+    assert_int_equal(nl_activation_start(&conf), -1);
+}
+
+static void
+test_unwanted_closed(void **state)
+{
+    struct nl_socket sk;
+    char err[256];
+
+    /* Unnamed, at an address no listener has: closed. */
+    lcs[0].port = port == 65535 ? 1 : port + 1;
+    set_listen("1", NULL);
+    assert_int_equal(nl_activation_start(&conf), 0);
+    assert_int_equal(fcntl(3, F_GETFD), -1);
+    /* And the listener binds its own. */
+    assert_int_equal(nl_activation_take(&lcs[0], &sk, err, sizeof(err)), 0);
+}
+
+static void
+test_missing_descriptor(void **state)
+{
+    set_listen("2", "web:other");
+    assert_int_equal(nl_activation_start(&conf), -1);
+    set_listen("many", NULL);
+    assert_int_equal(nl_activation_start(&conf), -1);
+}
+
 int
 main(void)
 {
@@ -295,6 +453,16 @@ main(void)
         cmocka_unit_test(test_send_abstract),
         cmocka_unit_test(test_init_off_and_bad),
         cmocka_unit_test(test_listen_parse),
+        cmocka_unit_test_setup_teardown(test_adopt_by_name, setup_activation,
+                                        teardown_activation),
+        cmocka_unit_test_setup_teardown(test_adopt_by_address,
+                                        setup_activation, teardown_activation),
+        cmocka_unit_test_setup_teardown(test_contradiction_refused,
+                                        setup_activation, teardown_activation),
+        cmocka_unit_test_setup_teardown(test_unwanted_closed, setup_activation,
+                                        teardown_activation),
+        cmocka_unit_test_setup_teardown(test_missing_descriptor,
+                                        setup_activation, teardown_activation),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
