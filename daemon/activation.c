@@ -96,8 +96,7 @@ nl_activation_parse(const char *pid, const char *fds, const char *fdnames,
     if (p != (long)self)
         return 0; /* meant for another process */
     if (fds == NULL) {
-        snprintf(err, errlen, "LISTEN_PID is netlabd's, but LISTEN_FDS is "
-                              "not set");
+        snprintf(err, errlen, "LISTEN_PID is netlabd's, but LISTEN_FDS is not set");
         return -1;
     }
     if (parse_int(fds, NL_ACTIVATION_MAX_FDS, &n) == -1) {
@@ -145,8 +144,7 @@ sock_info(int fd, struct sockinfo *si)
     memset(si, 0, sizeof(*si));
     si->kind = -1;
     if (fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode)) {
-        snprintf(si->text, sizeof(si->text), "descriptor %d, not a socket",
-                 fd);
+        snprintf(si->text, sizeof(si->text), "descriptor %d, not a socket", fd);
         return -1;
     }
     getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
@@ -230,8 +228,7 @@ unix_matches(const struct nl_listener_conf *lc, const struct sockinfo *si)
 
     if (si->sslen <= off || sun->sun_path[0] == '\0')
         return 0; /* unnamed or abstract: no listener has such a path */
-    snprintf(path, sizeof(path), "%.*s", (int)(si->sslen - off),
-             sun->sun_path);
+    snprintf(path, sizeof(path), "%.*s", (int)(si->sslen - off), sun->sun_path);
     if (strcmp(path, lc->path) == 0)
         return 1;
     return stat(path, &a) == 0 && stat(lc->path, &b) == 0 &&
@@ -302,8 +299,7 @@ describe_passed(const struct passed *p, char *buf, size_t len)
     if (p->name != NULL)
         snprintf(buf, len, "the socket systemd passed as \"%s\"", p->name);
     else
-        snprintf(buf, len, "the socket systemd passed as descriptor %d",
-                 p->fd);
+        snprintf(buf, len, "the socket systemd passed as descriptor %d", p->fd);
 }
 
 void
@@ -337,15 +333,13 @@ nl_activation_take(const struct nl_listener_conf *lc, struct nl_socket *sk,
     sk->adopted = 1;
     sk->dev = 0; /* no file of ours to remove */
     sk->ino = 0;
-    snprintf(sk->address, sizeof(sk->address), "%s",
-             strchr(si.text, ' ') + 1);
+    snprintf(sk->address, sizeof(sk->address), "%s", strchr(si.text, ' ') + 1);
     nl_notice(lc->name, "adopted %s from systemd", si.text);
     return 1;
 }
 
 void
-nl_activation_give_back(const struct nl_listener_conf *lc,
-                        struct nl_socket *sk)
+nl_activation_give_back(const struct nl_listener_conf *lc, struct nl_socket *sk)
 {
     for (size_t i = 0; i < npool; i++)
         if (pool[i].fd == sk->fd && pool[i].in_use) {
@@ -424,8 +418,8 @@ nl_activation_start(const struct nl_conf *conf)
             continue;
         if (fits(lc, &si, why, sizeof(why)) == -1) {
             describe_passed(p, what, sizeof(what));
-            nl_errx(NULL, "%s:%d: listener %s: %s does not fit: %s",
-                    conf->file, lc->line, lc->name, what, why);
+            nl_errx(NULL, "%s:%d: listener %s: %s does not fit: %s", conf->file,
+                    lc->line, lc->name, what, why);
             misfit = 1;
         }
         p->in_use = 1; /* planned */
@@ -447,8 +441,9 @@ nl_activation_start(const struct nl_conf *conf)
         p->fd = -1;
     }
     if (misfit)
-        nl_errx(NULL, "%s: the sockets systemd passed in do not fit the "
-                      "listeners; not starting",
+        nl_errx(NULL,
+                "%s: the sockets systemd passed in do not fit the "
+                "listeners; not starting",
                 conf->file);
     return rc == -1 || misfit ? -1 : 0;
 }

@@ -84,8 +84,8 @@ nl_sd_parse_socket(const char *s, struct sockaddr_un *sun, socklen_t *len,
     memcpy(sun->sun_path, s, n);
     if (s[0] == '@')
         sun->sun_path[0] = '\0'; /* the abstract namespace */
-    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n +
-                       (s[0] == '/'));
+    *len =
+        (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (s[0] == '/'));
     return 0;
 }
 

@@ -36,9 +36,9 @@ test_parse_socket(void **state)
     socklen_t len;
     char err[256], longpath[200];
 
-    assert_int_equal(nl_sd_parse_socket("/run/systemd/notify", &sun, &len, err,
-                                        sizeof(err)),
-                     0);
+    assert_int_equal(
+        nl_sd_parse_socket("/run/systemd/notify", &sun, &len, err, sizeof(err)),
+        0);
     assert_string_equal(sun.sun_path, "/run/systemd/notify");
     assert_int_equal(len, offsetof(struct sockaddr_un, sun_path) + 20);
 
@@ -59,8 +59,8 @@ test_parse_socket(void **state)
     memset(longpath, 'x', sizeof(longpath) - 1);
     longpath[0] = '/';
     longpath[sizeof(longpath) - 1] = '\0';
-    assert_int_equal(
-        nl_sd_parse_socket(longpath, &sun, &len, err, sizeof(err)), -1);
+    assert_int_equal(nl_sd_parse_socket(longpath, &sun, &len, err, sizeof(err)),
+                     -1);
     assert_non_null(strstr(err, "199 bytes, longer than a socket address"));
 }
 
@@ -235,17 +235,15 @@ test_listen_parse(void **state)
 {
     char err[256], **names;
 
-    assert_int_equal(nl_activation_parse(NULL, "2", NULL, 42, &names, err,
-                                         sizeof(err)),
-                     0);
+    assert_int_equal(
+        nl_activation_parse(NULL, "2", NULL, 42, &names, err, sizeof(err)), 0);
     /* Meant for another process. */
     assert_int_equal(
         nl_activation_parse("41", "2", NULL, 42, &names, err, sizeof(err)), 0);
     assert_null(names);
-    assert_int_equal(
-        nl_activation_parse("42", "2", "web:local", 42, &names, err,
-                            sizeof(err)),
-        2);
+    assert_int_equal(nl_activation_parse("42", "2", "web:local", 42, &names,
+                                         err, sizeof(err)),
+                     2);
     assert_string_equal(names[0], "web");
     assert_string_equal(names[1], "local");
     nl_activation_free_names(names, 2);
@@ -294,8 +292,8 @@ test_listen_parse(void **state)
  * tcp listener "web" and a unix listener "local".
  */
 static struct nl_listener_conf lcs[2];
-static struct nl_conf conf = {.file = "test.conf", .listeners = lcs,
-                              .nlisteners = 2};
+static struct nl_conf conf = {
+    .file = "test.conf", .listeners = lcs, .nlisteners = 2};
 static int port;
 
 /* A listening tcp socket on 127.0.0.1 at descriptor fd; returns its port. */
@@ -455,8 +453,8 @@ main(void)
         cmocka_unit_test(test_listen_parse),
         cmocka_unit_test_setup_teardown(test_adopt_by_name, setup_activation,
                                         teardown_activation),
-        cmocka_unit_test_setup_teardown(test_adopt_by_address,
-                                        setup_activation, teardown_activation),
+        cmocka_unit_test_setup_teardown(test_adopt_by_address, setup_activation,
+                                        teardown_activation),
         cmocka_unit_test_setup_teardown(test_contradiction_refused,
                                         setup_activation, teardown_activation),
         cmocka_unit_test_setup_teardown(test_unwanted_closed, setup_activation,
