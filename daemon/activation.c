@@ -96,7 +96,8 @@ nl_activation_parse(const char *pid, const char *fds, const char *fdnames,
     if (p != (long)self)
         return 0; /* meant for another process */
     if (fds == NULL) {
-        snprintf(err, errlen, "LISTEN_PID is netlabd's, but LISTEN_FDS is not set");
+        snprintf(err, errlen,
+                 "LISTEN_PID is netlabd's, but LISTEN_FDS is not set");
         return -1;
     }
     if (parse_int(fds, NL_ACTIVATION_MAX_FDS, &n) == -1) {
