@@ -22,6 +22,7 @@ from netlabd import (NETLABD, TEST_PLUGIN_DIR, Daemon, check, fail,  # noqa: E40
                      run, stream_exchange)
 
 SLOW = os.path.join(TEST_PLUGIN_DIR, "slow_init.so")
+SO_TIMESTAMPNS = 35  # <asm-generic/socket.h>; also the SCM_ type
 SLOW_SECONDS = 1
 
 
@@ -32,23 +33,32 @@ class Notify:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind("\0" + where[1:] if where.startswith("@") else where)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        # The kernel's arrival time: gaps between pings must not depend
+        # on when this (maybe descheduled) test got round to reading.
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.where = where
         self.all = []  # (pid, text, monotonic time) of every datagram
+        self.arrivals = []  # (text, kernel arrival time) of every datagram
 
     def recv(self, timeout):
         """(sender pid, text, when) of the next datagram, or None."""
         self.sock.settimeout(max(timeout, 0.001))
         try:
-            data, anc, _, _ = self.sock.recvmsg(4096, socket.CMSG_SPACE(12))
+            data, anc, _, _ = self.sock.recvmsg(
+                4096, socket.CMSG_SPACE(12) + socket.CMSG_SPACE(16))
         except socket.timeout:
             return None
         when = time.monotonic()
-        pid = None
+        pid = arrival = None
         for level, kind, payload in anc:
             if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
                 pid = struct.unpack("iII", payload[:12])[0]
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                sec, nsec = struct.unpack("qq", payload[:16])
+                arrival = sec + nsec / 1e9
         got = (pid, data.decode(errors="replace"), when)
         self.all.append(got)
+        self.arrivals.append((got[1], arrival))
         return got
 
     def wait_for(self, key, timeout=10):
@@ -217,22 +227,22 @@ def test_watchdog(where):
     try:
         start(d, {"NOTIFY_SOCKET": where, "WATCHDOG_USEC": "200000"})
         n.wait_for("READY", timeout=15)
-        times = []
+        n.arrivals = []
         deadline = time.monotonic() + 1.6
         while time.monotonic() < deadline:
             got = n.recv(deadline - time.monotonic())
             if got is not None and "WATCHDOG=1" in got[1].split("\n"):
                 check(got[0] == d.proc.pid, "WATCHDOG=1 from pid %s" % got[0])
-                times.append(got[2])
+        times = [t for text, t in n.arrivals if "WATCHDOG=1" in text.split("\n")]
+        check(None not in times, "no arrival time on a datagram")
         gaps = sorted(b - a for a, b in zip(times, times[1:]))
-        # 16 pings in 1.6 s at 100 ms; a loaded machine may delay some.
-        check(len(times) >= 8, "%d WATCHDOG=1 in 1.6 s at WATCHDOG_USEC=200000"
-              % len(times))
+        # 16 pings in 1.6 s at 100 ms; a loaded machine may delay some (and
+        # libev then fires a late one at once), so bounds are loose.
+        check(8 <= len(times) <= 20, "%d WATCHDOG=1 in 1.6 s at "
+              "WATCHDOG_USEC=200000, not about 16" % len(times))
         median = gaps[len(gaps) // 2]
         check(0.06 <= median <= 0.2, "median gap between WATCHDOG=1 %.3f s, "
               "not about 0.1 s: %r" % (median, gaps))
-        check(gaps[0] >= 0.03, "WATCHDOG=1 %.3f s after the one before"
-              % gaps[0])
         d.proc.send_signal(signal.SIGTERM)
         check(d.proc.wait(15) == 0, "netlabd did not stop cleanly")
     finally:
