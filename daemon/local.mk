@@ -3,6 +3,8 @@
 noinst_LIBRARIES = %reldir%/libnetlabd.a
 %canon_reldir%_libnetlabd_a_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS)
 %canon_reldir%_libnetlabd_a_SOURCES = \
+	%reldir%/activation.c \
+	%reldir%/activation.h \
 	%reldir%/blocking.c \
 	%reldir%/blocking.h \
 	%reldir%/buf.c \
@@ -31,6 +33,8 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/privs.c \
 	%reldir%/privs.h \
 	%reldir%/reload.c \
+	%reldir%/sdnotify.c \
+	%reldir%/sdnotify.h \
 	%reldir%/serve.c \
 	%reldir%/serve.h \
 	%reldir%/session.c \

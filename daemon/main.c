@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "activation.h"
 #include "conf.h"
 #include "errs.h"
 #include "log.h"
@@ -195,6 +196,11 @@ main(int argc, char **argv)
     }
     nl_notice(NULL, "netlabd %s starting with %s", PACKAGE_VERSION, file);
     raise_fd_limit();
+    /* Sockets from systemd that contradict the config are a config error. */
+    if (nl_activation_start(conf) == -1) {
+        nl_conf_free(conf);
+        return EXIT_CONFIG;
+    }
     if ((m = nl_master_new(conf, pidfile)) == NULL)
         return EXIT_STARTUP;
     if (!foreground)

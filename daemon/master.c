@@ -26,12 +26,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "activation.h"
 #include "buf.h"
 #include "conf.h"
 #include "control.h"
@@ -41,6 +40,7 @@
 #include "master_int.h"
 #include "pidfile.h"
 #include "plugins.h"
+#include "sdnotify.h"
 #include "serve.h"
 #include "stats.h"
 #include "transport.h"
@@ -70,32 +70,6 @@ on_signal(int signo)
     /* A full pipe already holds a wake-up; losing this byte is fine. */
     (void)!write(signal_pipe_w, &c, 1);
     errno = saved;
-}
-
-/* Tells systemd (Type=notify) about a state change, if it is listening. */
-static void
-sd_notify_msg(const char *msg)
-{
-    const char *path = getenv("NOTIFY_SOCKET");
-    struct sockaddr_un sun;
-    socklen_t len;
-    int fd;
-
-    if (path == NULL || (path[0] != '/' && path[0] != '@') ||
-        strlen(path) >= sizeof(sun.sun_path))
-        return;
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    strcpy(sun.sun_path, path);
-    len = offsetof(struct sockaddr_un, sun_path) + strlen(path);
-    if (path[0] == '@')
-        sun.sun_path[0] = '\0'; /* abstract namespace */
-    if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
-        return;
-    if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sun,
-               len) == -1)
-        nl_log_errno(NULL, "sd_notify %s", path);
-    close(fd);
 }
 
 struct lst *
@@ -193,10 +167,7 @@ notify_ready(struct nl_master *m, int ok)
         m->ready_fd = -1;
     }
     if (ok) {
-        char msg[64];
-
-        snprintf(msg, sizeof(msg), "READY=1\nMAINPID=%ld", (long)getpid());
-        sd_notify_msg(msg);
+        nl_sd_ready();
         nl_notice(NULL, "ready: %zu listener(s) serving", m->nlst);
     }
 }
@@ -241,6 +212,7 @@ child_close_master_fds(struct nl_master *m, struct lst *keep)
             close(d->notify_fd);
     if (m->ctl != NULL)
         nl_control_close_in_child(m->ctl);
+    nl_activation_close_unused();
     close(m->sigpipe[0]);
     close(m->sigpipe[1]);
     if (m->logpipe[0] != -1)
@@ -684,7 +656,7 @@ kill_cb(struct ev_loop *loop, ev_timer *t, int revents)
 static void
 finish_stop(struct nl_master *m)
 {
-    sd_notify_msg("STOPPING=1");
+    nl_sd_stopping();
     for (size_t i = 0; i < m->nlst; i++) {
         struct lst *l = m->lst[i];
 
@@ -782,12 +754,14 @@ reload_done(struct nl_master *m, int rc)
     m->reloaded = 1;
     m->reload_ok = rc == 0;
     m->reload_time = time(NULL);
-    if (rc == 0) {
+    if (rc == 0)
         nl_notice(NULL, "reloaded: generation %u", m->generation);
-        sd_notify_msg("READY=1");
-    } else {
+    else
         nl_errx(NULL, "reload refused, configuration unchanged");
-    }
+    /* Refused or not, the reload is over: systemd must not stay in
+     * "reloading" (STATUS= then names the error). */
+    if (m->started_up && !m->stopping)
+        nl_sd_ready();
     m->reloader = NULL;
     if (c != NULL)
         answer_reload(m, c);
@@ -863,6 +837,12 @@ reload_run(struct nl_master *m, const char *why,
         return;
     }
     nl_notice(NULL, "%s: reloading %s", why, m->conf->file);
+    if (m->started_up) {
+        char what[512];
+
+        snprintf(what, sizeof(what), "reloading %s", m->conf->file);
+        nl_sd_reloading(what);
+    }
     if ((m->check_conf = nl_reload_parse(m, &m->check_errs)) == NULL ||
         (m->check = nl_check_start(m->check_conf, &m->check_errs)) == NULL) {
         nl_conf_free(m->check_conf);
@@ -1099,6 +1079,38 @@ setup_signals(struct nl_master *m)
     return 0;
 }
 
+/* The line systemctl status shows: STATUS= (sdnotify.c sends it). */
+static void
+sd_status(void *arg, char *buf, size_t len)
+{
+    struct nl_master *m = arg;
+    unsigned long long active = 0;
+    size_t serving = 0;
+    int n;
+
+    FOR_EACH_PROC(m, pr)
+    {
+        if (pr->slot != NULL)
+            active += __atomic_load_n(&pr->slot->active, __ATOMIC_RELAXED);
+    }
+    for (const struct drain *d = m->drains; d != NULL; d = d->next)
+        active += __atomic_load_n(&d->slot->active, __ATOMIC_RELAXED);
+    if (m->stopping) {
+        snprintf(buf, len, "stopping; %llu active connection(s)", active);
+        return;
+    }
+    for (size_t i = 0; i < m->nlst; i++)
+        serving += lst_ready(m->lst[i]);
+    n = snprintf(buf, len,
+                 "generation %u; %zu/%zu listener(s) serving; %llu active "
+                 "connection(s)",
+                 m->generation, serving, m->nlst, active);
+    if (m->reloaded && !m->reload_ok && m->reload_error != NULL && n > 0 &&
+        (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, "; last reload refused: %s",
+                 m->reload_error);
+}
+
 static void
 master_free(struct nl_master *m)
 {
@@ -1137,6 +1149,7 @@ master_free(struct nl_master *m)
     }
     if (m->cwd_fd != -1)
         close(m->cwd_fd);
+    nl_sd_stop();
     if (m->loop != NULL)
         ev_loop_destroy(m->loop);
     free(m->lst);
@@ -1169,6 +1182,10 @@ nl_master_run(struct nl_master *m, int ready_fd)
     ev_timer_init(&m->drain_w, drain_timer_cb, 1.0, 1.0);
     m->drain_w.data = m;
     ev_timer_start(m->loop, &m->drain_w);
+    /* Here, after daemonize(): the process systemd hears from is this one. */
+    if (nl_sd_init(err, sizeof(err)) == -1)
+        nl_warnx(NULL, "systemd notification: %s", err);
+    nl_sd_start(m->loop, sd_status, m);
     if (setup_signals(m) == -1) {
         nl_log_errno(NULL, "signals");
         goto fail;

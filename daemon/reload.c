@@ -15,7 +15,8 @@
  *    their sessions), so no connection is refused and none in the backlog
  *    is lost;
  *  - an old address not in the new file: its socket is closed (a unix
- *    socket file removed) and its processes drain;
+ *    socket file removed) and its processes drain; a socket systemd passed
+ *    in is kept aside instead, for a listener that takes it later;
  *  - a new address: bound, and served by new processes.
  *
  * Reloads run one at a time: one asked for while another runs follows it
@@ -31,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "activation.h"
 #include "conf.h"
 #include "errs.h"
 #include "log.h"
@@ -132,6 +134,7 @@ nl_reload_apply(struct nl_master *m, struct nl_conf *nc, struct nl_errs *errs)
                     taken[j] = 1;
                     match[i] = m->lst[j];
                 }
+    nl_activation_names(nc); /* which sockets from systemd go by name */
     for (size_t i = 0; i < n; i++) {
         const struct nl_listener_conf *lc = &nc->listeners[i];
 
@@ -184,6 +187,7 @@ nl_reload_apply(struct nl_master *m, struct nl_conf *nc, struct nl_errs *errs)
         nl_stats_ref(o->gate);
         next[i]->kept = o->kept;
         if (lc->path != NULL && lc->mode_set && lc->mode != o->lc->mode &&
+            !o->sk.adopted && /* systemd's SocketMode= rules its file */
             chmod(lc->path, lc->mode) == -1)
             nl_log_errno(lc->name, "chmod %s", lc->path);
         /* Linux applies a new backlog to a listening socket. */
@@ -201,9 +205,7 @@ nl_reload_apply(struct nl_master *m, struct nl_conf *nc, struct nl_errs *errs)
             continue;
         nl_info(o->lc->name, "removed: closing %s, its processes drain",
                 o->sk.address);
-        close(o->sk.fd);
-        if (o->lc->path != NULL)
-            nl_unix_unlink(o->lc->path, &o->sk);
+        nl_transport_close(o->lc, &o->sk); /* systemd's goes back */
         nl_lst_retire(o);
     }
     free(m->lst);

@@ -18,6 +18,7 @@ struct nl_socket {
     dev_t dev;         /* unix transports: the socket file this process made, */
     ino_t ino;         /* so that only that file is ever removed */
     char address[256]; /* as status shows it, with the port actually bound */
+    int adopted;       /* passed in by systemd (activation.c): never unlinked */
 };
 
 struct nl_transport_ops {
@@ -33,11 +34,13 @@ struct nl_transport_ops {
 extern const struct nl_transport_ops nl_transport_inet;
 extern const struct nl_transport_ops nl_transport_unix;
 
-/* Opens lc's socket, non-blocking and close-on-exec.  0 or -1 (see ops). */
+/* Opens lc's socket, non-blocking and close-on-exec: the one systemd
+ * passed in for lc, if any, else a new one.  0 or -1 (see ops). */
 int nl_transport_open(const struct nl_listener_conf *lc, struct nl_socket *sk,
                       char *err, size_t errlen);
 
-/* Closes sk; a unix socket file is removed if it is still the one made. */
+/* Closes sk; a unix socket file is removed if it is still the one made.
+ * A socket systemd passed in goes back to its pool instead. */
 void nl_transport_close(const struct nl_listener_conf *lc,
                         struct nl_socket *sk);
 
@@ -50,7 +53,8 @@ void nl_transport_close(const struct nl_listener_conf *lc,
 int nl_unix_bind(const char *path, int type, int mode, int backlog,
                  struct nl_socket *sk, char *err, size_t errlen);
 
-/* Removes path if it is still the socket file sk was bound to. */
+/* Removes path if it is still the socket file sk was bound to (never
+ * when systemd made it). */
 void nl_unix_unlink(const char *path, const struct nl_socket *sk);
 
 #endif /* NL_TRANSPORT_H */

@@ -114,6 +114,8 @@ nl_unix_unlink(const char *path, const struct nl_socket *sk)
 {
     struct stat st;
 
+    if (sk->adopted)
+        return; /* systemd's file */
     if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == sk->dev &&
         st.st_ino == sk->ino)
         unlink(path);
