@@ -66,6 +66,7 @@ def main():
     check(service.get("ExecReload") == ["%s/netlabctl reload" % bindir],
           "netlabd.service: ExecReload=%s" % service.get("ExecReload"))
     check(service.get("RuntimeDirectory") == ["netlabd"], "netlabd.service: no RuntimeDirectory")
+    check(service.get("WatchdogSec") == ["30s"], "netlabd.service: WatchdogSec is not 30s")
     check(service.get("RestartPreventExitStatus") == ["1"],
           "netlabd.service: RestartPreventExitStatus is not 1")
     for k in ("NoNewPrivileges", "ProtectHome", "PrivateTmp", "PrivateDevices"):
