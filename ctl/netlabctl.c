@@ -496,8 +496,7 @@ print_last_reload(const struct nl_jp_value *lr)
         printf("%-13sok at %s\n", "last reload:", when);
         return;
     }
-    snprintf(first, sizeof(first), "%-13sfailed at %s: ", "last reload:",
-             when);
+    snprintf(first, sizeof(first), "%-13sfailed at %s: ", "last reload:", when);
     if ((text = nl_jp_string(nl_jp_get(lr, "error"), NULL)) != NULL) {
         /* One error a line, under the first. */
         print_lines(stdout, first, "             ", text);

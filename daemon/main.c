@@ -98,6 +98,7 @@ check_conf(const char *file, const char *pidfile, int test,
            struct nl_errs *warns)
 {
     struct nl_conf *conf;
+    char *rundir;
     int who;
 
     *as_root = 0;
@@ -105,8 +106,11 @@ check_conf(const char *file, const char *pidfile, int test,
         return -1;
     if ((who = nl_privs_resolve(conf, errs)) == 1)
         *as_root = 1;
-    if (test)
-        (void)nl_preflight(conf, pidfile, errs, warns);
+    if (test) {
+        rundir = nl_conf_rundir();
+        (void)nl_preflight(conf, pidfile, rundir, errs, warns);
+        free(rundir);
+    }
     /* The check runs handlers as the user, which must be known. */
     if (who != -1)
         (void)nl_plugins_check(conf, errs);
@@ -176,6 +180,7 @@ main(int argc, char **argv)
     struct nl_conf *conf;
     struct nl_master *m;
     const char *target;
+    char *rundir;
 
     while ((ch = getopt_long(argc, argv, "c:ftp:Vh", longopts, NULL)) != -1) {
         switch (ch) {
@@ -246,7 +251,10 @@ main(int argc, char **argv)
     if (as_root)
         nl_warnx(NULL, AS_ROOT_WARNING);
     raise_fd_limit();
-    if (nl_rundir_make(conf, pidfile, err, sizeof(err)) == -1) {
+    rundir = nl_conf_rundir();
+    rc = nl_rundir_make(conf, pidfile, rundir, err, sizeof(err));
+    free(rundir);
+    if (rc == -1) {
         nl_errx(NULL, "%s", err);
         nl_log_startup_end();
         nl_conf_free(conf);

@@ -143,8 +143,8 @@ nl_master_new(struct nl_conf *conf, const char *pidfile)
     m->pidfile_fd = -1;
     m->generation = 1;
     m->cwd_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if ((m->pidfile_fd = nl_pidfile_lock(m->pidfile, &other, err,
-                                         sizeof(err))) == -1) {
+    if ((m->pidfile_fd =
+             nl_pidfile_lock(m->pidfile, &other, err, sizeof(err))) == -1) {
         nl_errx(NULL, "%s", err);
         goto fail;
     }

@@ -95,8 +95,7 @@ nl_pidfile_lock(const char *path, pid_t *holder, char *err, size_t errlen)
 }
 
 int
-nl_pidfile_write(int fd, const char *path, pid_t pid, char *err,
-                 size_t errlen)
+nl_pidfile_write(int fd, const char *path, pid_t pid, char *err, size_t errlen)
 {
     char text[32];
     int n = snprintf(text, sizeof(text), "%ld\n", (long)pid);

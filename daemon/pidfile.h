@@ -16,8 +16,7 @@
  * another process holds the lock, errno is EWOULDBLOCK and *holder is the
  * pid the file names (0 when it names none).
  */
-int nl_pidfile_lock(const char *path, pid_t *holder, char *err,
-                    size_t errlen);
+int nl_pidfile_lock(const char *path, pid_t *holder, char *err, size_t errlen);
 
 /* Writes pid into the locked file fd, replacing what it held.  0, or -1
  * with one line in err naming path. */

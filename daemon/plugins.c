@@ -438,8 +438,7 @@ child_main(const struct nl_conf *conf, int fd)
     if (conf->user != NULL) {
         char err[MSG_MAX];
 
-        if (nl_privs_switch(conf->user, conf->group, err, sizeof(err)) ==
-            -1) {
+        if (nl_privs_switch(conf->user, conf->group, err, sizeof(err)) == -1) {
             flatten(err);
             child_put(fd, "X cannot check the handlers: %s", err);
             child_put(fd, "D");

@@ -39,6 +39,7 @@
 struct what {
     const struct nl_conf *conf;
     struct nl_errs *errs, *warns;
+    const char *rundir;
     int line;
     const char *label;
 };
@@ -67,14 +68,14 @@ writable(const char *path)
 static void
 check_folder(const struct what *w, const char *path)
 {
-    char *dir = dir_of(path), *rundir = nl_conf_rundir(), *parent;
+    char *dir = dir_of(path), *parent;
     struct stat st;
 
     if (stat(dir, &st) == -1) {
         int e = errno;
 
         parent = dir_of(dir);
-        if (e == ENOENT && strcmp(dir, rundir) == 0 &&
+        if (e == ENOENT && strcmp(dir, w->rundir) == 0 &&
             stat(parent, &st) == 0 && S_ISDIR(st.st_mode) && writable(parent))
             ; /* made at start-up */
         else if (e == ENOENT)
@@ -82,8 +83,8 @@ check_folder(const struct what *w, const char *path)
                            "%s%s: folder %s does not exist", w->label, path,
                            dir);
         else
-            nl_conf_report(w->conf, w->errs, w->line, "%s%s: %s: %s",
-                           w->label, path, dir, strerror(e));
+            nl_conf_report(w->conf, w->errs, w->line, "%s%s: %s: %s", w->label,
+                           path, dir, strerror(e));
         free(parent);
     } else if (!S_ISDIR(st.st_mode)) {
         nl_conf_report(w->conf, w->errs, w->line, "%s%s: %s is not a folder",
@@ -95,7 +96,6 @@ check_folder(const struct what *w, const char *path)
                        w->label, path, dir, (long)geteuid());
     }
     free(dir);
-    free(rundir);
 }
 
 /* A unix socket path: its folder, and what is there already. */
@@ -232,12 +232,13 @@ check_inet(const struct what *w, const struct nl_listener_conf *lc,
 
 int
 nl_preflight(const struct nl_conf *conf, const char *pidfile,
-             struct nl_errs *errs, struct nl_errs *warns)
+             const char *rundir, struct nl_errs *errs, struct nl_errs *warns)
 {
     size_t nerrs = errs->n;
     int privileged_ok = can_bind_privileged();
     int unpriv_start = unprivileged_start();
-    struct what w = {.conf = conf, .errs = errs, .warns = warns};
+    struct what w = {
+        .conf = conf, .errs = errs, .warns = warns, .rundir = rundir};
 
     if (pidfile != NULL) {
         w.label = "pidfile (-p): ";
@@ -293,10 +294,9 @@ in_folder(const char *path, const char *dir)
 }
 
 int
-nl_rundir_make(const struct nl_conf *conf, const char *pidfile, char *err,
-               size_t errlen)
+nl_rundir_make(const struct nl_conf *conf, const char *pidfile,
+               const char *rundir, char *err, size_t errlen)
 {
-    char *rundir = nl_conf_rundir();
     int used = in_folder(pidfile != NULL ? pidfile : conf->pidfile, rundir) ||
                in_folder(conf->control, rundir);
     int rc = 0;
@@ -311,10 +311,9 @@ nl_rundir_make(const struct nl_conf *conf, const char *pidfile, char *err,
             rc = -1;
         }
     } else if (used && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create the runtime folder %s: %s",
-                 rundir, strerror(errno));
+        snprintf(err, errlen, "cannot create the runtime folder %s: %s", rundir,
+                 strerror(errno));
         rc = -1;
     }
-    free(rundir);
     return rc;
 }

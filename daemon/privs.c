@@ -36,8 +36,8 @@ default_user(void)
     key_error_at(conf, errs, key, nl_xasprintf(__VA_ARGS__))
 
 static void
-key_error_at(const struct nl_conf *conf, struct nl_errs *errs,
-             const char *key, char *msg)
+key_error_at(const struct nl_conf *conf, struct nl_errs *errs, const char *key,
+             char *msg)
 {
     nl_conf_report(conf, errs, nl_conf_line(conf, key), "%s: %s", key, msg);
     free(msg);

@@ -22,8 +22,8 @@
 /* "127.0.0.1:80: Permission denied", and for a port below 1024 what
  * would allow it. */
 static void
-bind_error(const struct nl_listener_conf *lc, const struct addrinfo *ai,
-           int e, char *err, size_t errlen)
+bind_error(const struct nl_listener_conf *lc, const struct addrinfo *ai, int e,
+           char *err, size_t errlen)
 {
     char addr[128];
 

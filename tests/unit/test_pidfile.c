@@ -85,8 +85,7 @@ test_lock_write_release(void **state)
     assert_true(fd >= 0);
     assert_int_equal(holder, 0);
     assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
-    assert_int_equal(nl_pidfile_write(fd, path, getpid(), err, sizeof(err)),
-                     0);
+    assert_int_equal(nl_pidfile_write(fd, path, getpid(), err, sizeof(err)), 0);
     assert_int_equal(file_pid(), (long)getpid());
     /* Written again (a daemonized master): replaced, not appended. */
     assert_int_equal(nl_pidfile_write(fd, path, 7, err, sizeof(err)), 0);
@@ -165,8 +164,7 @@ test_stale_live_pid(void **state)
     put(text);
     fd = nl_pidfile_lock(path, &holder, err, sizeof(err));
     assert_true(fd >= 0);
-    assert_int_equal(nl_pidfile_write(fd, path, getpid(), err, sizeof(err)),
-                     0);
+    assert_int_equal(nl_pidfile_write(fd, path, getpid(), err, sizeof(err)), 0);
     assert_int_equal(file_pid(), (long)getpid());
     nl_pidfile_release(path, fd);
     put("not a pid\n");
