@@ -307,8 +307,12 @@ def test_reload_bind_error():
 # --- the default user -------------------------------------------------------
 
 def uids_of(pid):
-    with open("/proc/%d/status" % pid) as f:
-        text = f.read()
+    """(uid, gid) of pid, or None when it just ended."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            text = f.read()
+    except OSError:
+        return None
     uid = int(re.search(r"^Uid:\s+(\d+)", text, re.M).group(1))
     gid = int(re.search(r"^Gid:\s+(\d+)", text, re.M).group(1))
     return uid, gid
@@ -330,11 +334,11 @@ def start_with_default(name, extra=None):
 
 
 def expect_serving_as(d, uid, gid, what):
-    kids = d.children()
+    kids = [k for k in d.children() if uids_of(k) is not None]
     check(kids, "%s: no serving process" % what)
     for pid in kids:
         got = uids_of(pid)
-        check(got == (uid, gid), "%s: serving process %d runs as %r, expected %r"
+        check(got in (None, (uid, gid)), "%s: serving process %d runs as %r, expected %r"
               % (what, pid, got, (uid, gid)))
     check(uids_of(d.proc.pid)[0] == os.geteuid(), "%s: the master changed user" % what)
     check(stream_exchange(d, "echo", b"who\n") == b"who\n", "%s: no echo" % what)
@@ -365,6 +369,18 @@ def test_default_user():
         try:
             expect_serving_as(d, pw.pw_uid, pw.pw_gid, "default nobody")
             expect_warned(d, 0, "default nobody")
+            # A reload (of a changed listener) keeps to the same account.
+            with open(d.conf) as f:
+                text = f.read()
+            with open(d.conf, "w") as f:
+                f.write(text.replace('handler = "echo";', 'handler = "echo"; idle_timeout = 77;'))
+            ans = d.command("reload", timeout=30)
+            check(ans.get("ok") is True, "reload answered %r" % ans)
+            check(wait_until(lambda: d.children() and all(
+                uids_of(k) in (None, (pw.pw_uid, pw.pw_gid)) for k in d.children()), 10),
+                "after a reload, serving processes run as %r"
+                % [uids_of(k) for k in d.children()])
+            expect_serving_as(d, pw.pw_uid, pw.pw_gid, "default nobody, reloaded")
             d.stop()
         finally:
             cleanup(d)
