@@ -22,7 +22,7 @@
 
 NL_PACKAGES=(build-essential autoconf automake libtool pkg-config
              libconfig-dev libev-dev libcmocka-dev python3 socat
-             netcat-openbsd procps)
+             netcat-openbsd procps man-db)
 
 nl_say() {
     printf '==> %s\n' "$*" >&2

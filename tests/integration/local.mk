@@ -6,8 +6,10 @@ PY_LOG_COMPILER = $(PYTHON3)
 AM_PY_LOG_FLAGS = -B
 
 TESTS += \
-	%reldir%/test_smoke.py
+	%reldir%/test_smoke.py \
+	%reldir%/test_manpages.py
 
 EXTRA_DIST += \
 	tests/lib/netlabd.py \
-	%reldir%/test_smoke.py
+	%reldir%/test_smoke.py \
+	%reldir%/test_manpages.py
