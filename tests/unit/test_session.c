@@ -236,12 +236,12 @@ test_output_bounded(void **state)
 }
 
 static int
-t_big(struct netlabd_session *s, const void *buf, size_t len)
+t_big(struct netlabd_session *sess, const void *buf, size_t len)
 {
     static char answer[1000];
 
     nmsgs++;
-    return netlabd_write(s, answer, sizeof(answer));
+    return netlabd_write(sess, answer, sizeof(answer));
 }
 
 static void
