@@ -455,10 +455,33 @@ static const struct column draining_cols[] = {
     {"ACTIVE", "connections_active", 1, fmt_count_value},
 };
 
+/*
+ * Prints text (a daemon's error: a reload's are one "FILE:LINE: ..." per
+ * line) one line at a time, each after `first` (the first line) or `more`
+ * (the others), sanitized.
+ */
+static void
+print_lines(FILE *out, const char *first, const char *more, const char *text)
+{
+    char buf[CELL], piece[CELL];
+
+    for (int i = 0;; i++) {
+        size_t len = strcspn(text, "\n");
+
+        snprintf(piece, sizeof(piece), "%.*s", (int)len, text);
+        sanitize(piece, buf, sizeof(buf));
+        fprintf(out, "%s%s\n", i == 0 ? first : more, buf);
+        if (text[len] == '\0' || text[len + 1] == '\0')
+            break;
+        text += len + 1;
+    }
+}
+
 static void
 print_last_reload(const struct nl_jp_value *lr)
 {
-    char when[CELL], error[CELL];
+    char when[CELL], error[CELL], first[CELL + 64];
+    const char *text;
     int ok;
 
     if (nl_jp_type(lr) != NL_JP_OBJECT) {
@@ -470,8 +493,14 @@ print_last_reload(const struct nl_jp_value *lr)
         printf("%-13sok at %s\n", "last reload:", when);
         return;
     }
+    snprintf(first, sizeof(first), "%-13sfailed at %s: ", "last reload:", when);
+    if ((text = nl_jp_string(nl_jp_get(lr, "error"), NULL)) != NULL) {
+        /* One error a line, under the first. */
+        print_lines(stdout, first, "             ", text);
+        return;
+    }
     fmt_plain(nl_jp_get(lr, "error"), error, sizeof(error));
-    printf("%-13sfailed at %s: %s\n", "last reload:", when, error);
+    printf("%s%s\n", first, error);
 }
 
 static void
@@ -580,7 +609,7 @@ report(const char *cmd, const struct nl_jp_value *doc, const char *raw,
        int json)
 {
     const struct nl_jp_value *err = nl_jp_get(doc, "error");
-    char buf[CELL];
+    char prefix[CELL];
     int ok = 1;
 
     (void)nl_jp_bool(nl_jp_get(doc, "ok"), &ok); /* absent means no verdict */
@@ -591,11 +620,12 @@ report(const char *cmd, const struct nl_jp_value *doc, const char *raw,
             print_human(cmd, doc, raw);
         return 0;
     }
-    if (nl_jp_string(err, NULL) != NULL)
-        sanitize(nl_jp_string(err, NULL), buf, sizeof(buf));
-    else
-        snprintf(buf, sizeof(buf), "failed, without saying why");
-    fprintf(stderr, "%s: %s: %s\n", progname, cmd, buf);
+    /* A refused reload may have several errors: each on its own line,
+     * each with the prefix, so that every line stands alone in a log. */
+    snprintf(prefix, sizeof(prefix), "%s: %s: ", progname, cmd);
+    print_lines(stderr, prefix, prefix,
+                nl_jp_string(err, NULL) != NULL ? nl_jp_string(err, NULL)
+                                                : "failed, without saying why");
     return EXIT_REFUSED;
 }
 

@@ -863,16 +863,14 @@ parse_top(struct parse *p, const config_setting_t *root)
             continue;
         }
         seen[k - keys] = 1;
+        p->conf->top_lines[k - keys] = line_of(m);
         (void)set_value(p, k, m, NULL, p->conf); /* reported if bad */
     }
     for (size_t i = 0; i < NKEYS; i++)
         if ((keys[i].flags & KF_TOP) && !seen[i])
             set_default(&keys[i], p->conf);
-    if (p->conf->group != NULL && p->conf->user == NULL) {
-        /* serve.c only switches groups along with the user. */
-        report(p, config_setting_get_member(root, "group"), NULL, "group",
-               "set without user (the group only changes with the user)");
-    }
+    /* A group without a user is judged by privs.c, which knows whether a
+     * default account applies. */
 }
 
 /* Derives handler_path once plugin_dir is known, wherever it was set. */
@@ -957,6 +955,7 @@ nl_conf_load(const char *file, struct nl_errs *errs)
     p.errs = errs;
     p.conf = nl_xcalloc(1, sizeof(*p.conf));
     p.conf->file = nl_xstrdup(file);
+    p.conf->top_lines = nl_xcalloc(NKEYS, sizeof(*p.conf->top_lines));
 
     config_init(&cf);
     /*
@@ -1017,7 +1016,46 @@ nl_conf_free(struct nl_conf *conf)
     free(conf->plugin_dir);
     free(conf->user);
     free(conf->group);
+    free(conf->top_lines);
     free(conf);
+}
+
+int
+nl_conf_line(const struct nl_conf *conf, const char *key)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if ((keys[i].flags & KF_TOP) && strcmp(keys[i].name, key) == 0)
+            return conf->top_lines != NULL ? conf->top_lines[i] : 0;
+    return 0;
+}
+
+void
+nl_conf_report(const struct nl_conf *conf, struct nl_errs *errs, int line,
+               const char *fmt, ...)
+{
+    char *msg;
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) == -1)
+        nl_oom();
+    va_end(ap);
+    if (line > 0)
+        nl_errs_add(errs, "%s:%d: %s", conf->file, line, msg);
+    else
+        nl_errs_add(errs, "%s: %s", conf->file, msg);
+    free(msg);
+}
+
+char *
+nl_conf_rundir(void)
+{
+    const char *pidfile = NL_DEFAULT_PIDFILE;
+    const char *slash = strrchr(pidfile, '/');
+
+    if (slash == NULL || slash == pidfile)
+        return nl_xstrdup("/");
+    return nl_xasprintf("%.*s", (int)(slash - pidfile), pidfile);
 }
 
 const char *

@@ -64,11 +64,13 @@ struct nl_conf {
     char *control;
     mode_t control_mode;
     char *plugin_dir;
-    char *user;  /* NULL when not set */
-    char *group; /* NULL when not set */
+    char *user;       /* NULL when not set (see nl_privs_resolve()) */
+    int user_default; /* 1 when user is the default account, not set */
+    char *group;      /* NULL when not set */
     int shutdown_timeout;
     struct nl_listener_conf *listeners;
     size_t nlisteners;
+    int *top_lines; /* line of each top-level key given; see nl_conf_line() */
 };
 
 /* Defaults that DESIGN.md fixes. */
@@ -89,6 +91,27 @@ struct nl_conf {
  * of them where libconfig's parser got that far).  FILE is `file` as given.
  */
 struct nl_conf *nl_conf_load(const char *file, struct nl_errs *errs);
+
+/*
+ * The line of top-level key `key` (as "pidfile") in conf->file, or 0 when
+ * the file does not set it (the default applies).
+ */
+int nl_conf_line(const struct nl_conf *conf, const char *key);
+
+/*
+ * Adds "FILE:LINE: message" to errs, or "FILE: message" when line is 0,
+ * FILE being conf->file as given: for checks made after loading.
+ */
+void nl_conf_report(const struct nl_conf *conf, struct nl_errs *errs,
+                    int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/*
+ * The folder of the default pidfile and control socket ($runstatedir/
+ * netlabd): the one folder netlabd creates at start-up when it is missing,
+ * as /run is emptied at boot.  Returns a new string.
+ */
+char *nl_conf_rundir(void);
 
 /* Frees a configuration from nl_conf_load(); NULL is fine. */
 void nl_conf_free(struct nl_conf *conf);

@@ -28,6 +28,8 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/model_threads.c \
 	%reldir%/pidfile.c \
 	%reldir%/pidfile.h \
+	%reldir%/preflight.c \
+	%reldir%/preflight.h \
 	%reldir%/plugins.c \
 	%reldir%/plugins.h \
 	%reldir%/privs.c \

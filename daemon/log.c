@@ -10,6 +10,12 @@
  * the master ever opens the file, and a log reopen (SIGUSR1) works after
  * the serving processes have dropped privileges.  A serving process never
  * waits for the master: when the pipe is full, the line is dropped.
+ *
+ * Until netlabd is ready, warnings and errors also go to the stderr it was
+ * started with, as "netlabd: ..." (the start-up copy): a netlabd that
+ * fails to start in the background, or logs to syslog or a file, still
+ * says why on the terminal that started it.  Serving processes started
+ * before then keep the copy until they serve.
  */
 #include "config.h"
 
@@ -31,6 +37,7 @@ static enum target log_target = TARGET_STDERR;
 static int log_level = NL_LOG_INFO;
 static int log_fd = STDERR_FILENO;
 static char log_path[4096];
+static int startup_fd = -1; /* the start-up copy of stderr */
 
 static const char *const level_names[] = {"debug", "info", "notice", "warning",
                                           "error"};
@@ -85,6 +92,38 @@ nl_log_open(const char *target, int level)
         snprintf(log_path, sizeof(log_path), "%s", target);
     }
     return 0;
+}
+
+void
+nl_log_startup(int fd)
+{
+    nl_log_startup_end();
+    startup_fd = fd;
+}
+
+void
+nl_log_startup_end(void)
+{
+    if (startup_fd != -1)
+        close(startup_fd);
+    startup_fd = -1;
+}
+
+/* The start-up copy of one line: "netlabd: [warning: ]message\n". */
+static void
+startup_copy(int level, const char *msg, size_t len)
+{
+    char line[2100];
+    int n;
+
+    n = snprintf(line, sizeof(line), "netlabd: %s%.*s",
+                 level == NL_LOG_WARNING ? "warning: " : "", (int)len, msg);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof(line))
+        n = sizeof(line) - 1;
+    /* Nobody may be reading it any more: nothing to do then. */
+    (void)!write(startup_fd, line, (size_t)n);
 }
 
 void
@@ -175,7 +214,7 @@ void
 nl_vlog(int level, const char *listener, const char *fmt, va_list ap)
 {
     char line[2048], stamp[40];
-    int n = 0, m;
+    int n = 0, m, body;
     struct timeval tv;
     struct tm tm;
     int saved = errno;
@@ -192,6 +231,7 @@ nl_vlog(int level, const char *listener, const char *fmt, va_list ap)
                      (long)tv.tv_usec / 1000, (long)getpid());
     }
     n += snprintf(line + n, sizeof(line) - n, "[%s] ", level_names[level]);
+    body = n;
     if (listener != NULL)
         n += snprintf(line + n, sizeof(line) - n, "listener %s: ", listener);
     m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
@@ -204,6 +244,8 @@ nl_vlog(int level, const char *listener, const char *fmt, va_list ap)
     }
     line[n++] = '\n';
     line[n] = '\0';
+    if (startup_fd != -1 && level >= NL_LOG_WARNING)
+        startup_copy(level, line + body, (size_t)(n - body));
     if (log_target == TARGET_SYSLOG) {
         line[n - 1] = '\0';
         syslog(syslog_prio[level], "%s", line);

@@ -25,6 +25,17 @@ enum nl_log_level {
  */
 int nl_log_open(const char *target, int level);
 
+/*
+ * Until nl_log_startup_end(), warnings and errors are also written to fd
+ * (a copy of the stderr netlabd started with) as "netlabd: message", so
+ * that start-up errors reach the terminal whatever the log target.  The
+ * log takes fd and closes it at the end.
+ */
+void nl_log_startup(int fd);
+
+/* Ready (or failed and said why): stops that copy and closes its fd. */
+void nl_log_startup_end(void);
+
 /* Changes the level threshold. */
 void nl_log_set_level(int level);
 

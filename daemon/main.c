@@ -27,6 +27,8 @@
 #include "master.h"
 #include "paths.h"
 #include "plugins.h"
+#include "preflight.h"
+#include "privs.h"
 #include "serve.h"
 
 #define EXIT_CONFIG  1
@@ -77,10 +79,49 @@ print_errs(const struct nl_errs *errs)
         fprintf(stderr, "%s\n", errs->msg[i]);
 }
 
+/* Said once, at start-up and by -t, when nobody is there to switch to. */
+#define AS_ROOT_WARNING                                                        \
+    "user is not set and there is no " NL_DEFAULT_USER " account: serving "    \
+    "processes will run handler code as root"
+
+/*
+ * Everything -t checks, which a start checks too but for the folders and
+ * ports (start-up meets those for real): the file, who handlers run as,
+ * the handlers.  Returns 0, or -1 with the errors in errs; *as_root is 1
+ * when handlers would run as root for want of a user.
+ */
+static int
+check_conf(const char *file, const char *pidfile, int test,
+           struct nl_conf **confp, int *as_root, struct nl_errs *errs,
+           struct nl_errs *warns)
+{
+    struct nl_conf *conf;
+    char *rundir;
+    int who;
+
+    *as_root = 0;
+    if ((*confp = conf = nl_conf_load(file, errs)) == NULL)
+        return -1;
+    if ((who = nl_privs_resolve(conf, errs)) == 1)
+        *as_root = 1;
+    if (test) {
+        rundir = nl_conf_rundir();
+        (void)nl_preflight(conf, pidfile, rundir, errs, warns);
+        free(rundir);
+    }
+    /* The check runs handlers as the user, which must be known. */
+    if (who != -1)
+        (void)nl_plugins_check(conf, errs);
+    return errs->n > 0 ? -1 : 0;
+}
+
 /*
  * Forks; the parent waits until the daemon says it is serving (or failed)
  * and exits accordingly, so `netlabd && netlabctl status` works.  Returns
- * in the daemon with the descriptor to report readiness on.
+ * in the daemon with the descriptor to report readiness on.  The daemon's
+ * stdio goes to /dev/null, but the log's start-up copy of stderr (see
+ * nl_log_startup()) stays open until it is ready, so that its start-up
+ * errors reach the terminal before the parent exits.
  */
 static int
 daemonize(void)
@@ -131,11 +172,13 @@ main(int argc, char **argv)
         {"plugin-info", required_argument, NULL, 'I'},
         {NULL, 0, NULL, 0}};
     const char *file = SYSCONFDIR "/netlabd.conf", *pidfile = NULL;
-    int foreground = 0, test = 0, ch, ready_fd = -1;
-    struct nl_errs errs = {0};
+    int foreground = 0, test = 0, ch, ready_fd = -1, as_root, rc;
+    struct nl_errs errs = {0}, warns = {0};
+    char err[512];
     struct nl_conf *conf;
     struct nl_master *m;
     const char *target;
+    char *rundir;
 
     while ((ch = getopt_long(argc, argv, "c:ftp:Vh", longopts, NULL)) != -1) {
         switch (ch) {
@@ -170,8 +213,12 @@ main(int argc, char **argv)
         return EXIT_CONFIG;
     }
 
-    if ((conf = nl_conf_load(file, &errs)) == NULL ||
-        nl_plugins_check(conf, &errs) == -1) {
+    rc = check_conf(file, pidfile, test, &conf, &as_root, &errs, &warns);
+    if (test && as_root)
+        fprintf(stderr, "%s: warning: %s\n", file, AS_ROOT_WARNING);
+    print_errs(&warns);
+    nl_errs_clear(&warns);
+    if (rc == -1) {
         print_errs(&errs);
         nl_errs_clear(&errs);
         nl_conf_free(conf);
@@ -194,15 +241,33 @@ main(int argc, char **argv)
         nl_conf_free(conf);
         return EXIT_STARTUP;
     }
+    /* Until ready, warnings and errors reach the terminal too, unless
+     * the log is that terminal already. */
+    if (!foreground || strcmp(target, "stderr") != 0)
+        nl_log_startup(fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3));
     nl_notice(NULL, "netlabd %s starting with %s", PACKAGE_VERSION, file);
+    if (as_root)
+        nl_warnx(NULL, AS_ROOT_WARNING);
     raise_fd_limit();
     /* Sockets from systemd that contradict the config are a config error. */
     if (nl_activation_start(conf) == -1) {
+        nl_log_startup_end();
         nl_conf_free(conf);
         return EXIT_CONFIG;
     }
-    if ((m = nl_master_new(conf, pidfile)) == NULL)
+    rundir = nl_conf_rundir();
+    rc = nl_rundir_make(conf, pidfile, rundir, err, sizeof(err));
+    free(rundir);
+    if (rc == -1) {
+        nl_errx(NULL, "%s", err);
+        nl_log_startup_end();
+        nl_conf_free(conf);
         return EXIT_STARTUP;
+    }
+    if ((m = nl_master_new(conf, pidfile)) == NULL) {
+        nl_log_startup_end();
+        return EXIT_STARTUP;
+    }
     if (!foreground)
         ready_fd = daemonize();
     return nl_master_run(m, ready_fd);

@@ -114,11 +114,12 @@ nl_master_new(struct nl_conf *conf, const char *pidfile)
     m->sigpipe[0] = m->sigpipe[1] = -1;
     m->logpipe[0] = m->logpipe[1] = -1;
     m->ready_fd = -1;
+    m->pidfile_fd = -1;
     m->generation = 1;
     m->cwd_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if ((other = nl_pidfile_running(m->pidfile)) != 0) {
-        nl_errx(NULL, "netlabd is already running (pid %ld, pidfile %s)",
-                (long)other, m->pidfile);
+    if ((m->pidfile_fd =
+             nl_pidfile_lock(m->pidfile, &other, err, sizeof(err))) == -1) {
+        nl_errx(NULL, "%s", err);
         goto fail;
     }
     if (nl_stats_init(STATS_SLOTS) == -1) {
@@ -135,7 +136,8 @@ nl_master_new(struct nl_conf *conf, const char *pidfile)
             goto fail;
         }
         if (nl_transport_open(l->lc, &l->sk, err, sizeof(err)) == -1) {
-            nl_errx(l->lc->name, "%s", err);
+            nl_errx(NULL, "%s:%d: listener %s: %s", conf->file, l->lc->line,
+                    l->lc->name, err);
             goto fail;
         }
         nl_debug(l->lc->name, "bound %s %s",
@@ -148,6 +150,7 @@ fail:
         nl_lst_free(m->lst[i]);
     }
     free(m->lst);
+    nl_pidfile_release(m->pidfile, m->pidfile_fd);
     free(m->pidfile);
     free(m->control_path);
     if (m->cwd_fd != -1)
@@ -166,6 +169,8 @@ notify_ready(struct nl_master *m, int ok)
         close(m->ready_fd);
         m->ready_fd = -1;
     }
+    /* Start-up is over, and the reasons of a failure were said. */
+    nl_log_startup_end();
     if (ok) {
         nl_sd_ready();
         nl_notice(NULL, "ready: %zu listener(s) serving", m->nlst);
@@ -221,6 +226,10 @@ child_close_master_fds(struct nl_master *m, struct lst *keep)
         close(m->ready_fd);
     if (m->cwd_fd != -1)
         close(m->cwd_fd);
+    /* The pidfile's lock must die with the master, not with its last
+     * draining child. */
+    if (m->pidfile_fd != -1)
+        close(m->pidfile_fd);
     /* Frees the loop's memory and closes its epoll descriptor; it touches
      * no watcher, so the master's loop is unaffected. */
     ev_loop_destroy(m->loop);
@@ -1137,7 +1146,7 @@ master_free(struct nl_master *m)
         drain_free(d);
     }
     nl_control_close(m->ctl);
-    nl_pidfile_remove(m->pidfile, getpid());
+    nl_pidfile_release(m->pidfile, m->pidfile_fd);
     if (m->sigpipe[0] != -1) {
         close(m->sigpipe[0]);
         close(m->sigpipe[1]);
@@ -1194,8 +1203,9 @@ nl_master_run(struct nl_master *m, int ready_fd)
         ev_io_init(&m->log_w, log_pipe_cb, m->logpipe[0], EV_READ);
         ev_io_start(m->loop, &m->log_w);
     }
-    if (nl_pidfile_write(m->pidfile, getpid(), err, sizeof(err)) == -1) {
-        nl_errx(NULL, "pidfile %s", err);
+    if (nl_pidfile_write(m->pidfile_fd, m->pidfile, getpid(), err,
+                         sizeof(err)) == -1) {
+        nl_errx(NULL, "%s", err);
         goto fail;
     }
     m->ctl =

@@ -10,9 +10,9 @@ struct nl_conf;
 struct nl_master;
 
 /*
- * Takes conf (the master frees it), refuses to start over a live netlabd
- * (pidfile or control socket in use) and binds every listener.  Returns the
- * master, or NULL after logging why.
+ * Takes conf (the master frees it), locks the pidfile (refusing to start
+ * over a live netlabd) and binds every listener.  Returns the master, or
+ * NULL after logging why ("FILE:LINE: listener NAME: ..." for a bind).
  */
 struct nl_master *nl_master_new(struct nl_conf *conf, const char *pidfile);
 

@@ -86,6 +86,7 @@ struct nl_master {
     struct ev_loop *loop;
     struct nl_conf *conf;
     char *pidfile;
+    int pidfile_fd; /* holds the pidfile's lock */
     char *control_path;
     int cwd_fd; /* to read the config file as given, after chdir("/") */
     struct lst **lst;

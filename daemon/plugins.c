@@ -30,6 +30,7 @@
 
 #include "conf.h"
 #include "errs.h"
+#include "log.h"
 #include "plugins.h"
 #include "privs.h"
 #include "util.h"
@@ -329,6 +330,7 @@ nl_plugin_info(const char *path)
  *   I<i>               listener i: in init()
  *   F<i>               listener i: in fini()
  *   E<i> <line> <msg>  listener i failed; <line> is the config line
+ *   X <msg>            the check itself failed (switching users)
  *   D                  every listener was checked
  *
  * The progress records let the parent say which listener's handler and
@@ -416,8 +418,10 @@ child_main(const struct nl_conf *conf, int fd)
         (void)sigaction(sig, &sa, NULL); /* fails for KILL, STOP: fine */
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    /* Nothing of the master's (listening sockets, control connections)
-     * may live on in a helper a handler's init() might start. */
+    /* Nothing of the master's (listening sockets, control connections,
+     * the terminal it started on) may live on in a helper a handler's
+     * init() might start. */
+    nl_log_startup_end();
     if (fd != 3 && dup2(fd, 3) == 3) {
         close(fd);
         fd = 3;
@@ -428,13 +432,18 @@ child_main(const struct nl_conf *conf, int fd)
     hfds = nl_xcalloc(conf->nlisteners ? conf->nlisteners : 1, sizeof(*hfds));
     for (size_t i = 0; i < conf->nlisteners; i++)
         hfds[i] = open(conf->listeners[i].handler_path, O_RDONLY | O_CLOEXEC);
-    /* Handler code runs with the rights it will have when serving. */
-    if (conf->user != NULL && geteuid() == 0 &&
-        nl_drop_privileges(conf->user, conf->group) == -1) {
-        if (conf->nlisteners > 0)
-            child_put(fd, "E0 %d cannot switch to user %s to check handlers",
-                      conf->listeners[0].line, conf->user);
-        _exit(0);
+    /* Handler code runs with the rights it will have when serving.  Who
+     * that is was settled by nl_privs_resolve(); a switch that fails
+     * anyway is one error about the whole check, not about a listener. */
+    if (conf->user != NULL) {
+        char err[MSG_MAX];
+
+        if (nl_privs_switch(conf->user, conf->group, err, sizeof(err)) == -1) {
+            flatten(err);
+            child_put(fd, "X cannot check the handlers: %s", err);
+            child_put(fd, "D");
+            _exit(0);
+        }
     }
 
     for (size_t i = 0; i < conf->nlisteners; i++)
@@ -487,6 +496,10 @@ check_record(struct nl_check *c, char *rec)
 
     if (type == 'D') {
         c->done = 1;
+        return;
+    }
+    if (type == 'X' && rec[1] == ' ') {
+        check_error(c, -1, 0, rec + 2);
         return;
     }
     if (type == '\0')

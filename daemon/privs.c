@@ -1,21 +1,104 @@
 /*
- * privs.c - giving up root.  Serving processes, and the child that checks
- * handlers, switch to `user`/`group` before any handler code is loaded;
- * the master keeps root to bind new addresses, reopen the log and reload.
+ * privs.c - who runs handler code, and giving up root.  Serving processes,
+ * and the child that checks handlers, switch to `user`/`group` before any
+ * handler code is loaded; the master keeps root to bind new addresses,
+ * reopen the log and reload.  Without `user`, a netlabd started as root
+ * uses the `netlabd` account when the system has one, so that handler code
+ * does not run as root just because a line was left out.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
+#include "errs.h"
 #include "log.h"
 #include "privs.h"
+#include "util.h"
+
+static const char *
+default_user(void)
+{
+    const char *name = getenv(NL_DEFAULT_USER_ENV);
+
+    return name != NULL ? name : NL_DEFAULT_USER;
+}
+
+/* "FILE:LINE: key: message", or "FILE: key: message" when the key took
+ * its default. */
+#define key_error(conf, errs, key, ...)                                        \
+    key_error_at(conf, errs, key, nl_xasprintf(__VA_ARGS__))
+
+static void
+key_error_at(const struct nl_conf *conf, struct nl_errs *errs, const char *key,
+             char *msg)
+{
+    nl_conf_report(conf, errs, nl_conf_line(conf, key), "%s: %s", key, msg);
+    free(msg);
+}
 
 int
-nl_drop_privileges(const char *user, const char *group)
+nl_privs_resolve(struct nl_conf *conf, struct nl_errs *errs)
+{
+    const struct passwd *pw;
+    const struct group *gr = NULL;
+    size_t nerrs = errs->n;
+    int root = geteuid() == 0;
+    uid_t uid;
+    gid_t gid;
+
+    if (conf->user == NULL && root) {
+        errno = 0;
+        if ((pw = getpwnam(default_user())) != NULL) {
+            conf->user = nl_xstrdup(pw->pw_name);
+            conf->user_default = 1;
+        }
+    }
+    if (conf->user == NULL) {
+        if (conf->group != NULL)
+            key_error(conf, errs, "group",
+                      "set without user, and no default user applies (the "
+                      "%s account is used when it exists and netlabd starts "
+                      "as root)",
+                      default_user());
+        return errs->n > nerrs ? -1 : root;
+    }
+
+    errno = 0;
+    if ((pw = getpwnam(conf->user)) == NULL) {
+        key_error(conf, errs, "user", "%s: %s", conf->user,
+                  errno ? strerror(errno) : "no such user");
+        return -1;
+    }
+    uid = pw->pw_uid;
+    gid = pw->pw_gid;
+    if (conf->group != NULL) {
+        errno = 0;
+        if ((gr = getgrnam(conf->group)) == NULL) {
+            key_error(conf, errs, "group", "%s: %s", conf->group,
+                      errno ? strerror(errno) : "no such group");
+            return -1;
+        }
+        gid = gr->gr_gid;
+    }
+    /* Only root switches users; anyone may "switch" to themselves. */
+    if (!root && (uid != geteuid() || gid != getegid()))
+        key_error(conf, errs, uid != geteuid() ? "user" : "group",
+                  "netlabd runs as uid %ld, not root, so it cannot switch to "
+                  "%s%s%s",
+                  (long)geteuid(), conf->user, gr != NULL ? ":" : "",
+                  gr != NULL ? conf->group : "");
+    return errs->n > nerrs ? -1 : 0;
+}
+
+int
+nl_privs_switch(const char *user, const char *group, char *err, size_t errlen)
 {
     struct passwd *pw;
     struct group *gr;
@@ -23,16 +106,16 @@ nl_drop_privileges(const char *user, const char *group)
 
     errno = 0;
     if ((pw = getpwnam(user)) == NULL) {
-        nl_errx(NULL, "user %s: %s", user,
-                errno ? strerror(errno) : "no such user");
+        snprintf(err, errlen, "user %s: %s", user,
+                 errno ? strerror(errno) : "no such user");
         return -1;
     }
     gid = pw->pw_gid;
     if (group != NULL) {
         errno = 0;
         if ((gr = getgrnam(group)) == NULL) {
-            nl_errx(NULL, "group %s: %s", group,
-                    errno ? strerror(errno) : "no such group");
+            snprintf(err, errlen, "group %s: %s", group,
+                     errno ? strerror(errno) : "no such group");
             return -1;
         }
         gid = gr->gr_gid;
@@ -41,12 +124,26 @@ nl_drop_privileges(const char *user, const char *group)
         return 0; /* already there: nothing to drop */
     if (initgroups(pw->pw_name, gid) == -1 || setgid(gid) == -1 ||
         setuid(pw->pw_uid) == -1) {
-        nl_log_errno(NULL, "cannot switch to user %s", user);
+        snprintf(err, errlen, "cannot switch to user %s: %s", user,
+                 strerror(errno));
         return -1;
     }
     /* Refuse to go on if root could be regained. */
     if (pw->pw_uid != 0 && (setuid(0) != -1 || geteuid() == 0)) {
-        nl_errx(NULL, "still able to become root after switching to %s", user);
+        snprintf(err, errlen, "still able to become root after switching to %s",
+                 user);
+        return -1;
+    }
+    return 0;
+}
+
+int
+nl_drop_privileges(const char *user, const char *group)
+{
+    char err[512];
+
+    if (nl_privs_switch(user, group, err, sizeof(err)) == -1) {
+        nl_errx(NULL, "%s", err);
         return -1;
     }
     return 0;

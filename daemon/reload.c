@@ -38,6 +38,7 @@
 #include "log.h"
 #include "master_int.h"
 #include "plugins.h"
+#include "privs.h"
 #include "transport.h"
 #include "util.h"
 
@@ -76,6 +77,12 @@ nl_reload_parse(struct nl_master *m, struct nl_errs *errs)
     if (m->cwd_fd != -1 && fchdir(m->cwd_fd) == -1)
         nl_log_errno(NULL, "reload: back to the start-up folder");
     nc = nl_conf_load(m->conf->file, errs);
+    /* Who handlers run as, as at start-up; the warning about root was
+     * given then, once. */
+    if (nc != NULL && nl_privs_resolve(nc, errs) == -1) {
+        nl_conf_free(nc);
+        nc = NULL;
+    }
     if (here != -1) {
         if (fchdir(here) == -1)
             nl_log_errno(NULL, "reload: chdir");

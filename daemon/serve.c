@@ -67,9 +67,11 @@ nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
     int hfd = open(lc->handler_path, O_RDONLY | O_CLOEXEC);
 
     reset_signals();
+    /* nl_privs_resolve() checked at start-up (or reload) that this can
+     * work; what fails here is the system, said in one line. */
     if (conf->user != NULL &&
-        nl_drop_privileges(conf->user, conf->group) == -1) {
-        nl_errx(lc->name, "not loading the handler as root");
+        nl_privs_switch(conf->user, conf->group, err, sizeof(err)) == -1) {
+        nl_errx(lc->name, "%s; the handler is not loaded", err);
         _exit(NL_SERVE_EXIT_PRIVS);
     }
     /* After the drop: changing uid clears the parent-death signal.
@@ -99,6 +101,8 @@ nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
     env.gate = gate;
     env.notify_fd = ready_fd;
 
+    /* Serving: errors from now on are the log's alone. */
+    nl_log_startup_end();
     if (ready_fd != -1) {
         /* The master learns we are serving; nothing to do if it is gone. */
         (void)!write(ready_fd, "R", 1);

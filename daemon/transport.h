@@ -12,6 +12,10 @@
 
 struct nl_listener_conf;
 
+/* Ports below this need root or CAP_NET_BIND_SERVICE (unless the system
+ * lowered net.ipv4.ip_unprivileged_port_start). */
+#define NL_PRIVILEGED_PORTS 1024
+
 /* A bound socket. */
 struct nl_socket {
     int fd;

@@ -19,6 +19,25 @@
 #include "session.h"
 #include "transport.h"
 
+/* "127.0.0.1:80: Permission denied", and for a port below 1024 what
+ * would allow it. */
+static void
+bind_error(const struct nl_listener_conf *lc, const struct addrinfo *ai, int e,
+           char *err, size_t errlen)
+{
+    char addr[128];
+
+    nl_sockaddr_text(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr));
+    if (e == EACCES && lc->port > 0 && lc->port < NL_PRIVILEGED_PORTS)
+        snprintf(err, errlen,
+                 "%s: %s (a port below %d needs root or the "
+                 "CAP_NET_BIND_SERVICE capability: run netlabd as root, grant "
+                 "it CAP_NET_BIND_SERVICE, or use a port of %d or more)",
+                 addr, strerror(e), NL_PRIVILEGED_PORTS, NL_PRIVILEGED_PORTS);
+    else
+        snprintf(err, errlen, "%s: %s", addr, strerror(e));
+}
+
 static int
 bind_one(const struct nl_listener_conf *lc, const struct addrinfo *ai,
          char *err, size_t errlen)
@@ -29,7 +48,7 @@ bind_one(const struct nl_listener_conf *lc, const struct addrinfo *ai,
     fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                 0);
     if (fd == -1) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
+        bind_error(lc, ai, errno, err, errlen);
         return -1;
     }
     if (stream &&
@@ -48,8 +67,7 @@ bind_one(const struct nl_listener_conf *lc, const struct addrinfo *ai,
         goto fail;
     return fd;
 fail:
-    snprintf(err, errlen, "%s: %s", stream ? "bind/listen" : "bind",
-             strerror(errno));
+    bind_error(lc, ai, errno, err, errlen);
     close(fd);
     return -1;
 }

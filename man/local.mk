@@ -5,7 +5,8 @@ NL_MANS = \
 	%reldir%/netlabctl.8 \
 	%reldir%/netlabd.8 \
 	%reldir%/netlabd.conf.5 \
-	%reldir%/netlabd-plugin.3
+	%reldir%/netlabd-plugin.3 \
+	%reldir%/netlabd-plugin-run.1
 
 nodist_man_MANS += $(NL_MANS)
 CLEANFILES += $(NL_MANS)
@@ -18,3 +19,4 @@ $(NL_MANS): Makefile
 %reldir%/netlabd.8: $(srcdir)/%reldir%/netlabd.8.in
 %reldir%/netlabd.conf.5: $(srcdir)/%reldir%/netlabd.conf.5.in
 %reldir%/netlabd-plugin.3: $(srcdir)/%reldir%/netlabd-plugin.3.in
+%reldir%/netlabd-plugin-run.1: $(srcdir)/%reldir%/netlabd-plugin-run.1.in

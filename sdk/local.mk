@@ -6,4 +6,4 @@ bin_PROGRAMS += %reldir%/netlabd-plugin-run
 %canon_reldir%_netlabd_plugin_run_SOURCES = %reldir%/plugin_run.c
 %canon_reldir%_netlabd_plugin_run_LDADD = $(NL_DAEMON_LIBS)
 
-dist_man_MANS += man/netlabd-plugin-run.1
+# Its man page, netlabd-plugin-run(1), is made in man/local.mk.

@@ -1,6 +1,8 @@
 """Every man page renders with `man --warnings -l` and nothing on stderr:
 the pages made from man/*.in in the build tree (their configured folders
-filled in, no @TOKEN@ left) and any page kept as it is in the source tree."""
+filled in, no @TOKEN@ left) and any page kept as it is in the source tree.
+And netlabd.conf(5) describes every key netlabd knows (the keys[] table of
+daemon/conf.c) with its type, and its default or that it is required."""
 import glob
 import os
 import re
@@ -15,7 +17,8 @@ BUILDDIR = os.environ.get("NETLABD_BUILDDIR", os.path.join(TOP, "build"))
 SRCDIR = os.environ.get("NETLABD_SRCDIR", TOP)
 PAGE = re.compile(r"\.[1-9]$")
 # The pages made from man/*.in; a missing one means the build did not make it.
-MADE = ["netlabctl.8", "netlabd.8", "netlabd.conf.5", "netlabd-plugin.3"]
+MADE = ["netlabctl.8", "netlabd.8", "netlabd.conf.5", "netlabd-plugin.3",
+        "netlabd-plugin-run.1"]
 
 
 def pages():
@@ -25,6 +28,33 @@ def pages():
             if PAGE.search(p):
                 found[os.path.basename(p)] = p  # the build tree's wins
     return found
+
+
+def conf_keys():
+    with open(os.path.join(SRCDIR, "daemon", "conf.c")) as f:
+        text = f.read()
+    table = text[text.index("static const struct key keys[]"):]
+    table = table[:table.index("};")]
+    keys = re.findall(r'\.name = "([a-z_0-9]+)"', table)
+    check(len(keys) > 20, "read only %d keys from daemon/conf.c" % len(keys))
+    return keys
+
+
+def check_conf_page(path):
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    # Each key is an entry: ".TP\n.B key\n" up to the next ".TP" or ".SH".
+    entries = {}
+    for m in re.finditer(r"(?m)^\.TP\n\.B ([a-z_0-9]+)\n(.*?)(?=^\.TP$|^\.SH |^\.PP$)",
+                         text, re.S):
+        entries.setdefault(m.group(1), m.group(2))
+    for key in conf_keys():
+        body = entries.get(key)
+        check(body is not None, "netlabd.conf(5) has no entry for %s" % key)
+        check("Type:" in body, "netlabd.conf(5): %s says no type" % key)
+        check("Default" in body or "Required" in body,
+              "netlabd.conf(5): %s says neither its default nor that it is required" % key)
+    print("ok: netlabd.conf(5) describes every key")
 
 
 def main():
@@ -55,6 +85,7 @@ def main():
         check("NAME" in out and len(out.splitlines()) > 10,
               "man -l %s rendered almost nothing:\n%s" % (path, out))
         print("ok: %s" % name)
+    check_conf_page(found["netlabd.conf.5"])
 
 
 run(main)

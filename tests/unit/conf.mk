@@ -16,7 +16,7 @@ EXTRA_DIST += \
 	%reldir%/conf/bad-duplicate-address.conf \
 	%reldir%/conf/bad-duplicate-name.conf \
 	%reldir%/conf/bad-empty.conf \
-	%reldir%/conf/bad-group.conf \
+	%reldir%/conf/group-only.conf \
 	%reldir%/conf/bad-include-missing.conf \
 	%reldir%/conf/bad-include.conf \
 	%reldir%/conf/bad-include.inc \

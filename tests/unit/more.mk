@@ -1,7 +1,7 @@
 # tests/unit/more.mk - unit tests of the control socket, the shared
-# counters, the small helpers, dropping privileges and comparing listener
-# specs.  Included after core.mk, whose NL_UNIT_CFLAGS and NL_UNIT_LIBS
-# they reuse.
+# counters, the small helpers, dropping privileges, comparing listener
+# specs and -t's checks of the system.  Included after core.mk, whose
+# NL_UNIT_CFLAGS and NL_UNIT_LIBS they reuse.
 if UNIT_TESTS
 check_PROGRAMS += %reldir%/test_control
 TESTS += %reldir%/test_control
@@ -38,4 +38,11 @@ TESTS += %reldir%/test_conf_equal
 %canon_reldir%_test_conf_equal_SOURCES = %reldir%/test_conf_equal.c
 %canon_reldir%_test_conf_equal_CFLAGS = $(NL_UNIT_CFLAGS)
 %canon_reldir%_test_conf_equal_LDADD = $(NL_UNIT_LIBS)
+
+# What -t checks beyond the file (folders, ports), in a temp folder.
+check_PROGRAMS += %reldir%/test_preflight
+TESTS += %reldir%/test_preflight
+%canon_reldir%_test_preflight_SOURCES = %reldir%/test_preflight.c
+%canon_reldir%_test_preflight_CFLAGS = $(NL_UNIT_CFLAGS)
+%canon_reldir%_test_preflight_LDADD = $(NL_UNIT_LIBS)
 endif

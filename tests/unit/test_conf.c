@@ -469,9 +469,6 @@ static const struct bad bad_files[] = {
       "bad-empty.conf:4: listeners[0].name: must not be empty",
       "bad-empty.conf:4: listeners[0].address: must not be empty",
       "bad-empty.conf:4: listeners[0].handler: must not be empty"}},
-    {"bad-group.conf",
-     {"bad-group.conf:2: group: set without user (the group only changes "
-      "with the user)"}},
     {"bad-long-path.conf",
      {"bad-long-path.conf:4: listeners.sock.path: /run/netlabd/"
       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -621,6 +618,36 @@ test_bare_file_name(void **state)
     assert_int_equal(errs.n, 0);
 }
 
+/* The lines of top-level keys, for checks made after loading; the
+ * default runtime folder is the default pidfile's. */
+static void
+test_key_lines(void **state)
+{
+    struct nl_errs errs = {0};
+    struct nl_conf *c;
+    char *path, *rundir;
+
+    (void)state;
+    path = fixture("group-only.conf");
+    c = nl_conf_load(path, &errs);
+    assert_non_null(c);
+    assert_int_equal(errs.n, 0);
+    assert_null(c->user);
+    assert_string_equal(c->group, "netlabd");
+    assert_int_equal(nl_conf_line(c, "group"), 3);
+    assert_int_equal(nl_conf_line(c, "user"), 0);
+    assert_int_equal(nl_conf_line(c, "pidfile"), 0);
+    assert_int_equal(nl_conf_line(c, "no_such_key"), 0);
+    rundir = nl_conf_rundir();
+    assert_true(strlen(rundir) > 1);
+    assert_int_equal(strncmp(c->pidfile, rundir, strlen(rundir)), 0);
+    assert_int_equal(c->pidfile[strlen(rundir)], '/');
+    assert_int_equal(strncmp(c->control, rundir, strlen(rundir)), 0);
+    free(rundir);
+    nl_conf_free(c);
+    free(path);
+}
+
 static void
 test_cannot_open(void **state)
 {
@@ -734,6 +761,7 @@ main(void)
         cmocka_unit_test(test_path_as_given),
         cmocka_unit_test_setup_teardown(test_bare_file_name, setup_chdir,
                                         teardown_chdir),
+        cmocka_unit_test(test_key_lines),
         cmocka_unit_test(test_cannot_open),
         cmocka_unit_test(test_errors_appended),
         cmocka_unit_test(test_names),

@@ -1,5 +1,7 @@
 /*
- * test_privs.c - dropping privileges.  The account lookups and id calls
+ * test_privs.c - who serving processes run as (nl_privs_resolve(): the
+ * default account, checks that name the config line) and dropping
+ * privileges.  The account lookups and id calls
  * are wrapped (-Wl,--wrap, see more.mk): unscripted, each wrapper calls the
  * real function, so unknown names and a real switch to "nobody" (as root,
  * in a child) go through the system; scripted, they reach the failures a
@@ -24,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include "conf.h"
+#include "errs.h"
 #include "log.h"
 #include "privs.h"
 
@@ -492,10 +496,191 @@ test_root_regained(void **state)
     assert_logged("still able to become root after switching to web");
 }
 
+/* ---- who serving processes run as ---- */
+
+/* A config file holding text, loaded; NULL-free: the test fails else. */
+static struct nl_conf *
+load(const char *text)
+{
+    char path[160];
+    struct nl_errs errs = {0};
+    struct nl_conf *c;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/t.conf", dir);
+    assert_non_null(f = fopen(path, "w"));
+    fputs(text, f);
+    fclose(f);
+    c = nl_conf_load(path, &errs);
+    assert_int_equal(errs.n, 0);
+    assert_non_null(c);
+    unlink(path);
+    return c;
+}
+
+/* errs holds exactly one line, which ends with want after "t.conf". */
+static void
+assert_one_error(struct nl_errs *errs, const char *want)
+{
+    const char *at;
+
+    assert_int_equal(errs->n, 1);
+    at = strstr(errs->msg[0], "/t.conf");
+    if (at == NULL || strcmp(at + strlen("/t.conf"), want) != 0)
+        fail_msg("error %s, expected .../t.conf%s", errs->msg[0], want);
+    nl_errs_clear(errs);
+}
+
+/* The default account is found (named "web", as the fake says). */
+static void
+will_find_default(void)
+{
+    expect_string(__wrap_getpwnam, name, NL_DEFAULT_USER);
+    will_return(__wrap_getpwnam, 0);
+    will_return(__wrap_getpwnam, &web);
+}
+
+static void
+test_default_account(void **state)
+{
+    struct nl_errs errs = {0};
+    struct nl_conf *c = load("log_level = \"info\";\n");
+
+    /* Root, no user set, the account exists: it is used. */
+    unsetenv(NL_DEFAULT_USER_ENV);
+    will_return_always(__wrap_geteuid, 0);
+    will_find_default();
+    will_find_user();
+    assert_int_equal(nl_privs_resolve(c, &errs), 0);
+    assert_int_equal(errs.n, 0);
+    assert_string_equal(c->user, "web");
+    assert_int_equal(c->user_default, 1);
+    nl_conf_free(c);
+
+    /* The account does not exist: root it is, and the caller warns. */
+    c = load("");
+    expect_string(__wrap_getpwnam, name, NL_DEFAULT_USER);
+    will_return(__wrap_getpwnam, 0);
+    will_return(__wrap_getpwnam, NULL);
+    assert_int_equal(nl_privs_resolve(c, &errs), 1);
+    assert_int_equal(errs.n, 0);
+    assert_null(c->user);
+    assert_int_equal(c->user_default, 0);
+    nl_conf_free(c);
+
+    /* The test hook names another account. */
+    setenv(NL_DEFAULT_USER_ENV, "nl-elsewhere", 1);
+    c = load("");
+    expect_string(__wrap_getpwnam, name, "nl-elsewhere");
+    will_return(__wrap_getpwnam, 0);
+    will_return(__wrap_getpwnam, NULL);
+    assert_int_equal(nl_privs_resolve(c, &errs), 1);
+    unsetenv(NL_DEFAULT_USER_ENV);
+    nl_conf_free(c);
+
+    /* A group with the default account: taken, its line unquestioned. */
+    c = load("group = \"staff\";\n");
+    will_find_default();
+    will_find_user();
+    will_find_group();
+    assert_int_equal(nl_privs_resolve(c, &errs), 0);
+    assert_string_equal(c->group, "staff");
+    nl_conf_free(c);
+
+    /* A group, and no account to go with it: an error at its line. */
+    c = load("\ngroup = \"staff\";\n");
+    expect_string(__wrap_getpwnam, name, NL_DEFAULT_USER);
+    will_return(__wrap_getpwnam, 0);
+    will_return(__wrap_getpwnam, NULL);
+    assert_int_equal(nl_privs_resolve(c, &errs), -1);
+    assert_one_error(&errs, ":2: group: set without user, and no default "
+                            "user applies (the " NL_DEFAULT_USER
+                            " account is used when it exists and netlabd "
+                            "starts as root)");
+    nl_conf_free(c);
+}
+
+static void
+test_default_not_root(void **state)
+{
+    struct nl_errs errs = {0};
+    struct nl_conf *c = load("");
+
+    /* Not root: nobody to switch to, nothing looked up, no warning. */
+    will_return_always(__wrap_geteuid, 1000);
+    assert_int_equal(nl_privs_resolve(c, &errs), 0);
+    assert_null(c->user);
+    nl_conf_free(c);
+}
+
+static void
+test_resolve_errors(void **state)
+{
+    struct nl_errs errs = {0};
+    struct nl_conf *c = load("log_level = \"info\";\nuser = \"web\";\n"
+                             "group = \"staff\";\n");
+
+    /* Unknown user, unknown group: at their lines, one line each. */
+    will_return_always(__wrap_geteuid, 0);
+    expect_string(__wrap_getpwnam, name, "web");
+    will_return(__wrap_getpwnam, 0);
+    will_return(__wrap_getpwnam, NULL);
+    assert_int_equal(nl_privs_resolve(c, &errs), -1);
+    assert_one_error(&errs, ":2: user: web: no such user");
+    will_find_user();
+    expect_string(__wrap_getgrnam, name, "staff");
+    will_return(__wrap_getgrnam, 0);
+    will_return(__wrap_getgrnam, NULL);
+    assert_int_equal(nl_privs_resolve(c, &errs), -1);
+    assert_one_error(&errs, ":3: group: staff: no such group");
+    /* As root both are fine. */
+    will_find_user();
+    will_find_group();
+    assert_int_equal(nl_privs_resolve(c, &errs), 0);
+    assert_int_equal(c->user_default, 0);
+    nl_conf_free(c);
+}
+
+static void
+test_resolve_not_root(void **state)
+{
+    struct nl_errs errs = {0};
+    struct nl_conf *c = load("user = \"web\";\n");
+
+    /* Another user, and only root can switch: said at the user's line. */
+    will_return_always(__wrap_geteuid, 4242);
+    will_find_user();
+    assert_int_equal(nl_privs_resolve(c, &errs), -1);
+    assert_one_error(&errs, ":1: user: netlabd runs as uid 4242, not root, "
+                            "so it cannot switch to web");
+    nl_conf_free(c);
+}
+
+/* nl_privs_switch() says why in err and logs nothing. */
+static void
+test_switch_err(void **state)
+{
+    char err[256];
+
+    assert_int_equal(
+        nl_privs_switch("nl-no-such-user-4711", NULL, err, sizeof(err)), -1);
+    assert_string_equal(err, "user nl-no-such-user-4711: no such user");
+    assert_string_equal(logged(), "");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_switch_err, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_account, setup_scripted,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_default_not_root, setup_scripted,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_resolve_errors, setup_scripted,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_resolve_not_root, setup_scripted,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_unknown_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_already_there, setup, teardown),
