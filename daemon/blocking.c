@@ -53,15 +53,13 @@ nl_stop_init(void)
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGTERM, &sa, NULL) == -1 ||
-        sigaction(SIGINT, &sa, NULL) == -1) {
+    if (sigaction(SIGTERM, &sa, NULL) == -1) {
         nl_log_errno(NULL, "sigaction");
         return -1;
     }
-    /* serve.c keeps them blocked until here. */
+    /* serve.c keeps it blocked until here. */
     sigemptyset(&sa.sa_mask);
     sigaddset(&sa.sa_mask, SIGTERM);
-    sigaddset(&sa.sa_mask, SIGINT);
     pthread_sigmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
     return 0;
 }

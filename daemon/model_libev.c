@@ -16,7 +16,7 @@
  * sessions and its own dup() of the listening socket, so that any loop
  * with a free moment accepts the next connection and each can close its
  * copy on stop without pulling the descriptor from under the others.  The
- * main thread's loop owns SIGTERM and SIGINT and passes the stop on with
+ * main thread's loop owns SIGTERM and passes the stop on with
  * ev_async; max_connections is counted across loops (nl_session_admit).
  */
 #include "config.h"
@@ -55,7 +55,6 @@ struct worker {
     ev_timer backoff_w;
     ev_timer stop_w;
     ev_signal term_w; /* first loop only */
-    ev_signal int_w;
     ev_async stop_async; /* the other loops */
     struct worker *all;  /* every loop of the process, first one first */
     int nall;
@@ -369,10 +368,7 @@ libev_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
     close(fd);
     ev_signal_init(&all[0].term_w, signal_cb, SIGTERM);
     all[0].term_w.data = &all[0];
-    ev_signal_init(&all[0].int_w, signal_cb, SIGINT);
-    all[0].int_w.data = &all[0];
     ev_signal_start(all[0].loop, &all[0].term_w);
-    ev_signal_start(all[0].loop, &all[0].int_w);
 
     /* Only the first loop takes signals: the others are created with
      * every signal blocked. */
@@ -392,7 +388,6 @@ libev_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
     /* serve.c keeps the stop signals blocked until they are watched. */
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
     pthread_sigmask(SIG_UNBLOCK, &block, NULL);
 
     if (started == n - 1)

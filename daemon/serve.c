@@ -38,16 +38,19 @@ reset_signals(void)
         sigaction(sigs[i], &sa, NULL);
     /* Sessions write with MSG_NOSIGNAL, but a handler may not.  SIGHUP
      * and SIGUSR1 are the master's business (reload, log reopen): a
-     * `killall -USR1 netlabd` from logrotate must not end sessions. */
+     * `killall -USR1 netlabd` from logrotate must not end sessions.  So is
+     * SIGINT: Ctrl-C on `netlabd -f` reaches the whole process group, and
+     * serving processes that ended on it by themselves would look to the
+     * master like failures to restart; the master stops them (SIGTERM). */
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
-    /* SIGTERM and SIGINT stay blocked until the model is ready for them
-     * (a stop that comes early is then taken when it is), the rest not. */
+    sigaction(SIGINT, &sa, NULL);
+    /* SIGTERM stays blocked until the model is ready for it (a stop that
+     * comes early is then taken when it is), the rest not. */
     sigemptyset(&none);
     sigaddset(&none, SIGTERM);
-    sigaddset(&none, SIGINT);
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 

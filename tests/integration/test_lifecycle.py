@@ -75,6 +75,39 @@ def test_signals_and_stop():
             cleanup(d)
 
 
+def test_ctrl_c_reaches_the_group():
+    """Ctrl-C on `netlabd -f` sends SIGINT to the whole process group: the
+    serving processes leave the stop to the master, so that none looks to
+    it like a failure to restart (it logged errors and restarts before)."""
+    listeners = [dict(l, model=m, name="%s-%s" % (l["name"], m))
+                 for m in ("libev", "threads", "prefork")
+                 for l in ECHO_LISTENERS[:1]]
+    d = Daemon(listeners).start()
+    try:
+        kids = d.children()
+        check(len(kids) >= 3, "serving processes: %r" % kids)
+        # As a terminal does: to every process of the group, children first.
+        for pid in kids:
+            os.kill(pid, signal.SIGINT)
+        time.sleep(0.3)  # a child that ended on it would be reaped by now
+        check(all(pid_alive(pid) for pid in kids),
+              "a serving process ended on SIGINT by itself:\n" + d.log())
+        d.proc.send_signal(signal.SIGINT)
+        try:
+            rc = d.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            fail("netlabd did not stop on SIGINT within 10 s:\n" + d.log())
+        d.output = d.proc.stdout.read().decode(errors="replace")
+        check(rc == 0, "netlabd exited %d after SIGINT:\n%s" % (rc, d.log()))
+        check("restarting" not in d.log(), "restarts after Ctrl-C:\n" + d.log())
+        d.check_log()  # no [error] line
+        for pid in kids:
+            check(wait_until(lambda: not pid_alive(pid), 2),
+                  "serving process %d survived the stop" % pid)
+    finally:
+        cleanup(d)
+
+
 def refused(d, name):
     family, addr = d.addr_cache[name]
     s = socket.socket(family, socket.SOCK_STREAM)
@@ -418,6 +451,7 @@ def test_log_file():
 def main():
     t0 = time.time()
     test_signals_and_stop()
+    test_ctrl_c_reaches_the_group()
     test_idle_session_timeout()
     test_session_finishes()
     test_daemonize()
