@@ -33,9 +33,12 @@
 #define EXIT_TROUBLE 2
 
 /* A reload answers only once the new configuration runs or was refused,
- * which includes loading and checking every handler. */
+ * which includes checking every handler (up to 30 s, NL_CHECK_TIMEOUT),
+ * perhaps behind a reload already running (as long again), then up to
+ * 2 s for the old processes to stop accepting: 75 s covers that, and stays
+ * below systemd's default 90 s for ExecReload=. */
 #define TIMEOUT_MS        10000
-#define RELOAD_TIMEOUT_MS 30000
+#define RELOAD_TIMEOUT_MS 75000
 
 #define CELL 1024 /* bytes of one table cell; longer text is cut */
 
