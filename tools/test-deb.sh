@@ -71,6 +71,23 @@ devdeb=$(echo "$work"/netlabd-dev_*.deb)
 [ -f "$deb" ] || die "no netlabd_*.deb made"
 [ -f "$devdeb" ] || die "no netlabd-dev_*.deb made"
 
+# The maintainer scripts: the service enabled and started; the example
+# socket units enabled again only if the operator had enabled them
+# (was-enabled; deb-systemd-invoke starts no disabled unit); all stopped
+# on removal.
+dpkg-deb -e "$deb" "$work/control"
+grep -q "deb-systemd-helper enable 'netlabd.service'" "$work/control/postinst" ||
+    die "postinst does not enable netlabd.service"
+for u in netlabd.socket netlabd-greeter.socket; do
+    grep -B2 "deb-systemd-helper enable '$u'" "$work/control/postinst" |
+        grep -q "was-enabled '$u'" ||
+        die "postinst enables $u without the operator having enabled it"
+done
+for u in netlabd.service netlabd.socket netlabd-greeter.socket; do
+    grep -q "deb-systemd-invoke stop .*'$u'" "$work/control/prerm" ||
+        die "prerm does not stop $u"
+done
+
 say "installing $(basename "$deb") $(basename "$devdeb")"
 apt-get install -y "$deb" "$devdeb" >"$work/install.log" 2>&1 || {
     cat "$work/install.log" >&2
