@@ -1,15 +1,20 @@
 /*
  * activation.c - sockets systemd passes in (socket activation).
  *
- * When LISTEN_PID is netlabd's pid, descriptors 3 .. 3+LISTEN_FDS-1 are
- * sockets systemd bound for it, named in LISTEN_FDNAMES as the socket
+ * The variables are read first thing in main() and removed from the
+ * environment, before anything forks (the start-up check of the handlers
+ * does).  When LISTEN_PID is netlabd's pid, descriptors 3 .. 3+LISTEN_FDS-1
+ * are sockets systemd bound for it, named in LISTEN_FDNAMES as the socket
  * unit's FileDescriptorName= says.  Each goes to one listener: the one
  * whose `name` it carries or, when its name is no listener's, the one
  * with its transport and address (a port 0 listener takes a socket by
  * name only: any port is its port, so an address cannot pick it).  A
- * socket that contradicts its listener (another transport or address, or
- * a connection from Accept=yes) stops the start-up; one that no listener
- * wants is closed with a warning.  A listener without a socket binds its
+ * socket that contradicts its listener (another transport or address,
+ * on "::" IPV6_V6ONLY other than its ipv6only, or a connection from
+ * Accept=yes)
+ * stops the start-up; one that no listener wants is closed with a warning.
+ * When LISTEN_PID is another process's, the descriptors are not ours to
+ * close (sd_listen_fds() leaves them too): a warning says so.  A listener without a socket binds its
  * own, as usual.
  *
  * The sockets stay in a pool for the master's lifetime.  A listener takes
@@ -54,10 +59,19 @@ struct passed {
 static struct passed *pool;
 static size_t npool;
 
+/* What nl_activation_read() found, for nl_activation_start(). */
+static struct {
+    int n;        /* sockets passed to us, or -1 when malformed */
+    char **names; /* n names (or NULLs) */
+    char err[512];
+    char other[160]; /* the variables, when LISTEN_PID is another's */
+} env;
+
 /* What a socket is, as far as matching goes. */
 struct sockinfo {
     int kind; /* enum nl_transport_kind, or -1 for none of them */
     int listening;
+    int v6only; /* IPV6_V6ONLY of an IPv6 socket; -1 for others */
     struct sockaddr_storage ss;
     socklen_t sslen;
     char text[300]; /* "tcp 127.0.0.1:80", for messages */
@@ -154,6 +168,14 @@ sock_info(int fd, struct sockinfo *si)
     len = sizeof(int);
     getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len);
     si->listening = acc;
+    si->v6only = -1;
+    if (domain == AF_INET6) {
+        int on = 0;
+
+        len = sizeof(int);
+        if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, &len) == 0)
+            si->v6only = on != 0;
+    }
     si->sslen = sizeof(si->ss);
     if (getsockname(fd, (struct sockaddr *)&si->ss, &si->sslen) == -1)
         si->sslen = 0;
@@ -236,25 +258,41 @@ unix_matches(const struct nl_listener_conf *lc, const struct sockinfo *si)
            a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/* 1 when the socket has lc's transport and address. */
+static int
+at_address(const struct nl_listener_conf *lc, const struct sockinfo *si)
+{
+    if (si->kind != (int)lc->transport)
+        return 0;
+    return lc->path != NULL ? unix_matches(lc, si) : inet_matches(lc, si);
+}
+
 /* 0 when the socket fits lc; -1 with the reason in err when not. */
 static int
 fits(const struct nl_listener_conf *lc, const struct sockinfo *si, char *err,
      size_t errlen)
 {
-    int ok;
-
-    if (si->kind != (int)lc->transport)
-        ok = 0;
-    else if (lc->path != NULL)
-        ok = unix_matches(lc, si);
-    else
-        ok = inet_matches(lc, si);
-    if (!ok) {
+    if (!at_address(lc, si)) {
         char want[256];
 
         snprintf(err, errlen, "it is %s; the listener is %s %s", si->text,
                  nl_transport_name(lc->transport),
                  nl_listener_address(lc, want, sizeof(want)));
+        return -1;
+    }
+    /* On "::", dual-stack or not is which connections arrive at all.  On
+     * another IPv6 address it changes nothing (systemd sets IPV6_V6ONLY
+     * on [::1]), so it is not held against the socket there. */
+    if (si->v6only != -1 && si->v6only != lc->ipv6only &&
+        IN6_IS_ADDR_UNSPECIFIED(
+            &((const struct sockaddr_in6 *)(const void *)&si->ss)->sin6_addr)) {
+        snprintf(err, errlen,
+                 "%s is %s; the listener has ipv6only = %s (the socket "
+                 "unit's BindIPv6Only= sets it)",
+                 si->text,
+                 si->v6only ? "IPv6 only (IPV6_V6ONLY)"
+                            : "dual-stack (IPv4 too, no IPV6_V6ONLY)",
+                 lc->ipv6only ? "true" : "false");
         return -1;
     }
     if (!nl_transport_is_dgram(lc->transport) && !si->listening) {
@@ -287,8 +325,8 @@ find(const struct nl_listener_conf *lc, struct sockinfo *si)
         struct passed *p = &pool[i];
 
         if (p->fd != -1 && !p->in_use && !p->named &&
-            sock_info(p->fd, si) == 0 && si->kind == (int)lc->transport &&
-            fits(lc, si, NULL, 0) == 0)
+            sock_info(p->fd, si) == 0 && at_address(lc, si) &&
+            (nl_transport_is_dgram(lc->transport) || si->listening))
             return p;
     }
     return NULL;
@@ -355,6 +393,18 @@ nl_activation_give_back(const struct nl_listener_conf *lc, struct nl_socket *sk)
 }
 
 void
+nl_activation_release(struct nl_socket *sk)
+{
+    for (size_t i = 0; i < npool; i++)
+        if (pool[i].fd == sk->fd) {
+            pool[i].fd = -1;
+            pool[i].in_use = 0;
+        }
+    close(sk->fd);
+    sk->fd = -1;
+}
+
+void
 nl_activation_close_unused(void)
 {
     for (size_t i = 0; i < npool; i++)
@@ -362,21 +412,79 @@ nl_activation_close_unused(void)
             close(pool[i].fd);
 }
 
-int
-nl_activation_start(const struct nl_conf *conf)
+void
+nl_activation_read(void)
 {
     const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-    char err[512], **names = NULL;
-    int n, rc = 0, misfit = 0;
+    long p;
 
-    n = nl_activation_parse(pid, fds, getenv("LISTEN_FDNAMES"), getpid(),
-                            &names, err, sizeof(err));
-    /* Read once: no serving process, nor anything it runs, is meant. */
+    nl_activation_free_names(env.names, env.n);
+    memset(&env, 0, sizeof(env));
+    env.n = nl_activation_parse(pid, fds, getenv("LISTEN_FDNAMES"), getpid(),
+                                &env.names, env.err, sizeof(env.err));
+    if (env.n == 0 && pid != NULL && parse_int(pid, 0x7fffffffL, &p) == 0 &&
+        p != (long)getpid())
+        snprintf(env.other, sizeof(env.other), "LISTEN_PID=%.20s%s%.20s", pid,
+                 fds != NULL ? ", LISTEN_FDS=" : "", fds != NULL ? fds : "");
+    /* Read once: no child, nor anything it runs, is meant. */
     unsetenv("LISTEN_PID");
     unsetenv("LISTEN_FDS");
     unsetenv("LISTEN_FDNAMES");
+}
+
+/* For a passed socket no listener takes: the listener at its port (but
+ * another address), whose own bind fails while systemd holds its copy of
+ * the socket, said as "; listener web (FILE:LINE) …", or nothing. */
+static void
+near_miss(const struct nl_conf *conf, const struct sockinfo *si, char *buf,
+          size_t len)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)&si->ss;
+    int port;
+
+    buf[0] = '\0';
+    if (si->kind != NL_TRANSPORT_TCP && si->kind != NL_TRANSPORT_UDP)
+        return;
+    port = sa->sa_family == AF_INET
+               ? ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port)
+               : ntohs(((const struct sockaddr_in6 *)(const void *)sa)
+                           ->sin6_port);
+    for (size_t j = 0; j < conf->nlisteners; j++) {
+        const struct nl_listener_conf *lc = &conf->listeners[j];
+        char addr[256];
+
+        if ((int)lc->transport != si->kind || lc->port != port)
+            continue;
+        snprintf(buf, len,
+                 "; listener %s (%s:%d) is at its port, %s %s, but another "
+                 "address: while systemd holds this socket, binding that "
+                 "listener fails (address in use)%s",
+                 lc->name, conf->file, lc->line, nl_transport_name(lc->transport),
+                 nl_listener_address(lc, addr, sizeof(addr)),
+                 sa->sa_family == AF_INET6
+                     ? ": a socket unit's ListenStream=PORT (or "
+                       "ListenDatagram=PORT) alone is [::]:PORT"
+                     : "");
+        return;
+    }
+}
+
+int
+nl_activation_start(const struct nl_conf *conf)
+{
+    char **names = env.names;
+    int n = env.n, rc = 0, misfit = 0;
+
+    env.names = NULL;
+    env.n = 0;
+    if (env.other[0] != '\0')
+        nl_warnx(NULL,
+                 "socket activation: %s is for another process, not netlabd "
+                 "(pid %ld): ignored; descriptors from 3 up are left open, "
+                 "as they are not netlabd's to close",
+                 env.other, (long)getpid());
     if (n == -1) {
-        nl_errx(NULL, "socket activation: %s", err);
+        nl_errx(NULL, "socket activation: %s", env.err);
         return -1;
     }
     for (size_t i = 0; i < npool; i++) /* once per process, but for tests */
@@ -428,7 +536,7 @@ nl_activation_start(const struct nl_conf *conf)
     for (size_t i = 0; i < npool; i++) {
         struct passed *p = &pool[i];
         struct sockinfo si;
-        char what[128];
+        char what[128], near[600];
 
         if (p->in_use) {
             p->in_use = 0;
@@ -436,8 +544,9 @@ nl_activation_start(const struct nl_conf *conf)
         }
         sock_info(p->fd, &si);
         describe_passed(p, what, sizeof(what));
-        nl_warnx(NULL, "%s (%s) matches no listener; closing it", what,
-                 si.text);
+        near_miss(conf, &si, near, sizeof(near));
+        nl_warnx(NULL, "%s (%s) matches no listener; closing it%s", what,
+                 si.text, near);
         close(p->fd);
         p->fd = -1;
     }

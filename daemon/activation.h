@@ -18,12 +18,21 @@ struct nl_socket;
 #define NL_ACTIVATION_MAX_FDS 4096
 
 /*
- * Start-up, before anything binds: reads the variables, removes them from
- * the environment and, when LISTEN_PID is this process, checks every
- * passed socket against conf's listeners.  A socket that contradicts the
- * listener its name (or failing a name, its address) gives it is an error;
- * one that no listener wants is closed with a warning.  Returns 0, or -1
- * after logging each error (FILE:LINE where a listener is concerned).
+ * First thing in main(), before anything forks: reads LISTEN_PID,
+ * LISTEN_FDS and LISTEN_FDNAMES, keeps their values for
+ * nl_activation_start() and removes them from the environment.
+ */
+void nl_activation_read(void);
+
+/*
+ * Start-up, before anything binds, with what nl_activation_read() found:
+ * when LISTEN_PID is this process, checks every passed socket against
+ * conf's listeners.  A socket that contradicts the listener its name (or
+ * failing a name, its address) gives it is an error; one that no listener
+ * wants is closed with a warning (naming a listener at its port, whose
+ * bind it would likely make fail).  LISTEN_PID of another process gets a
+ * warning, its descriptors are left alone.  Returns 0, or -1 after logging
+ * each error (FILE:LINE where a listener is concerned).
  */
 int nl_activation_start(const struct nl_conf *conf);
 
@@ -45,6 +54,9 @@ int nl_activation_take(const struct nl_listener_conf *lc, struct nl_socket *sk,
 /* Gives an adopted socket back to the pool: neither closed nor unlinked. */
 void nl_activation_give_back(const struct nl_listener_conf *lc,
                              struct nl_socket *sk);
+
+/* Closes an adopted socket for good (at stop), and drops it from the pool. */
+void nl_activation_release(struct nl_socket *sk);
 
 /* In a forked child: closes the passed sockets no listener uses. */
 void nl_activation_close_unused(void);

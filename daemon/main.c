@@ -29,6 +29,7 @@
 #include "plugins.h"
 #include "preflight.h"
 #include "privs.h"
+#include "sdnotify.h"
 #include "serve.h"
 
 #define EXIT_CONFIG  1
@@ -172,13 +173,19 @@ main(int argc, char **argv)
         {"plugin-info", required_argument, NULL, 'I'},
         {NULL, 0, NULL, 0}};
     const char *file = SYSCONFDIR "/netlabd.conf", *pidfile = NULL;
-    int foreground = 0, test = 0, ch, ready_fd = -1, as_root, rc;
+    int foreground = 0, test = 0, ch, ready_fd = -1, as_root, rc, sd_rc;
     struct nl_errs errs = {0}, warns = {0};
-    char err[512];
+    char err[512], sd_err[512];
     struct nl_conf *conf;
     struct nl_master *m;
     const char *target;
     char *rundir;
+
+    /* systemd's variables are the master's alone: read and removed before
+     * anything forks (the check of the handlers below does); notifying
+     * and adopting sockets come later. */
+    sd_rc = nl_sd_init(sd_err, sizeof(sd_err));
+    nl_activation_read();
 
     while ((ch = getopt_long(argc, argv, "c:ftp:Vh", longopts, NULL)) != -1) {
         switch (ch) {
@@ -248,6 +255,8 @@ main(int argc, char **argv)
     nl_notice(NULL, "netlabd %s starting with %s", PACKAGE_VERSION, file);
     if (as_root)
         nl_warnx(NULL, AS_ROOT_WARNING);
+    if (sd_rc == -1)
+        nl_warnx(NULL, "systemd notification: %s", sd_err);
     raise_fd_limit();
     /* Sockets from systemd that contradict the config are a config error. */
     if (nl_activation_start(conf) == -1) {

@@ -661,6 +661,21 @@ kill_cb(struct ev_loop *loop, ev_timer *t, int revents)
         kill(d->pid, SIGKILL);
 }
 
+/* Closes the master's copy of l's socket for good; a socket systemd
+ * passed in leaves the pool too, so that nothing holds a stale descriptor
+ * (its file is systemd's, and nl_unix_unlink() leaves it). */
+static void
+lst_close_socket(struct lst *l)
+{
+    if (l->sk.fd == -1)
+        return;
+    if (l->sk.adopted)
+        nl_activation_release(&l->sk);
+    else
+        close(l->sk.fd);
+    l->sk.fd = -1;
+}
+
 /* Stops accepting everywhere and asks the serving processes to drain. */
 static void
 finish_stop(struct nl_master *m)
@@ -670,10 +685,7 @@ finish_stop(struct nl_master *m)
         struct lst *l = m->lst[i];
 
         /* Our copy of the socket goes now; the file is removed at exit. */
-        if (l->sk.fd != -1) {
-            close(l->sk.fd);
-            l->sk.fd = -1;
-        }
+        lst_close_socket(l);
     }
     FOR_EACH_PROC(m, pr)
     {
@@ -1128,8 +1140,7 @@ master_free(struct nl_master *m)
     for (size_t i = 0; i < m->nlst; i++) {
         struct lst *l = m->lst[i];
 
-        if (l->sk.fd != -1)
-            close(l->sk.fd);
+        lst_close_socket(l);
         if (l->lc->path != NULL)
             nl_unix_unlink(l->lc->path, &l->sk);
         for (int j = 0; j < l->nprocs; j++)
@@ -1191,9 +1202,8 @@ nl_master_run(struct nl_master *m, int ready_fd)
     ev_timer_init(&m->drain_w, drain_timer_cb, 1.0, 1.0);
     m->drain_w.data = m;
     ev_timer_start(m->loop, &m->drain_w);
-    /* Here, after daemonize(): the process systemd hears from is this one. */
-    if (nl_sd_init(err, sizeof(err)) == -1)
-        nl_warnx(NULL, "systemd notification: %s", err);
+    /* Here, after daemonize(): the process systemd hears from is this one
+     * (main() read the variables, before anything forked). */
     nl_sd_start(m->loop, sd_status, m);
     if (setup_signals(m) == -1) {
         nl_log_errno(NULL, "signals");

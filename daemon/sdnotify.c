@@ -9,10 +9,17 @@
  *
  * Only the master notifies: systemd takes datagrams from the main pid only
  * (NotifyAccess=main), and a serving process has nothing to tell it.  The
- * variables are read once, in the master, and removed from the environment
- * so that no child, nor a program a handler runs, sees them; the state a
- * forked child inherits is inert, because every send first checks that it
- * runs in the process that read them.
+ * variables are read once, first thing in main(), and removed from the
+ * environment so that no child, not even the one that checks handlers at
+ * start-up, nor a program a handler runs, sees them; the state a forked
+ * child inherits is inert, because every send first checks that it runs
+ * in the process that started the loop (the master).
+ *
+ * A send never blocks: a receiver that stops reading fills its queue
+ * (net.unix.max_dgram_qlen datagrams), and a blocking sendto() would then
+ * freeze the master.  A ping or a STATUS= refresh that does not fit is
+ * dropped (the next one follows soon); READY=1, RELOADING=1 and STOPPING=1
+ * are tried again from a timer for a few seconds, then dropped.
  *
  * The watchdog is a timer on the master's loop, so that a master whose
  * loop hangs stops pinging and systemd acts.  STATUS= is refreshed by a
@@ -53,7 +60,15 @@ static struct {
     struct ev_loop *loop;
     ev_timer watchdog_w;
     ev_timer status_w;
+    ev_timer retry_w;
+    char pending[NL_SD_MSG_MAX]; /* a state change waiting for room */
+    int retries;                 /* tries left for pending */
 } sd;
+
+/* A state change that found the receiver's queue full is tried this often,
+ * this many times: a receiver busy for seconds is not reading at all. */
+#define RETRY_EVERY 0.1
+#define RETRY_TRIES 30
 
 int
 nl_sd_parse_socket(const char *s, struct sockaddr_un *sun, socklen_t *len,
@@ -215,16 +230,20 @@ nl_sd_watchdog_usec(void)
 int
 nl_sd_send(const char *msg)
 {
-    int fd, rc;
+    int fd, rc, e;
 
     if (!sd.enabled || getpid() != sd.pid)
         return 0;
     fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd == -1)
         goto fail;
-    rc = (int)sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
+    /* MSG_DONTWAIT: EAGAIN when the receiver's queue is full, never a
+     * master stuck until systemd reads. */
+    rc = (int)sendto(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT,
                      (struct sockaddr *)&sd.sun, sd.sunlen);
+    e = errno;
     close(fd);
+    errno = e;
     if (rc == -1)
         goto fail;
     if (sd.failing)
@@ -232,6 +251,7 @@ nl_sd_send(const char *msg)
     sd.failing = 0;
     return 1;
 fail:
+    e = errno;
     /* The watchdog would repeat the same error many times a second. */
     if (!sd.failing)
         nl_log_errno(NULL, "notifying systemd (NOTIFY_SOCKET %s%s)",
@@ -239,7 +259,42 @@ fail:
                      sd.sun.sun_path[0] == '\0' ? sd.sun.sun_path + 1
                                                 : sd.sun.sun_path);
     sd.failing = 1;
+    errno = e;
     return -1;
+}
+
+static void
+retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    int rc = nl_sd_send(sd.pending);
+
+    if (rc == -1 && errno == EAGAIN && --sd.retries > 0)
+        return;
+    ev_timer_stop(loop, t);
+    if (rc == -1 && errno == EAGAIN)
+        nl_warnx(NULL,
+                 "systemd did not read its notify socket for %.0f s; "
+                 "dropped %.*s",
+                 RETRY_EVERY * RETRY_TRIES, (int)strcspn(sd.pending, "\n"),
+                 sd.pending);
+}
+
+/*
+ * Sends a state change; when the receiver's queue is full, keeps it for
+ * the retry timer.  Only the latest state counts, so it replaces one
+ * still waiting.
+ */
+static void
+send_state(const char *msg)
+{
+    if (sd.loop != NULL)
+        ev_timer_stop(sd.loop, &sd.retry_w);
+    if (nl_sd_send(msg) != -1 || errno != EAGAIN || sd.loop == NULL)
+        return;
+    snprintf(sd.pending, sizeof(sd.pending), "%s", msg);
+    sd.retries = RETRY_TRIES;
+    ev_timer_set(&sd.retry_w, RETRY_EVERY, RETRY_EVERY);
+    ev_timer_start(sd.loop, &sd.retry_w);
 }
 
 /* Sends head with the status text of now, and remembers that text. */
@@ -257,7 +312,7 @@ notify(const char *head, const char *status)
     nl_sd_format(msg, sizeof(msg), head, status);
     if (status != NULL)
         snprintf(sd.status, sizeof(sd.status), "%s", status);
-    (void)nl_sd_send(msg); /* failures are logged there */
+    send_state(msg); /* failures are logged in nl_sd_send() */
 }
 
 void
@@ -309,13 +364,16 @@ status_cb(struct ev_loop *loop, ev_timer *t, int revents)
         return;
     snprintf(sd.status, sizeof(sd.status), "%s", text);
     nl_sd_format(msg, sizeof(msg), "", text);
-    /* Without a state change, the datagram is the STATUS= line alone. */
-    (void)nl_sd_send(msg + 1);
+    /* Without a state change, the datagram is the STATUS= line alone;
+     * one that did not go is sent again at the next tick. */
+    if (nl_sd_send(msg + 1) == -1)
+        sd.status[0] = '\0';
 }
 
 void
 nl_sd_start(struct ev_loop *loop, nl_sd_status_fn fn, void *arg)
 {
+    sd.pid = getpid(); /* the master, after daemonize() */
     if (!sd.enabled)
         return;
     sd.loop = loop;
@@ -323,6 +381,7 @@ nl_sd_start(struct ev_loop *loop, nl_sd_status_fn fn, void *arg)
     sd.status_arg = arg;
     ev_timer_init(&sd.status_w, status_cb, 1.0, 1.0);
     ev_timer_start(loop, &sd.status_w);
+    ev_init(&sd.retry_w, retry_cb);
     if (sd.watchdog_usec > 0) {
         double every = (double)sd.watchdog_usec / 2e6;
 
@@ -339,5 +398,6 @@ nl_sd_stop(void)
         return;
     ev_timer_stop(sd.loop, &sd.status_w);
     ev_timer_stop(sd.loop, &sd.watchdog_w);
+    ev_timer_stop(sd.loop, &sd.retry_w);
     sd.loop = NULL;
 }

@@ -23,10 +23,11 @@ typedef void (*nl_sd_status_fn)(void *arg, char *buf, size_t len);
 
 /*
  * Reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID, removes them from
- * the environment (no child needs them) and remembers this process as the
- * one that notifies.  Returns 0, notifying or not (no NOTIFY_SOCKET), or
- * -1 with a reason in err when a value is malformed: notification (or the
- * watchdog) is then off.
+ * the environment (no child needs them; call it first thing, before any
+ * fork) and, until nl_sd_start(), takes this process for the one that
+ * notifies.  Returns 0, notifying or not (no NOTIFY_SOCKET), or -1 with a
+ * reason in err when a value is malformed: notification (or the watchdog)
+ * is then off.
  */
 int nl_sd_init(char *err, size_t errlen);
 
@@ -37,8 +38,10 @@ int nl_sd_enabled(void);
 uint64_t nl_sd_watchdog_usec(void);
 
 /*
- * Starts the watchdog (WATCHDOG=1 every WATCHDOG_USEC/2) and the STATUS=
- * refresh (at most once a second, when fn's text changed) on loop.
+ * Makes this process (the master) the one that notifies, and starts the
+ * watchdog (WATCHDOG=1 every WATCHDOG_USEC/2) and the STATUS= refresh (at
+ * most once a second, when fn's text changed) on loop.  A state change
+ * that finds systemd's queue full is tried again on loop for a while.
  */
 void nl_sd_start(struct ev_loop *loop, nl_sd_status_fn fn, void *arg);
 
@@ -55,9 +58,10 @@ void nl_sd_reloading(const char *what);
 void nl_sd_stopping(void);
 
 /*
- * Sends msg as one datagram.  Returns 1 when sent, 0 when there is nobody
- * to tell (notification off, or not the process that read NOTIFY_SOCKET),
- * -1 when sending failed (logged once until a send works again).
+ * Sends msg as one datagram, without waiting.  Returns 1 when sent, 0 when
+ * there is nobody to tell (notification off, or not the process that
+ * notifies), -1 when sending failed (logged once until a send works
+ * again), with errno EAGAIN when the receiver's queue is full.
  */
 int nl_sd_send(const char *msg);
 

@@ -6,7 +6,9 @@ holds it back), from the master's pid; RELOADING=1 with a MONOTONIC_USEC=
 of now, then READY=1, on SIGHUP and on the control socket's reload; a
 refused reload ending with READY=1 and a STATUS= naming FILE:LINE;
 STOPPING=1 on SIGTERM; WATCHDOG=1 every WATCHDOG_USEC/2, and none when
-WATCHDOG_PID names another process."""
+WATCHDOG_PID names another process; a receiver that never reads (its
+queue full) does not freeze the master; no handler's init(), not even at
+the start-up check, sees systemd's variables."""
 import os
 import re
 import shutil
@@ -22,6 +24,7 @@ from netlabd import (NETLABD, TEST_PLUGIN_DIR, Daemon, check, fail,  # noqa: E40
                      run, stream_exchange)
 
 SLOW = os.path.join(TEST_PLUGIN_DIR, "slow_init.so")
+SD_ENV = os.path.join(TEST_PLUGIN_DIR, "sd_env.so")
 SO_TIMESTAMPNS = 35  # <asm-generic/socket.h>; also the SCM_ type
 SLOW_SECONDS = 1
 
@@ -105,6 +108,18 @@ def finish(d, n):
     d.kill()
     n.close()
     shutil.rmtree(d.dir, ignore_errors=True)
+
+
+def stop_draining(d, n, timeout=15):
+    """SIGTERM, reading the notify socket until netlabd exits (pings go on
+    while it drains); returns its exit status."""
+    d.proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while d.proc.poll() is None:
+        if time.monotonic() > deadline:
+            fail("netlabd did not stop within %d s:\n%s" % (timeout, d.log()))
+        n.recv(0.05)
+    return d.proc.returncode
 
 
 def pidfile_pid(d):
@@ -243,8 +258,7 @@ def test_watchdog(where):
         median = gaps[len(gaps) // 2]
         check(0.06 <= median <= 0.2, "median gap between WATCHDOG=1 %.3f s, "
               "not about 0.1 s: %r" % (median, gaps))
-        d.proc.send_signal(signal.SIGTERM)
-        check(d.proc.wait(15) == 0, "netlabd did not stop cleanly")
+        check(stop_draining(d, n) == 0, "netlabd did not stop cleanly")
     finally:
         finish(d, n)
 
@@ -262,8 +276,73 @@ def test_watchdog_other_pid(where):
             got = n.recv(deadline - time.monotonic())
             check(got is None or "WATCHDOG=1" not in got[1],
                   "WATCHDOG=1 although WATCHDOG_PID=%d: %r" % (os.getpid(), got))
-        d.proc.send_signal(signal.SIGTERM)
-        check(d.proc.wait(15) == 0, "netlabd did not stop cleanly")
+        check(stop_draining(d, n) == 0, "netlabd did not stop cleanly")
+    finally:
+        finish(d, n)
+
+
+def test_stuck_receiver(where):
+    """A receiver that never reads: its queue fills (net.unix.max_dgram_qlen
+    datagrams) within milliseconds at a ping every millisecond, and a
+    blocking send would freeze the master.  `status` on the control socket
+    must still answer, and pings come again once the receiver reads.  The
+    handler (sd_env) refuses to start when its init() sees NOTIFY_SOCKET,
+    WATCHDOG_* or LISTEN_*: not at the start-up check, nor when serving;
+    LISTEN_PID names this test, another process, which is said in the log."""
+    d = Daemon([{"name": "e", "transport": "tcp", "handler": SD_ENV}],
+               expect_errors=True)  # the full queue is logged, once
+    n = Notify(where)
+    try:
+        start(d, {"NOTIFY_SOCKET": where, "WATCHDOG_USEC": "2000",
+                  "LISTEN_PID": str(os.getpid()), "LISTEN_FDS": "0"})
+        deadline = time.monotonic() + 15
+        st = None
+        while st is None or not all(l["serving"] for l in st["listeners"]):
+            if d.proc.poll() is not None:
+                fail("netlabd exited %d:\n%s\n%s"
+                     % (d.proc.returncode, d.proc.communicate()[0].decode(
+                         errors="replace"), d.log()))
+            if time.monotonic() > deadline:
+                fail("no serving status within 15 s while the notify socket "
+                     "was not read (the master is stuck?):\n" + d.log())
+            try:
+                st = d.command("status", timeout=2)
+            except (OSError, ValueError):
+                time.sleep(0.05)
+        check(st["pid"] == d.proc.pid, "status pid %s" % st["pid"])
+        # Still answering with the queue full for a while (and READY=1
+        # waiting for room).
+        for _ in range(5):
+            time.sleep(0.2)
+            t = time.monotonic()
+            try:
+                d.command("status", timeout=2)
+            except (OSError, ValueError) as e:
+                fail("status did not answer while the notify socket was not "
+                     "read: %s\n%s" % (e, d.log()))
+            check(time.monotonic() - t < 2, "status took %.2f s"
+                  % (time.monotonic() - t))
+        check(re.search(r"notifying systemd \(NOTIFY_SOCKET [^)]*\): "
+                        r"Resource temporarily unavailable", d.log()),
+              "the full queue was not logged:\n" + d.log())
+        check(re.search(r"LISTEN_PID=%d, LISTEN_FDS=0 is for another process"
+                        % os.getpid(), d.log()),
+              "no warning about another process's LISTEN_PID:\n" + d.log())
+        # Reading again: fresh pings from the master.
+        n.arrivals = []
+        since = time.time()
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            n.recv(end - time.monotonic())
+        fresh = [a for text, a in n.arrivals
+                 if "WATCHDOG=1" in text.split("\n") and a is not None
+                 and a > since]
+        check(len(fresh) >= 10, "%d WATCHDOG=1 in the second after the "
+              "receiver read again, at one a millisecond" % len(fresh))
+        check(all(p == d.proc.pid for p, _, _ in n.all),
+              "datagrams from another pid: %r" % {p for p, _, _ in n.all})
+        rc = stop_draining(d, n)
+        check(rc == 0, "netlabd exited %d:\n%s" % (rc, d.log()))
     finally:
         finish(d, n)
 
@@ -274,6 +353,7 @@ def main():
     test_lifecycle("@" + tag + "-lifecycle")
     test_watchdog("@" + tag + "-watchdog")
     test_watchdog_other_pid("@" + tag + "-otherpid")
+    test_stuck_receiver("@" + tag + "-stuck")
 
 
 run(main)

@@ -9,6 +9,7 @@ check_LTLIBRARIES += \
 	%reldir%/crash.la \
 	%reldir%/init_fail.la \
 	%reldir%/no_symbol.la \
+	%reldir%/sd_env.la \
 	%reldir%/slow_init.la
 
 %canon_reldir%_bad_abi_la_SOURCES = %reldir%/bad_abi.c
@@ -25,6 +26,9 @@ check_LTLIBRARIES += \
 
 %canon_reldir%_no_symbol_la_SOURCES = %reldir%/no_symbol.c
 %canon_reldir%_no_symbol_la_LDFLAGS = $(NL_TEST_PLUGIN_LDFLAGS)
+
+%canon_reldir%_sd_env_la_SOURCES = %reldir%/sd_env.c
+%canon_reldir%_sd_env_la_LDFLAGS = $(NL_TEST_PLUGIN_LDFLAGS)
 
 %canon_reldir%_slow_init_la_SOURCES = %reldir%/slow_init.c
 %canon_reldir%_slow_init_la_LDFLAGS = $(NL_TEST_PLUGIN_LDFLAGS)

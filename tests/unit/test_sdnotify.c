@@ -2,8 +2,12 @@
  * test_sdnotify.c - the systemd protocols' pieces: NOTIFY_SOCKET and the
  * watchdog variables read (and refused when malformed), datagrams built
  * and sent to a path and to an @abstract name, nothing sent from another
- * process or when systemd is not listening; LISTEN_PID, LISTEN_FDS and
- * LISTEN_FDNAMES read, and refused when malformed.
+ * process or when systemd is not listening; a receiver that does not read
+ * never blocks a send, and a state change waits for room on a timer;
+ * LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES read, and refused when
+ * malformed; passed sockets adopted, refused on a contradiction (IPv6
+ * dual-stack or not included), released for good, or left alone when
+ * LISTEN_PID is another process's.
  */
 #include "config.h"
 
@@ -17,12 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <ev.h>
 
 #include "activation.h"
 #include "conf.h"
@@ -231,6 +237,60 @@ test_init_off_and_bad(void **state)
 }
 
 static void
+status_text(void *arg, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", (const char *)arg);
+}
+
+static void
+stop_loop(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    ev_break(loop, EVBREAK_ALL);
+}
+
+/* A receiver whose queue is full: sends fail at once with EAGAIN (the
+ * alarm turns a blocking send into a failure); READY=1 is tried again from
+ * the loop's timer and arrives once the receiver reads. */
+static void
+test_send_full(void **state)
+{
+    char name[64], err[128], buf[512];
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    ev_timer stop;
+    int fd, n = 0, got_ready = 0, rc;
+
+    snprintf(name, sizeof(name), "@nl-sd-full-%ld", (long)getpid());
+    fd = listen_at(name);
+    setenv("NOTIFY_SOCKET", name, 1);
+    unsetenv("WATCHDOG_USEC");
+    assert_int_equal(nl_sd_init(err, sizeof(err)), 0);
+    nl_sd_start(loop, status_text, "all well");
+    signal(SIGALRM, SIG_DFL);
+    alarm(10);
+    while ((rc = nl_sd_send("WATCHDOG=1")) == 1 && n < 100000)
+        n++;
+    assert_int_equal(rc, -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_true(n > 0);
+    nl_sd_ready(); /* finds no room: waits on the timer */
+    while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+        ;
+    ev_timer_init(&stop, stop_loop, 0.5, 0.0);
+    ev_timer_start(loop, &stop);
+    ev_run(loop, 0);
+    alarm(0);
+    while ((rc = (int)recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+        buf[rc] = '\0';
+        got_ready |= strncmp(buf, "READY=1\n", 8) == 0 &&
+                     strstr(buf, "STATUS=all well") != NULL;
+    }
+    assert_true(got_ready);
+    nl_sd_stop();
+    ev_loop_destroy(loop);
+    close(fd);
+}
+
+static void
 test_listen_parse(void **state)
 {
     char err[256], **names;
@@ -329,6 +389,7 @@ set_listen(const char *fds, const char *names)
         setenv("LISTEN_FDNAMES", names, 1);
     else
         unsetenv("LISTEN_FDNAMES");
+    nl_activation_read(); /* as main() does, first thing */
 }
 
 static int
@@ -386,6 +447,14 @@ test_adopt_by_name(void **state)
     nl_activation_close_unused();
     assert_int_not_equal(fcntl(3, F_GETFD), -1);
     nl_transport_close(&lcs[0], &sk);
+
+    /* At stop, released for good: closed, and no longer in the pool. */
+    assert_int_equal(nl_transport_open(&lcs[0], &sk, err, sizeof(err)), 0);
+    assert_int_equal(sk.fd, 3);
+    nl_activation_release(&sk);
+    assert_int_equal(sk.fd, -1);
+    assert_int_equal(fcntl(3, F_GETFD), -1);
+    assert_int_equal(nl_activation_take(&lcs[0], &sk, err, sizeof(err)), 0);
 }
 
 static void
@@ -431,6 +500,86 @@ test_unwanted_closed(void **state)
     assert_int_equal(nl_activation_take(&lcs[0], &sk, err, sizeof(err)), 0);
 }
 
+/* An IPv6 wildcard tcp socket on fd 3 with IPV6_V6ONLY v6only; its port,
+ * or 0 when this machine has no IPv6. */
+static int
+tcp6_any_at(int v6only)
+{
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6,
+                                .sin6_addr = IN6ADDR_ANY_INIT};
+    socklen_t len = sizeof(sin6);
+    int s = socket(AF_INET6, SOCK_STREAM, 0);
+
+    if (s == -1)
+        return 0;
+    assert_int_equal(setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+                                sizeof(v6only)),
+                     0);
+    if (bind(s, (struct sockaddr *)&sin6, sizeof(sin6)) == -1) {
+        close(s);
+        return 0;
+    }
+    assert_int_equal(listen(s, 8), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&sin6, &len), 0);
+    if (s != 3) {
+        assert_int_equal(dup2(s, 3), 3);
+        close(s);
+    }
+    return ntohs(sin6.sin6_port);
+}
+
+static void
+test_ipv6only(void **state)
+{
+    struct nl_socket sk;
+    char err[256];
+
+    close(3);
+    for (int v6only = 0; v6only <= 1; v6only++) {
+        int p = tcp6_any_at(v6only);
+
+        if (p == 0) {
+            skip(); /* no IPv6 here */
+            return;
+        }
+        lcs[0].address = "::";
+        lcs[0].port = p;
+        /* By name, then by address: the other ipv6only does not fit. */
+        lcs[0].ipv6only = !v6only;
+        set_listen("1", "web");
+        assert_int_equal(nl_activation_start(&conf), -1);
+        set_listen("1", NULL);
+        assert_int_equal(nl_activation_start(&conf), -1);
+        /* The same one does, and is taken. */
+        lcs[0].ipv6only = v6only;
+        set_listen("1", NULL);
+        assert_int_equal(nl_activation_start(&conf), 0);
+        assert_int_equal(nl_transport_open(&lcs[0], &sk, err, sizeof(err)), 0);
+        assert_int_equal(sk.fd, 3);
+        nl_activation_release(&sk);
+    }
+}
+
+/* LISTEN_PID of another process: ignored, and descriptor 3 left as it
+ * was, not ours to close or to mark close-on-exec. */
+static void
+test_other_pid(void **state)
+{
+    struct nl_socket sk;
+    char err[256];
+
+    setenv("LISTEN_PID", "1", 1);
+    setenv("LISTEN_FDS", "1", 1);
+    setenv("LISTEN_FDNAMES", "web", 1);
+    nl_activation_read();
+    assert_null(getenv("LISTEN_PID"));
+    assert_null(getenv("LISTEN_FDS"));
+    assert_int_equal(nl_activation_start(&conf), 0);
+    assert_int_not_equal(fcntl(3, F_GETFD), -1);
+    assert_false(fcntl(3, F_GETFD) & FD_CLOEXEC);
+    assert_int_equal(nl_activation_take(&lcs[0], &sk, err, sizeof(err)), 0);
+}
+
 static void
 test_missing_descriptor(void **state)
 {
@@ -450,6 +599,7 @@ main(void)
         cmocka_unit_test(test_send_path),
         cmocka_unit_test(test_send_abstract),
         cmocka_unit_test(test_init_off_and_bad),
+        cmocka_unit_test(test_send_full),
         cmocka_unit_test(test_listen_parse),
         cmocka_unit_test_setup_teardown(test_adopt_by_name, setup_activation,
                                         teardown_activation),
@@ -461,6 +611,10 @@ main(void)
                                         teardown_activation),
         cmocka_unit_test_setup_teardown(test_missing_descriptor,
                                         setup_activation, teardown_activation),
+        cmocka_unit_test_setup_teardown(test_ipv6only, setup_activation,
+                                        teardown_activation),
+        cmocka_unit_test_setup_teardown(test_other_pid, setup_activation,
+                                        teardown_activation),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
