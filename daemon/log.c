@@ -15,7 +15,8 @@
  * started with, as "netlabd: ..." (the start-up copy): a netlabd that
  * fails to start in the background, or logs to syslog or a file, still
  * says why on the terminal that started it.  Serving processes started
- * before then keep the copy until they serve.
+ * before then keep the copy until they serve.  No copy is made while the
+ * log writes to that same file (logging to stderr, before the fork).
  */
 #include "config.h"
 
@@ -24,6 +25,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <syslog.h>
 #include <time.h>
@@ -109,6 +111,24 @@ nl_log_startup_end(void)
     startup_fd = -1;
 }
 
+/*
+ * 1 when the log itself writes to the file the start-up copy goes to: a
+ * daemon logging to "stderr" before it forks (or to /dev/stderr, or a
+ * file that is the terminal).  The copy would print each line twice.
+ * Asked for each line, as the answer changes when the daemon's stderr
+ * goes to /dev/null after the fork.
+ */
+static int
+startup_same_as_log(void)
+{
+    struct stat a, b;
+
+    if (log_target != TARGET_STDERR && log_target != TARGET_FILE)
+        return 0;
+    return fstat(log_fd, &a) == 0 && fstat(startup_fd, &b) == 0 &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* The start-up copy of one line: "netlabd: [warning: ]message\n". */
 static void
 startup_copy(int level, const char *msg, size_t len)
@@ -116,6 +136,8 @@ startup_copy(int level, const char *msg, size_t len)
     char line[2100];
     int n;
 
+    if (startup_same_as_log())
+        return;
     n = snprintf(line, sizeof(line), "netlabd: %s%.*s",
                  level == NL_LOG_WARNING ? "warning: " : "", (int)len, msg);
     if (n < 0)

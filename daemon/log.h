@@ -28,8 +28,9 @@ int nl_log_open(const char *target, int level);
 /*
  * Until nl_log_startup_end(), warnings and errors are also written to fd
  * (a copy of the stderr netlabd started with) as "netlabd: message", so
- * that start-up errors reach the terminal whatever the log target.  The
- * log takes fd and closes it at the end.
+ * that start-up errors reach the terminal whatever the log target; not
+ * while the log itself writes to that file (fstat() tells), which would
+ * print them twice.  The log takes fd and closes it at the end.
  */
 void nl_log_startup(int fd);
 

@@ -253,6 +253,7 @@ main(int argc, char **argv)
     if (!foreground || strcmp(target, "stderr") != 0)
         nl_log_startup(fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3));
     nl_notice(NULL, "netlabd %s starting with %s", PACKAGE_VERSION, file);
+    nl_privs_log_override(conf);
     if (as_root)
         nl_warnx(NULL, AS_ROOT_WARNING);
     if (sd_rc == -1)

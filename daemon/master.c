@@ -776,7 +776,8 @@ reload_done(struct nl_master *m, int rc)
     m->reload_ok = rc == 0;
     m->reload_time = time(NULL);
     if (rc == 0)
-        nl_notice(NULL, "reloaded: generation %u", m->generation);
+        nl_notice(NULL, "reloaded: generation %u%s", m->generation,
+                  m->reload_to_root ? "; handlers now run as root" : "");
     else
         nl_errx(NULL, "reload refused, configuration unchanged");
     /* Refused or not, the reload is over: systemd must not stay in
@@ -864,6 +865,7 @@ reload_run(struct nl_master *m, const char *why,
         snprintf(what, sizeof(what), "reloading %s", m->conf->file);
         nl_sd_reloading(what);
     }
+    m->reload_to_root = 0;
     if ((m->check_conf = nl_reload_parse(m, &m->check_errs)) == NULL ||
         (m->check = nl_check_start(m->check_conf, &m->check_errs)) == NULL) {
         nl_conf_free(m->check_conf);

@@ -117,6 +117,7 @@ struct nl_master {
     ev_timer replies_w; /* bounds how long they are held */
     int reloaded;       /* last_reload is set */
     int reload_ok;
+    int reload_to_root; /* the last reload left handlers to root (reload.c) */
     char *reload_error;
     time_t reload_time;
 };

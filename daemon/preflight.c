@@ -5,8 +5,8 @@
  * binding: that the folders netlabd creates files in exist and are
  * writable by the master (the user running -t), that privileged ports can
  * be bound, and whether an address is in use right now.  Ports and sockets
- * are only probed: a bind test on a socket closed at once, a connect to a
- * unix socket.
+ * are only probed: a bind test on a socket closed at once; a unix socket
+ * is looked up in /proc/net/unix, never connected to.
  *
  * One missing folder is not an error: the default runtime folder
  * (/run/netlabd), which a reboot empties away and netlabd creates at
@@ -98,13 +98,74 @@ check_folder(const struct what *w, const char *path)
     free(dir);
 }
 
+#define UNIX_LISTENING 0x10000 /* __SO_ACCEPTCON in /proc/net/unix */
+
+/*
+ * Whether some process has a socket bound at path right now, as start-up
+ * would find it (transport_unix.c): a listening stream socket, or any
+ * bound datagram one.  Looked up in /proc/net/unix rather than asked by
+ * connecting: a connect waits forever on a full backlog or a hung
+ * netlabd, and on a running one it opens a real session (a greeter
+ * answers, a logger logs).  Returns 1 or 0, or -1 when /proc/net/unix
+ * cannot be read.  (It lists this network namespace's sockets only.)
+ */
+static int
+unix_bound_proc(const char *path)
+{
+    FILE *f = fopen("/proc/net/unix", "re");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int found = 0;
+
+    if (f == NULL)
+        return -1;
+    while (!found && (len = getline(&line, &cap, f)) != -1) {
+        unsigned long flags;
+        unsigned type;
+        int n = -1, got;
+
+        /* "Num: RefCount Protocol Flags Type St Inode Path"; the header
+         * line does not scan, nor does a socket with no path. */
+        got = sscanf(line, "%*x: %*x %*x %lx %x %*x %*u%n", &flags, &type, &n);
+        if (got != 2 || n < 0 || line[n] != ' ')
+            continue;
+        if (len > 0 && line[len - 1] == '\n')
+            line[len - 1] = '\0';
+        found = strcmp(line + n + 1, path) == 0 &&
+                ((flags & UNIX_LISTENING) != 0 || type == SOCK_DGRAM);
+    }
+    free(line);
+    fclose(f);
+    return found;
+}
+
+/* Without /proc: a connect that cannot wait, a full backlog (EAGAIN)
+ * counting as in use. */
+static int
+unix_bound_connect(const char *path, int type)
+{
+    struct sockaddr_un sun;
+    int fd, rc;
+
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    if ((fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+        return 0;
+    rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+    if (rc == -1 && errno == EAGAIN)
+        rc = 0;
+    close(fd);
+    return rc == 0;
+}
+
 /* A unix socket path: its folder, and what is there already. */
 static void
 check_unix_path(const struct what *w, const char *path, int type)
 {
-    struct sockaddr_un sun;
     struct stat st;
-    int fd;
+    int used;
 
     check_folder(w, path);
     if (lstat(path, &st) == -1)
@@ -114,32 +175,13 @@ check_unix_path(const struct what *w, const char *path, int type)
                        "%s%s exists and is not a socket", w->label, path);
         return;
     }
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-    if ((fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0)) == -1)
-        return;
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+    if ((used = unix_bound_proc(path)) == -1)
+        used = unix_bound_connect(path, type);
+    if (used)
         nl_conf_report(w->conf, w->warns, w->line,
                        "warning: %s%s is in use now (by a running netlabd, "
                        "or start-up will fail)",
                        w->label, path);
-    close(fd);
-}
-
-/* The lowest port anyone may bind: net.ipv4.ip_unprivileged_port_start. */
-static int
-unprivileged_start(void)
-{
-    FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "re");
-    int port = NL_PRIVILEGED_PORTS;
-
-    if (f != NULL) {
-        if (fscanf(f, "%d", &port) != 1)
-            port = NL_PRIVILEGED_PORTS;
-        fclose(f);
-    }
-    return port;
 }
 
 /* 1 when this process's effective capabilities hold CAP_NET_BIND_SERVICE
@@ -236,7 +278,7 @@ nl_preflight(const struct nl_conf *conf, const char *pidfile,
 {
     size_t nerrs = errs->n;
     int privileged_ok = can_bind_privileged();
-    int unpriv_start = unprivileged_start();
+    int unpriv_start = nl_unprivileged_port_start();
     struct what w = {
         .conf = conf, .errs = errs, .warns = warns, .rundir = rundir};
 

@@ -22,12 +22,31 @@
 #include "privs.h"
 #include "util.h"
 
+/* The test suite's stand-in for the default account, or NULL. */
 static const char *
-default_user(void)
+stand_in(void)
 {
     const char *name = getenv(NL_DEFAULT_USER_ENV);
 
-    return name != NULL ? name : NL_DEFAULT_USER;
+    return name != NULL && *name != '\0' ? name : NULL;
+}
+
+const char *
+nl_privs_default_user(void)
+{
+    return stand_in() != NULL ? stand_in() : NL_DEFAULT_USER;
+}
+
+/*
+ * 1 when getpwnam() returned NULL with an errno that getpwnam(3) lists
+ * for "the name was not found" (0, ENOENT, ESRCH, EBADF, EPERM); any
+ * other errno means the user database could not be asked (sssd or LDAP
+ * down, no memory), and a missing account must not be concluded from it.
+ */
+static int
+not_found(int e)
+{
+    return e == 0 || e == ENOENT || e == ESRCH || e == EBADF || e == EPERM;
 }
 
 /* "FILE:LINE: key: message", or "FILE: key: message" when the key took
@@ -55,9 +74,25 @@ nl_privs_resolve(struct nl_conf *conf, struct nl_errs *errs)
 
     if (conf->user == NULL && root) {
         errno = 0;
-        if ((pw = getpwnam(default_user())) != NULL) {
+        if ((pw = getpwnam(nl_privs_default_user())) != NULL) {
+            /* The test suite's stand-in may name any account but root:
+             * running handlers as root must stay something said. */
+            if (pw->pw_uid == 0 && stand_in() != NULL) {
+                nl_conf_report(conf, errs, 0,
+                               "%s=%s names uid 0; refused (it is for "
+                               "netlabd's tests only)",
+                               NL_DEFAULT_USER_ENV, nl_privs_default_user());
+                return -1;
+            }
             conf->user = nl_xstrdup(pw->pw_name);
             conf->user_default = 1;
+        } else if (!not_found(errno)) {
+            /* Not knowing is not "no such account": as root by mistake
+             * would be the outcome. */
+            key_error(conf, errs, "user",
+                      "not set, and the %s account cannot be looked up: %s",
+                      nl_privs_default_user(), strerror(errno));
+            return -1;
         }
     }
     if (conf->user == NULL) {
@@ -66,7 +101,7 @@ nl_privs_resolve(struct nl_conf *conf, struct nl_errs *errs)
                       "set without user, and no default user applies (the "
                       "%s account is used when it exists and netlabd starts "
                       "as root)",
-                      default_user());
+                      nl_privs_default_user());
         return errs->n > nerrs ? -1 : root;
     }
 
@@ -95,6 +130,19 @@ nl_privs_resolve(struct nl_conf *conf, struct nl_errs *errs)
                   (long)geteuid(), conf->user, gr != NULL ? ":" : "",
                   gr != NULL ? conf->group : "");
     return errs->n > nerrs ? -1 : 0;
+}
+
+void
+nl_privs_log_override(const struct nl_conf *conf)
+{
+    const char *name = stand_in();
+
+    if (name != NULL && geteuid() == 0 &&
+        (conf->user == NULL || conf->user_default))
+        nl_notice(NULL,
+                  "the default account is %s, not " NL_DEFAULT_USER
+                  ", because %s is set (for netlabd's tests only)",
+                  name, NL_DEFAULT_USER_ENV);
 }
 
 int

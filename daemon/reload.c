@@ -77,8 +77,9 @@ nl_reload_parse(struct nl_master *m, struct nl_errs *errs)
     if (m->cwd_fd != -1 && fchdir(m->cwd_fd) == -1)
         nl_log_errno(NULL, "reload: back to the start-up folder");
     nc = nl_conf_load(m->conf->file, errs);
-    /* Who handlers run as, as at start-up; the warning about root was
-     * given then, once. */
+    /* Who handlers run as, as at start-up.  The warning about root was
+     * given then, once; nl_reload_apply() warns when a reload is what
+     * leaves them to root. */
     if (nc != NULL && nl_privs_resolve(nc, errs) == -1) {
         nl_conf_free(nc);
         nc = NULL;
@@ -163,6 +164,22 @@ nl_reload_apply(struct nl_master *m, struct nl_conf *nc, struct nl_errs *errs)
         goto fail;
 
     /* From here on nothing fails. */
+    /* Handlers ran as an account and will run as root, because `user` is
+     * not set and there is no default account (any more): never silent. */
+    if (old->user != NULL && nc->user == NULL && geteuid() == 0) {
+        if (old->user_default)
+            nl_warnx(NULL,
+                     "reload: user is not set and the %s account is gone: "
+                     "serving processes now run handler code as root",
+                     old->user);
+        else
+            nl_warnx(NULL,
+                     "reload: user is no longer set and there is no %s "
+                     "account: serving processes now run handler code as "
+                     "root, not as %s",
+                     nl_privs_default_user(), old->user);
+        m->reload_to_root = 1;
+    }
     if (!same_string(old->control, nc->control) ||
         !same_string(old->pidfile, nc->pidfile))
         nl_notice(NULL, "reload: control and pidfile changes take effect "

@@ -12,9 +12,16 @@
 
 struct nl_listener_conf;
 
-/* Ports below this need root or CAP_NET_BIND_SERVICE (unless the system
- * lowered net.ipv4.ip_unprivileged_port_start). */
+/* Ports below this need root or CAP_NET_BIND_SERVICE, when the system
+ * does not say (nl_unprivileged_port_start()). */
 #define NL_PRIVILEGED_PORTS 1024
+
+/*
+ * The lowest port anyone may bind: net.ipv4.ip_unprivileged_port_start
+ * (containers often set 0), or NL_PRIVILEGED_PORTS when it cannot be read.
+ * Bind errors and -t both say "a port below N" from it, so they agree.
+ */
+int nl_unprivileged_port_start(void);
 
 /* A bound socket. */
 struct nl_socket {

@@ -19,21 +19,36 @@
 #include "session.h"
 #include "transport.h"
 
-/* "127.0.0.1:80: Permission denied", and for a port below 1024 what
- * would allow it. */
+int
+nl_unprivileged_port_start(void)
+{
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "re");
+    int port = NL_PRIVILEGED_PORTS;
+
+    if (f != NULL) {
+        if (fscanf(f, "%d", &port) != 1 || port < 0)
+            port = NL_PRIVILEGED_PORTS;
+        fclose(f);
+    }
+    return port;
+}
+
+/* "127.0.0.1:80: Permission denied", and for a privileged port (below
+ * nl_unprivileged_port_start()) what would allow it. */
 static void
 bind_error(const struct nl_listener_conf *lc, const struct addrinfo *ai, int e,
            char *err, size_t errlen)
 {
     char addr[128];
+    int start = nl_unprivileged_port_start();
 
     nl_sockaddr_text(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr));
-    if (e == EACCES && lc->port > 0 && lc->port < NL_PRIVILEGED_PORTS)
+    if (e == EACCES && lc->port > 0 && lc->port < start)
         snprintf(err, errlen,
                  "%s: %s (a port below %d needs root or the "
                  "CAP_NET_BIND_SERVICE capability: run netlabd as root, grant "
                  "it CAP_NET_BIND_SERVICE, or use a port of %d or more)",
-                 addr, strerror(e), NL_PRIVILEGED_PORTS, NL_PRIVILEGED_PORTS);
+                 addr, strerror(e), start, start);
     else
         snprintf(err, errlen, "%s: %s", addr, strerror(e));
 }

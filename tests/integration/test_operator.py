@@ -3,14 +3,19 @@ start, or starts as it should not.
 
 - Start-up errors reach stderr until netlabd is ready, also in the
   background and with the log in a file, also when they happen after the
-  fork; a successful background start leaves stderr closed.
+  fork, and once each (not twice when the log is that stderr); a
+  successful background start leaves stderr closed.
 - `netlabd -t` checks folders and ports without binding: errors at the
-  line of their key or listener, a port in use as a warning, a privileged
+  line of their key or listener, a port in use as a warning (a unix socket
+  with a full backlog too, at once, without connecting), a privileged
   port (as nobody) as an error.
 - Bind errors name the config line and the address (start and reload),
-  and for EACCES on a port below 1024 what would allow it.
+  and for EACCES on a privileged port (below
+  net.ipv4.ip_unprivileged_port_start) what would allow it.
 - Without `user`, a netlabd started as root runs handlers as the default
-  account when it exists, else warns once (start-up and -t).
+  account when it exists, else warns once (start-up and -t); a reload
+  that finds the account gone warns; the test suite's stand-in for the
+  account may not be root.
 - The pidfile is locked: a stale one naming a live process is taken over,
   a master killed while its children drain does not block a new one, and
   messages name the pidfile.
@@ -29,17 +34,19 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from netlabd import (NETLABD, NO_SUCH_USER, PLUGIN_DIR, Daemon, check,  # noqa: E402
-                     conf_value, fail, run, stream_exchange)
+import netlabd as harness  # noqa: E402
+from netlabd import (DEFAULT_USER_ENV, NETLABD, NO_SUCH_USER, PLUGIN_DIR,  # noqa: E402
+                     Daemon, check, conf_value, fail, run, stream_exchange)
 from clitest import (children_of, cleanup, kill_tree, pid_alive,  # noqa: E402
                      run_netlabd, tempdir, wait_until)
 
 NETLABCTL = os.environ.get("NETLABCTL") or os.path.join(
     os.path.dirname(os.path.dirname(NETLABD)), "ctl", "netlabctl")
 ROOT_WARNING = "serving processes will run handler code as root"
-ENV_USER = "NETLABD_TEST_DEFAULT_USER"
+ENV_USER = DEFAULT_USER_ENV
 
 
 def write_conf(dir, top, listeners, name="netlabd.conf"):
@@ -77,6 +84,16 @@ def tcp(name, port, **more):
          "handler": "echo"}
     l.update(more)
     return l
+
+
+def unprivileged_start():
+    """net.ipv4.ip_unprivileged_port_start, as netlabd reads it (1024
+    when it cannot be read)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 1024
 
 
 def busy_port():
@@ -165,6 +182,16 @@ def test_startup_errors():
         rc, out, err = run_netlabd(["-f", "-c", conf])
         check(rc == 2 and "netlabd: " + want in lines_of(err),
               "-f, port in use: exit %d, stderr:\n%s" % (rc, err))
+        # In the background with the log on stderr: the log line reaches
+        # the terminal, and no copy repeats it.
+        conf3, at3 = write_conf(dir, base(dir, log_target="stderr"), [tcp("web", port)],
+                                "stderr.conf")
+        want3 = "%s:%d: listener web: 127.0.0.1:%d: Address already in use" % (
+            conf3, at3["web"], port)
+        rc, out, err = run_netlabd(["-c", conf3])
+        check(rc == 2 and len([l for l in lines_of(err) if want3 in l]) == 1,
+              "log on stderr, in the background: %d, expected %r once in:\n%s"
+              % (rc, want3, err))
 
         # A control socket in a missing folder fails after the fork, in
         # the daemonized child: its error still reaches stderr.
@@ -230,6 +257,56 @@ def test_check_system():
               "/nonexistent-netlabd-op does not exist" % conf in lines_of(err),
               "-t -p: %d\n%s" % (rc, err))
 
+        # A unix listener whose backlog is full (a hung netlabd), and a
+        # control socket that would answer: warnings, at once, and neither
+        # socket gets a connection.
+        full = os.path.join(dir, "full.sock")
+        u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        ctl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        clients = []
+        try:
+            u.bind(full)
+            u.listen(0)
+            ctl.bind(os.path.join(dir, "control.sock"))
+            ctl.listen(8)
+            for _ in range(64):
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                c.setblocking(False)
+                clients.append(c)
+                try:
+                    c.connect(full)
+                except BlockingIOError:
+                    break
+            else:
+                fail("the backlog of %s never filled" % full)
+            conf, at = write_conf(dir, base(dir), [
+                {"name": "u", "transport": "unix", "path": full, "handler": "echo"}])
+            t0 = time.time()
+            rc, out, err = run_netlabd(["-t", "-c", conf], timeout=10)
+            took = time.time() - t0
+            check(took < 5, "-t took %.1f s on a full backlog" % took)
+            for want in ("%s:%d: warning: listener u: %s is in use now" % (conf, at["u"], full),
+                         "%s:%d: warning: control: %s is in use now" % (
+                             conf, at["control"], os.path.join(dir, "control.sock"))):
+                check(rc == 0 and any(l.startswith(want) for l in lines_of(err)),
+                      "-t, busy unix sockets: %d, no %r in:\n%s" % (rc, want, err))
+            ctl.setblocking(False)
+            try:
+                ctl.accept()[0].close()
+                fail("-t connected to the control socket")
+            except BlockingIOError:
+                pass
+        finally:
+            for c in clients:
+                c.close()
+            u.close()
+            ctl.close()
+            for name in ("full.sock", "control.sock"):
+                try:
+                    os.unlink(os.path.join(dir, name))
+                except OSError:
+                    pass
+
         # A port in use is a warning; the config is OK and nothing is left.
         conf, at = write_conf(dir, base(dir), [tcp("web", port)])
         rc, out, err = run_netlabd(["-t", "-c", conf])
@@ -250,31 +327,41 @@ def test_check_system():
         pw = nobody()
         if pw is None:
             return
-        # As nobody: a folder it cannot write, a port below 1024.
+        # As nobody: a folder it cannot write, a privileged port (below
+        # what the system lets anyone bind; containers often let anyone
+        # bind any).
+        start = unprivileged_start()
+        low = min(80, start - 1)
         os.chmod(dir, 0o755)
         mine = os.path.join(dir, "nobody")
         os.mkdir(mine)
         os.chown(mine, pw.pw_uid, pw.pw_gid)
         top = base(mine, pidfile=os.path.join(dir, "netlabd.pid"))
-        conf, at = write_conf(mine, top, [tcp("low", 80)])
+        conf, at = write_conf(mine, top, [tcp("low", max(low, 0))])
         rc, out, err = run_as(pw, ["-t", "-c", conf])
         check(rc == 1, "-t as nobody: exit %d\n%s" % (rc, err))
         want = "%s:%d: pidfile: %s: folder %s is not writable by uid %d, who runs the master" % (
             conf, at["pidfile"], top["pidfile"], dir, pw.pw_uid)
         check(want in lines_of(err), "-t as nobody: no %r in:\n%s" % (want, err))
-        want = ("%s:%d: listener low: 127.0.0.1:80: a port below 1024 needs root or the "
+        if low < 1:
+            print("note: net.ipv4.ip_unprivileged_port_start is %d: no port is privileged, "
+                  "the privileged-port messages are not tried" % start)
+            return
+        want = ("%s:%d: listener low: 127.0.0.1:%d: a port below %d needs root or the "
                 "CAP_NET_BIND_SERVICE capability: run netlabd as root, grant it "
-                "CAP_NET_BIND_SERVICE, or use a port of 1024 or more" % (conf, at["low"]))
+                "CAP_NET_BIND_SERVICE, or use a port of %d or more"
+                % (conf, at["low"], low, start, start))
         check(want in lines_of(err), "-t as nobody: no %r in:\n%s" % (want, err))
-        # Starting so: the bind error names the line, the address, the cure.
-        conf, at = write_conf(mine, base(mine), [tcp("low", 80)])
+        # Starting so: the bind error names the line, the address, the cure,
+        # with the same bound as -t.
+        conf, at = write_conf(mine, base(mine), [tcp("low", low)])
         rc, out, err = run_as(pw, ["-f", "-c", conf])
-        want = ("netlabd: %s:%d: listener low: 127.0.0.1:80: Permission denied (a port "
-                "below 1024 needs root or the CAP_NET_BIND_SERVICE capability: run netlabd "
-                "as root, grant it CAP_NET_BIND_SERVICE, or use a port of 1024 or more)"
-                % (conf, at["low"]))
-        check(rc == 2 and want in lines_of(err), "start as nobody on port 80: %d\n%s"
-              % (rc, err))
+        want = ("netlabd: %s:%d: listener low: 127.0.0.1:%d: Permission denied (a port "
+                "below %d needs root or the CAP_NET_BIND_SERVICE capability: run netlabd "
+                "as root, grant it CAP_NET_BIND_SERVICE, or use a port of %d or more)"
+                % (conf, at["low"], low, start, start))
+        check(rc == 2 and want in lines_of(err), "start as nobody on port %d: %d\n%s"
+              % (low, rc, err))
     finally:
         s.close()
         shutil.rmtree(dir, ignore_errors=True)
@@ -364,11 +451,15 @@ def test_default_user():
         return
     pw = nobody()
     if pw is not None:
-        # An account that exists: serving processes run as it.
+        # An account that exists: serving processes run as it, and the log
+        # says whose stand-in it is.
         d = start_with_default("nobody")
         try:
             expect_serving_as(d, pw.pw_uid, pw.pw_gid, "default nobody")
             expect_warned(d, 0, "default nobody")
+            want = ("[notice] the default account is nobody, not netlabd, because %s is "
+                    "set (for netlabd's tests only)" % ENV_USER)
+            check(want in d.log(), "default nobody: no %r in the log:\n%s" % (want, d.log()))
             # A reload (of a changed listener) keeps to the same account.
             with open(d.conf) as f:
                 text = f.read()
@@ -426,6 +517,23 @@ def test_default_user():
     finally:
         cleanup(d)
 
+    # The stand-in may not be root: refused, -t and start alike, and
+    # nothing runs.
+    dir = tempdir()
+    try:
+        conf, at = write_conf(dir, base(dir), [tcp("web", 0)])
+        env = dict(os.environ)
+        env[ENV_USER] = "root"
+        want = "%s: %s=root names uid 0; refused (it is for netlabd's tests only)" % (
+            conf, ENV_USER)
+        rc, out, err = run_netlabd(["-t", "-c", conf], env=env)
+        check(rc == 1 and want in lines_of(err), "-t, stand-in root: %d\n%s" % (rc, err))
+        rc, out, err = run_netlabd(["-f", "-c", conf], env=env)
+        check(rc == 1 and lines_of(err) == [want], "start, stand-in root: %d\n%s" % (rc, err))
+        check(not os.path.exists(os.path.join(dir, "netlabd.pid")), "started anyway")
+    finally:
+        shutil.rmtree(dir, ignore_errors=True)
+
     # group without user, and no account to go with it: refused at its line.
     dir = tempdir()
     try:
@@ -436,6 +544,82 @@ def test_default_user():
                 % (conf, at["group"], NO_SUCH_USER))
         check(rc == 1 and want in lines_of(err), "-t group only: %d\n%s" % (rc, err))
     finally:
+        shutil.rmtree(dir, ignore_errors=True)
+
+
+def test_default_user_vanishes():
+    """The default account is gone at a reload: handlers go to root, and
+    the log says so.  Run in a mount namespace whose /etc/passwd is a
+    copy this test edits, so that the system's accounts are not touched."""
+    if os.geteuid() != 0:
+        print("note: not root: a vanishing default account is not tried")
+        return
+    unshare = shutil.which("unshare")
+    if unshare is None or subprocess.run(
+            [unshare, "-m", "--propagation", "private", "true"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, timeout=10).returncode != 0:
+        print("note: no mount namespace (unshare -m): a vanishing default account "
+              "is not tried")
+        return
+    pw = nobody()
+    if pw is None:
+        return
+    dir = tempdir()
+    saved = os.environ.get(ENV_USER)
+    real = harness.NETLABD
+    d = None
+    try:
+        with open("/etc/passwd") as f:
+            system = f.read()
+        taken = {p.pw_uid for p in pwd.getpwall()}
+        uid = next(u for u in range(64000, 65000) if u not in taken)
+        name = "nl-test-vanish"
+        passwd = os.path.join(dir, "passwd")
+        with open(passwd, "w") as f:
+            f.write(system.rstrip("\n") + "\n%s:x:%d:%d::/nonexistent:/usr/sbin/nologin\n"
+                    % (name, uid, pw.pw_gid))
+        os.chmod(dir, 0o755)
+        os.chmod(passwd, 0o644)
+        # netlabd, exec'd (same pid) in a namespace that sees the copy.
+        wrapper = os.path.join(dir, "netlabd-ns")
+        with open(wrapper, "w") as f:
+            f.write('#!/bin/sh\nexec %s -m --propagation private /bin/sh -c '
+                    '\'mount --bind "$0" /etc/passwd && exec "$@"\' %s %s "$@"\n'
+                    % (unshare, passwd, real))
+        os.chmod(wrapper, 0o755)
+        harness.NETLABD = wrapper
+        os.environ[ENV_USER] = name
+        d = Daemon([{"name": "echo", "transport": "tcp", "handler": "echo"}]).start()
+        expect_serving_as(d, uid, pw.pw_gid, "default %s" % name)
+        expect_warned(d, 0, "default %s" % name)
+        # Rewritten in place: the bind mount shows the same file.
+        with open(passwd, "w") as f:
+            f.write(system)
+        ans = d.command("reload", timeout=30)
+        check(ans.get("ok") is True, "reload answered %r" % ans)
+        check(wait_until(lambda: d.children() and all(
+            uids_of(k) in (None, (0, 0)) for k in d.children()), 10),
+            "after the account went, serving processes run as %r"
+            % [uids_of(k) for k in d.children()])
+        expect_serving_as(d, 0, 0, "account gone")
+        want = ("[warning] reload: user is not set and the %s account is gone: serving "
+                "processes now run handler code as root" % name)
+        check(want in d.log(), "account gone: no %r in the log:\n%s" % (want, d.log()))
+        check(re.search(r"\[notice\] reloaded: generation \d+; handlers now run as root\n",
+                        d.log()), "account gone: the reload line does not say it:\n%s"
+              % d.log())
+        # A further reload (still root) does not say it again.
+        check(d.command("reload", timeout=30).get("ok") is True, "second reload failed")
+        check(d.log().count("reload: user is not set") == 1 and
+              d.log().count("handlers now run as root") == 1,
+              "said again on the next reload:\n%s" % d.log())
+        d.stop()
+    finally:
+        harness.NETLABD = real
+        os.environ[ENV_USER] = saved if saved is not None else NO_SUCH_USER
+        if d is not None:
+            cleanup(d)
         shutil.rmtree(dir, ignore_errors=True)
 
 
@@ -571,6 +755,7 @@ def main():
     test_check_system()
     test_reload_bind_error()
     test_default_user()
+    test_default_user_vanishes()
     test_pidfile()
     test_check_as_user()
     test_netlabctl_lines()

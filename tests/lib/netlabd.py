@@ -34,10 +34,13 @@ SKIP = 77
 # Without `user`, a netlabd started as root runs handlers as the netlabd
 # account when the machine has one (the Debian package creates it).  The
 # tests were written for handlers running as whoever started netlabd, and
-# must pass whether or not the account exists: they name one that cannot
-# exist, unless a test sets its own (test_operator.py tries both).
+# must pass whether or not the account exists: through netlabd's test-suite
+# variable they name one that cannot exist, unless a test sets its own
+# (test_operator.py tries both).  netlabd refuses a name with uid 0 there
+# and logs that the default account was replaced.
+DEFAULT_USER_ENV = "NETLABD_TESTSUITE_DEFAULT_USER"
 NO_SUCH_USER = "netlabd-test-no-such-user"
-os.environ.setdefault("NETLABD_TEST_DEFAULT_USER", NO_SUCH_USER)
+os.environ.setdefault(DEFAULT_USER_ENV, NO_SUCH_USER)
 
 # Log lines that always mean a bug, whatever the test expects.
 BAD_LOG = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:|"

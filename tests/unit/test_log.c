@@ -1,10 +1,12 @@
 /*
  * test_log.c - the log: file target, level threshold, line layout,
- * reopening after the file was moved away.
+ * reopening after the file was moved away, the start-up copy of warnings
+ * and errors (never twice on one terminal).
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -124,6 +126,85 @@ test_open_failure_keeps_target(void **state)
     assert_non_null(strstr(slurp(path), "kept"));
 }
 
+static int
+count(const char *text, const char *needle)
+{
+    int n = 0;
+
+    for (const char *at = text; (at = strstr(at, needle)) != NULL; at++)
+        n++;
+    return n;
+}
+
+/*
+ * A daemon started without -f, logging to "stderr": before the fork the
+ * log line reaches the terminal, and a start-up copy would repeat it;
+ * after the fork (stderr on /dev/null) the copy is the only one.  fd 2 is
+ * pointed at a file standing for the terminal, and put back before any
+ * check.
+ */
+static void
+test_startup_copy_once(void **state)
+{
+    char term[160], *text;
+    int saved = dup(STDERR_FILENO), tfd, null;
+
+    snprintf(term, sizeof(term), "%s/terminal", dir);
+    tfd = open(term, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    assert_true(saved != -1 && tfd != -1 && null != -1);
+    assert_int_equal(dup2(tfd, STDERR_FILENO), STDERR_FILENO);
+    nl_log_open("stderr", NL_LOG_INFO);
+    nl_log_startup(fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3));
+    nl_errx(NULL, "before the fork");
+    nl_warnx("web", "warned before");
+    (void)dup2(null, STDERR_FILENO); /* daemonize() */
+    nl_errx(NULL, "after the fork");
+    nl_info(NULL, "only info");
+    nl_log_startup_end();
+    nl_errx(NULL, "once ready");
+    (void)dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(null);
+    close(tfd);
+
+    text = slurp(term);
+    assert_non_null(text);
+    /* Before the fork: the log line, no copy. */
+    assert_int_equal(count(text, "before the fork"), 1);
+    assert_non_null(strstr(text, "[error] before the fork\n"));
+    assert_int_equal(count(text, "warned before"), 1);
+    assert_non_null(strstr(text, "[warning] listener web: warned before\n"));
+    /* After it: the copy. */
+    assert_int_equal(count(text, "after the fork"), 1);
+    assert_non_null(strstr(text, "\nnetlabd: after the fork\n"));
+    assert_null(strstr(text, "only info"));
+    assert_null(strstr(text, "once ready"));
+    unlink(term);
+}
+
+/* A log file: the terminal gets the copy, the file the log line. */
+static void
+test_startup_copy_file(void **state)
+{
+    char term[160], *text;
+    int tfd;
+
+    snprintf(term, sizeof(term), "%s/terminal", dir);
+    tfd = open(term, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    assert_true(tfd != -1);
+    assert_int_equal(nl_log_open(path, NL_LOG_INFO), 0);
+    nl_log_startup(tfd);
+    nl_warnx("web", "in use");
+    nl_log_startup_end();
+    assert_string_equal(slurp(term),
+                        "netlabd: warning: listener web: in use\n");
+    text = slurp(path);
+    assert_int_equal(count(text, "in use"), 1);
+    assert_non_null(strstr(text, "[warning] listener web: in use\n"));
+    unlink(term);
+}
+
 int
 main(void)
 {
@@ -135,6 +216,10 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_failure_keeps_target, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_startup_copy_once, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_startup_copy_file, setup,
                                         teardown),
     };
 

@@ -4,7 +4,8 @@
  * be missing (and its creation at start-up), a unix path that is not a
  * socket, addresses in use (warnings) or not on this host, privileged
  * ports without CAP_NET_BIND_SERVICE (dropped in a child), and that no
- * probe leaves a descriptor open.
+ * probe leaves a descriptor open; a unix socket in use is found without
+ * connecting to it (no session opened, no wait on a full backlog).
  */
 #include "config.h"
 
@@ -31,6 +32,7 @@
 #include "conf.h"
 #include "errs.h"
 #include "preflight.h"
+#include "transport.h"
 #include "util.h"
 
 static char dir[64];
@@ -256,6 +258,163 @@ test_unix_paths(void **state)
     free(live);
 }
 
+/* A listening unix socket at dir/name, non-blocking, with backlog. */
+static int
+unix_listener(const char *name, int backlog)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    char *path = at(name);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+    assert_true(fd != -1);
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    assert_int_equal(listen(fd, backlog), 0);
+    free(path);
+    return fd;
+}
+
+/*
+ * A listener whose backlog is full (a hung netlabd) and a control socket
+ * with room: both warned about, the check does not wait (run in a child
+ * that an alarm ends), and no connection reaches either socket.
+ */
+static void
+test_unix_busy(void **state)
+{
+    struct nl_errs errs = {0}, warns = {0};
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    char *full = at("full.sock");
+    int lfd = unix_listener("full.sock", 0);
+    int cfd = unix_listener("control.sock", 8);
+    int clients[64], nclients = 0, status, queued;
+    struct nl_conf *c;
+    pid_t pid;
+
+    /* Fill the backlog: connects until one would wait. */
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", full);
+    while (nclients < 64) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+        assert_true(fd != -1);
+        if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+            assert_int_equal(errno, EAGAIN);
+            close(fd);
+            break;
+        }
+        clients[nclients++] = fd;
+    }
+    assert_true(nclients < 64);
+    c = load("control = \"control.sock\";\npidfile = \"netlabd.pid\";\n"
+             "listeners = (\n"
+             "  { name = \"full\"; transport = \"unix\"; path = "
+             "\"full.sock\";\n"
+             "    handler = \"echo\"; }\n"
+             ");\n");
+    pid = fork();
+    assert_true(pid != -1);
+    if (pid == 0) {
+        char *want;
+
+        alarm(5);
+        if (nl_preflight(c, NULL, "/nonexistent", &errs, &warns) != 0 ||
+            warns.n != 2)
+            _exit(10);
+        want = nl_xasprintf("%s/t.conf:1: warning: control: %s/control.sock "
+                            "is in use now (by a running netlabd, or "
+                            "start-up will fail)",
+                            dir, dir);
+        if (strcmp(warns.msg[0], want) != 0)
+            _exit(11);
+        free(want);
+        want = nl_xasprintf("%s/t.conf:4: warning: listener full: %s is in "
+                            "use now (by a running netlabd, or start-up will "
+                            "fail)",
+                            dir, full);
+        if (strcmp(warns.msg[1], want) != 0)
+            _exit(12);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        fail_msg("the check was killed by signal %d (SIGALRM: it waited on "
+                 "the full backlog)",
+                 WTERMSIG(status));
+    assert_true(WIFEXITED(status));
+    /* Non-zero: the number of the check that failed in the child. */
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* Nobody connected: the control socket has nothing to accept, the
+     * full one only the clients made here. */
+    assert_int_equal(accept(cfd, NULL, NULL), -1);
+    assert_int_equal(errno, EAGAIN);
+    for (queued = 0; queued < 64; queued++) {
+        int fd = accept(lfd, NULL, NULL);
+
+        if (fd == -1)
+            break;
+        close(fd);
+    }
+    assert_int_equal(queued, nclients);
+    for (int i = 0; i < nclients; i++)
+        close(clients[i]);
+    close(lfd);
+    close(cfd);
+    nl_conf_free(c);
+    free(full);
+}
+
+/* A bound socket nobody listens on is stale (start-up replaces it), and
+ * a datagram socket bound at the path is in use. */
+static void
+test_unix_stale_and_dgram(void **state)
+{
+    struct nl_errs errs = {0}, warns = {0};
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    char *stale = at("stale.sock"), *dgram = at("d.sock"), *want;
+    int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    int dfd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct nl_conf *c;
+
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", stale);
+    assert_int_equal(bind(sfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", dgram);
+    assert_int_equal(bind(dfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    c = load("control = \"control.sock\";\npidfile = \"netlabd.pid\";\n"
+             "listeners = (\n"
+             "  { name = \"s\"; transport = \"unix\"; path = "
+             "\"stale.sock\"; handler = \"echo\"; },\n"
+             "  { name = \"d\"; transport = \"unix-dgram\"; path = "
+             "\"d.sock\"; handler = \"echo\"; }\n"
+             ");\n");
+    assert_int_equal(nl_preflight(c, NULL, "/nonexistent", &errs, &warns), 0);
+    assert_int_equal(warns.n, 1);
+    want = nl_xasprintf(":5: warning: listener d: %s is in use now (by a "
+                        "running netlabd, or start-up will fail)",
+                        dgram);
+    assert_has(&warns, want);
+    free(want);
+    nl_errs_clear(&warns);
+    close(sfd);
+    close(dfd);
+    nl_conf_free(c);
+    free(stale);
+    free(dgram);
+}
+
+/* The one place the unprivileged range is read: the sysctl, else 1024. */
+static void
+test_unprivileged_start(void **state)
+{
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "r");
+    int want = NL_PRIVILEGED_PORTS;
+
+    if (f != NULL) {
+        assert_int_equal(fscanf(f, "%d", &want), 1);
+        fclose(f);
+    }
+    assert_int_equal(nl_unprivileged_port_start(), want);
+}
+
 static void
 test_inet(void **state)
 {
@@ -389,6 +548,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_missing_folders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rundir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unix_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unix_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unix_stale_and_dgram, setup,
+                                        teardown),
+        cmocka_unit_test(test_unprivileged_start),
         cmocka_unit_test_setup_teardown(test_inet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_privileged_port, setup, teardown),
     };

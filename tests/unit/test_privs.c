@@ -600,6 +600,95 @@ test_default_account(void **state)
     nl_conf_free(c);
 }
 
+/*
+ * The default account cannot be looked up (sssd or LDAP down): that is
+ * no answer, not "no such account", so nothing runs as root on it.  The
+ * errnos getpwnam(3) gives for a name that is not there still mean root
+ * and the caller's warning.
+ */
+static void
+test_default_lookup_error(void **state)
+{
+    static const int missing[] = {0, ENOENT, ESRCH, EBADF, EPERM};
+    struct nl_errs errs = {0};
+    struct nl_conf *c = load("log_level = \"info\";\n");
+
+    unsetenv(NL_DEFAULT_USER_ENV);
+    will_return_always(__wrap_geteuid, 0);
+    expect_string(__wrap_getpwnam, name, NL_DEFAULT_USER);
+    will_return(__wrap_getpwnam, EIO);
+    will_return(__wrap_getpwnam, NULL);
+    assert_int_equal(nl_privs_resolve(c, &errs), -1);
+    assert_one_error(&errs, ": user: not set, and the " NL_DEFAULT_USER
+                            " account cannot be looked up: Input/output "
+                            "error");
+    assert_null(c->user);
+    expect_string(__wrap_getpwnam, name, NL_DEFAULT_USER);
+    will_return(__wrap_getpwnam, ETIMEDOUT);
+    will_return(__wrap_getpwnam, NULL);
+    assert_int_equal(nl_privs_resolve(c, &errs), -1);
+    assert_int_equal(errs.n, 1);
+    nl_errs_clear(&errs);
+
+    for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+        expect_string(__wrap_getpwnam, name, NL_DEFAULT_USER);
+        will_return(__wrap_getpwnam, missing[i]);
+        will_return(__wrap_getpwnam, NULL);
+        assert_int_equal(nl_privs_resolve(c, &errs), 1);
+        assert_int_equal(errs.n, 0);
+        assert_null(c->user);
+    }
+    nl_conf_free(c);
+}
+
+/* The test suite's stand-in for the default account: never uid 0, and a
+ * start that uses it says so. */
+static void
+test_default_override(void **state)
+{
+    static struct passwd toor = {.pw_name = "toor", .pw_uid = 0, .pw_gid = 0};
+    struct nl_errs errs = {0};
+    struct nl_conf *c = load("");
+
+    will_return_always(__wrap_geteuid, 0);
+    setenv(NL_DEFAULT_USER_ENV, "toor", 1);
+    expect_string(__wrap_getpwnam, name, "toor");
+    will_return(__wrap_getpwnam, 0);
+    will_return(__wrap_getpwnam, &toor);
+    assert_int_equal(nl_privs_resolve(c, &errs), -1);
+    assert_one_error(&errs, ": " NL_DEFAULT_USER_ENV "=toor names uid 0; "
+                            "refused (it is for netlabd's tests only)");
+    assert_null(c->user);
+
+    /* Another account: taken, and logged at notice level. */
+    setenv(NL_DEFAULT_USER_ENV, "web", 1);
+    will_find_user();
+    will_find_user();
+    assert_int_equal(nl_privs_resolve(c, &errs), 0);
+    assert_string_equal(c->user, "web");
+    assert_string_equal(logged(), "");
+    nl_privs_log_override(c);
+    assert_logged("[notice] the default account is web, not " NL_DEFAULT_USER
+                  ", because " NL_DEFAULT_USER_ENV " is set (for netlabd's "
+                  "tests only)\n");
+    /* Not set: nothing to say. */
+    assert_int_equal(truncate(logpath, 0), 0);
+    unsetenv(NL_DEFAULT_USER_ENV);
+    nl_privs_log_override(c);
+    assert_string_equal(logged(), "");
+    nl_conf_free(c);
+
+    /* A config that sets user never consulted it: nothing to say. */
+    setenv(NL_DEFAULT_USER_ENV, "web", 1);
+    c = load("user = \"web\";\n");
+    will_find_user();
+    assert_int_equal(nl_privs_resolve(c, &errs), 0);
+    nl_privs_log_override(c);
+    assert_string_equal(logged(), "");
+    unsetenv(NL_DEFAULT_USER_ENV);
+    nl_conf_free(c);
+}
+
 static void
 test_default_not_root(void **state)
 {
@@ -676,6 +765,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_default_account, setup_scripted,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_default_not_root, setup_scripted,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_default_lookup_error,
+                                        setup_scripted, teardown),
+        cmocka_unit_test_setup_teardown(test_default_override, setup_scripted,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_resolve_errors, setup_scripted,
                                         teardown),
