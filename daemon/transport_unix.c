@@ -40,7 +40,9 @@ clear_stale(const struct sockaddr_un *sun, int type, char *err, size_t errlen)
                  sun->sun_path);
         return -1;
     }
-    if ((fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0)) == -1) {
+    /* Non-blocking: a live listener whose backlog is full answers EAGAIN
+     * (in use) at once instead of holding the master up. */
+    if ((fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1) {
         snprintf(err, errlen, "socket: %s", strerror(errno));
         return -1;
     }

@@ -120,6 +120,39 @@ test_live_socket_refused(void **state)
     nl_transport_close(&lc, &first);
 }
 
+/* A live listener whose backlog is full is in use, and says so at once:
+ * a blocking probe would hold the master up until a slot frees. */
+static void
+test_full_backlog_refused_at_once(void **state)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    struct nl_socket sk;
+    int l, c[8], n = 0;
+
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    l = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(bind(l, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    assert_int_equal(listen(l, 0), 0);
+    /* Fill the backlog: connect until a non-blocking one is refused. */
+    while (n < 8) {
+        c[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (connect(c[n], (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+            assert_int_equal(errno, EAGAIN);
+            close(c[n]);
+            break;
+        }
+        n++;
+    }
+    assert_true(n < 8);
+    alarm(10); /* a blocking probe fails the test instead of hanging it */
+    assert_int_equal(nl_transport_open(&lc, &sk, err, sizeof(err)), -1);
+    alarm(0);
+    assert_non_null(strstr(err, "in use by another process"));
+    while (n-- > 0)
+        close(c[n]);
+    close(l);
+}
+
 static void
 test_not_a_socket_kept(void **state)
 {
@@ -239,6 +272,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_live_socket_refused, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_full_backlog_refused_at_once,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_socket_kept, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_replaced_file_not_removed, setup,
