@@ -652,17 +652,21 @@ where(struct parse *p, const config_setting_t *first,
     return w;
 }
 
+static int str_equal(const char *a, const char *b);
+
 /* 1 when two listeners would bind the same socket.  Port 0 never clashes:
- * each such listener gets its own free port. */
+ * each such listener gets its own free port.  A path or address left NULL
+ * by a bad value clashes with nothing (parse_listener() leaves such a
+ * listener out anyway: a reload must not die of a typo). */
 static int
 same_address(const struct nl_listener_conf *a, const struct nl_listener_conf *b)
 {
     if (is_unix(a->transport) && is_unix(b->transport))
-        return strcmp(a->path, b->path) == 0;
+        return a->path != NULL && str_equal(a->path, b->path);
     /* XXX: "0.0.0.0" against "127.0.0.1", or a name against its address,
      * is not caught here; bind() reports it when the socket opens. */
     return a->transport == b->transport && a->port != 0 && a->port == b->port &&
-           strcmp(a->address, b->address) == 0;
+           a->address != NULL && str_equal(a->address, b->address);
 }
 
 /* Reports the name of listener i if one before it has it already. */
@@ -819,10 +823,13 @@ parse_listener(struct parse *p, const config_setting_t *g, size_t i)
     read_members(&lp, g);
     fill_listener(&lp, g);
     /* An address takes part in the duplicate check only when it is whole:
-     * a known transport (peek() found it valid, so it was set), and for
-     * tcp and udp an address besides the port. */
-    if (lp.transport < 0 ||
-        (!is_unix(lp.lc->transport) && lp.lc->address == NULL))
+     * a known transport (peek() found it valid, so it was set), a valid
+     * port or path (src.addr, set when it was stored), and for tcp and udp
+     * an address besides the port.  A unix listener whose path is missing,
+     * empty or not a string has none, and must not be compared. */
+    if (lp.transport < 0 || p->src[i].addr == NULL ||
+        (is_unix(lp.lc->transport) ? lp.lc->path == NULL
+                                   : lp.lc->address == NULL))
         p->src[i].addr = NULL;
     else
         check_address(p, i, lp.label);

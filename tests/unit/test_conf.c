@@ -411,6 +411,53 @@ static const struct bad bad_files[] = {
       "(1-65535)"}},
     {"bad-missing-path.conf",
      {"bad-missing-path.conf:3: listeners.sock: missing path"}},
+    {"bad-unix-no-path.conf",
+     {"bad-unix-no-path.conf:8: listeners.none: missing path",
+      "bad-unix-no-path.conf:9: listeners.int.path: expected a string, got "
+      "an integer",
+      "bad-unix-no-path.conf:10: listeners.empty.path: must not be empty",
+      "bad-unix-no-path.conf:11: listeners.bool.path: expected a string, got "
+      "a boolean",
+      "bad-unix-no-path.conf:12: listeners.list.path: expected a string, got "
+      "a list",
+      "bad-unix-no-path.conf:14: listeners.long.path: /run/netlabd/"
+      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.sock is longer than 107 bytes, "
+      "the limit of a unix socket path",
+      "bad-unix-no-path.conf:16: listeners.ok: duplicate listener name "
+      "(first defined at line 6)",
+      "bad-unix-no-path.conf:16: listeners.ok: missing path",
+      "bad-unix-no-path.conf:17: listeners[8]: missing name",
+      "bad-unix-no-path.conf:17: listeners[8]: missing path",
+      "bad-unix-no-path.conf:18: listeners.ok2: unix /run/netlabd/ok.sock "
+      "is already used by listener ok (line 6)"}},
+    {"bad-inet-no-address.conf",
+     {"bad-inet-no-address.conf:7: listeners.noaddr: missing address",
+      "bad-inet-no-address.conf:8: listeners.noport: missing port",
+      "bad-inet-no-address.conf:10: listeners.intaddr.address: expected a "
+      "string, got an integer",
+      "bad-inet-no-address.conf:12: listeners.emptyaddr.address: must not be "
+      "empty",
+      "bad-inet-no-address.conf:15: listeners.strport.port: expected an "
+      "integer, got a string",
+      "bad-inet-no-address.conf:17: listeners.floatport.port: expected an "
+      "integer, got a float",
+      "bad-inet-no-address.conf:18: listeners.neither: missing address",
+      "bad-inet-no-address.conf:18: listeners.neither: missing port",
+      "bad-inet-no-address.conf:19: listeners.ok: duplicate listener name "
+      "(first defined at line 5)",
+      "bad-inet-no-address.conf:19: listeners.ok: missing address",
+      "bad-inet-no-address.conf:19: listeners.ok: missing port",
+      "bad-inet-no-address.conf:20: listeners[9].name: expected a string, "
+      "got an integer",
+      "bad-inet-no-address.conf:20: listeners[9]: missing address"}},
+    {"bad-transport-type.conf",
+     {"bad-transport-type.conf:6: listeners.b.transport: expected a string, "
+      "got an integer",
+      "bad-transport-type.conf:8: listeners.c.transport: must not be empty",
+      "bad-transport-type.conf:10: listeners.d: missing transport",
+      "bad-transport-type.conf:13: listeners.f.transport: \"carrier-pigeon\" "
+      "is not one of tcp, udp, unix, unix-dgram"}},
     {"bad-missing-handler.conf",
      {"bad-missing-handler.conf:3: listeners.web: missing handler",
       "bad-missing-handler.conf:4: listeners.dgram: missing handler"}},
