@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -23,10 +24,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <libconfig.h>
 
 #include "conf.h"
+#include "conf_include.h"
 #include "errs.h"
 #include "log.h"
 #include "paths.h"
@@ -915,23 +918,33 @@ include_dir(const char *file)
     return nl_xasprintf("%.*s", (int)(slash - file), file);
 }
 
-/* Opens the file, or reports why not.  A folder opens fine with fopen()
- * and only fails on read, with a less helpful message. */
+/*
+ * Opens the file, or reports why not.  It must be a regular file: a
+ * folder opens fine with fopen() and only fails on read, in libconfig's
+ * scanner, which then calls exit(); a FIFO would hold the open, and a
+ * reload with it, until a writer came.
+ */
 static FILE *
 open_conf(const char *file, struct nl_errs *errs)
 {
     struct stat st;
     FILE *fp;
+    int fd;
 
-    if ((fp = fopen(file, "r")) == NULL) {
+    if ((fd = open(file, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) ==
+        -1) {
         nl_errs_add(errs, "%s: %s", file, strerror(errno));
         return NULL;
     }
-    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-        nl_errs_add(errs, "%s: %s", file, strerror(EISDIR));
-        fclose(fp);
+    if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+        nl_errs_add(errs, "%s: %s", file,
+                    S_ISDIR(st.st_mode) ? strerror(EISDIR)
+                                        : "not a regular file");
+        close(fd);
         return NULL;
     }
+    if ((fp = fdopen(fd, "r")) == NULL)
+        nl_oom();
     return fp;
 }
 
@@ -952,6 +965,7 @@ nl_conf_load(const char *file, struct nl_errs *errs)
 {
     struct parse p;
     config_t cf;
+    int included_ok;
     char *dir;
     FILE *fp;
 
@@ -974,9 +988,15 @@ nl_conf_load(const char *file, struct nl_errs *errs)
      */
     dir = include_dir(file);
     config_set_include_dir(&cf, dir);
+    /* libconfig would end the process on an @include it cannot read, so
+     * the included files are checked first (conf_include.c). */
+    included_ok = nl_conf_check_includes(file, fp, dir, errs) == 0;
+    rewind(fp);
     /* config_read() rather than config_read_file(): it leaves the file of
      * the top-level settings NULL, which file_of() turns into `file`. */
-    if (config_read(&cf, fp) == CONFIG_FALSE) {
+    if (!included_ok) {
+        p.nerrs++;
+    } else if (config_read(&cf, fp) == CONFIG_FALSE) {
         syntax_error(&p, &cf);
     } else {
         parse_top(&p, config_root_setting(&cf));

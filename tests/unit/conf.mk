@@ -17,7 +17,11 @@ EXTRA_DIST += \
 	%reldir%/conf/bad-duplicate-name.conf \
 	%reldir%/conf/bad-empty.conf \
 	%reldir%/conf/group-only.conf \
+	%reldir%/conf/bad-include-deep.conf \
+	%reldir%/conf/bad-include-folder.conf \
 	%reldir%/conf/bad-include-missing.conf \
+	%reldir%/conf/bad-include-nested.conf \
+	%reldir%/conf/bad-include-nested.inc \
 	%reldir%/conf/bad-include.conf \
 	%reldir%/conf/bad-include.inc \
 	%reldir%/conf/bad-inet-no-address.conf \
