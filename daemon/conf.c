@@ -931,8 +931,7 @@ open_conf(const char *file, struct nl_errs *errs)
     FILE *fp;
     int fd;
 
-    if ((fd = open(file, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) ==
-        -1) {
+    if ((fd = open(file, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) == -1) {
         nl_errs_add(errs, "%s: %s", file, strerror(errno));
         return NULL;
     }

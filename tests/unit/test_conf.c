@@ -424,8 +424,8 @@ static const struct bad bad_files[] = {
       "a list",
       "bad-unix-no-path.conf:14: listeners.long.path: /run/netlabd/"
       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.sock is longer than 107 bytes, "
-      "the limit of a unix socket path",
+      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.sock is longer than 107 "
+      "bytes, the limit of a unix socket path",
       "bad-unix-no-path.conf:16: listeners.ok: duplicate listener name "
       "(first defined at line 6)",
       "bad-unix-no-path.conf:16: listeners.ok: missing path",
