@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -23,10 +24,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <libconfig.h>
 
 #include "conf.h"
+#include "conf_include.h"
 #include "errs.h"
 #include "log.h"
 #include "paths.h"
@@ -652,17 +655,21 @@ where(struct parse *p, const config_setting_t *first,
     return w;
 }
 
+static int str_equal(const char *a, const char *b);
+
 /* 1 when two listeners would bind the same socket.  Port 0 never clashes:
- * each such listener gets its own free port. */
+ * each such listener gets its own free port.  A path or address left NULL
+ * by a bad value clashes with nothing (parse_listener() leaves such a
+ * listener out anyway: a reload must not die of a typo). */
 static int
 same_address(const struct nl_listener_conf *a, const struct nl_listener_conf *b)
 {
     if (is_unix(a->transport) && is_unix(b->transport))
-        return strcmp(a->path, b->path) == 0;
+        return a->path != NULL && str_equal(a->path, b->path);
     /* XXX: "0.0.0.0" against "127.0.0.1", or a name against its address,
      * is not caught here; bind() reports it when the socket opens. */
     return a->transport == b->transport && a->port != 0 && a->port == b->port &&
-           strcmp(a->address, b->address) == 0;
+           a->address != NULL && str_equal(a->address, b->address);
 }
 
 /* Reports the name of listener i if one before it has it already. */
@@ -819,10 +826,13 @@ parse_listener(struct parse *p, const config_setting_t *g, size_t i)
     read_members(&lp, g);
     fill_listener(&lp, g);
     /* An address takes part in the duplicate check only when it is whole:
-     * a known transport (peek() found it valid, so it was set), and for
-     * tcp and udp an address besides the port. */
-    if (lp.transport < 0 ||
-        (!is_unix(lp.lc->transport) && lp.lc->address == NULL))
+     * a known transport (peek() found it valid, so it was set), a valid
+     * port or path (src.addr, set when it was stored), and for tcp and udp
+     * an address besides the port.  A unix listener whose path is missing,
+     * empty or not a string has none, and must not be compared. */
+    if (lp.transport < 0 || p->src[i].addr == NULL ||
+        (is_unix(lp.lc->transport) ? lp.lc->path == NULL
+                                   : lp.lc->address == NULL))
         p->src[i].addr = NULL;
     else
         check_address(p, i, lp.label);
@@ -908,23 +918,32 @@ include_dir(const char *file)
     return nl_xasprintf("%.*s", (int)(slash - file), file);
 }
 
-/* Opens the file, or reports why not.  A folder opens fine with fopen()
- * and only fails on read, with a less helpful message. */
+/*
+ * Opens the file, or reports why not.  It must be a regular file: a
+ * folder opens fine with fopen() and only fails on read, in libconfig's
+ * scanner, which then calls exit(); a FIFO would hold the open, and a
+ * reload with it, until a writer came.
+ */
 static FILE *
 open_conf(const char *file, struct nl_errs *errs)
 {
     struct stat st;
     FILE *fp;
+    int fd;
 
-    if ((fp = fopen(file, "r")) == NULL) {
+    if ((fd = open(file, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) == -1) {
         nl_errs_add(errs, "%s: %s", file, strerror(errno));
         return NULL;
     }
-    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-        nl_errs_add(errs, "%s: %s", file, strerror(EISDIR));
-        fclose(fp);
+    if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+        nl_errs_add(errs, "%s: %s", file,
+                    S_ISDIR(st.st_mode) ? strerror(EISDIR)
+                                        : "not a regular file");
+        close(fd);
         return NULL;
     }
+    if ((fp = fdopen(fd, "r")) == NULL)
+        nl_oom();
     return fp;
 }
 
@@ -945,6 +964,7 @@ nl_conf_load(const char *file, struct nl_errs *errs)
 {
     struct parse p;
     config_t cf;
+    int included_ok;
     char *dir;
     FILE *fp;
 
@@ -967,9 +987,15 @@ nl_conf_load(const char *file, struct nl_errs *errs)
      */
     dir = include_dir(file);
     config_set_include_dir(&cf, dir);
+    /* libconfig would end the process on an @include it cannot read, so
+     * the included files are checked first (conf_include.c). */
+    included_ok = nl_conf_check_includes(file, fp, dir, errs) == 0;
+    rewind(fp);
     /* config_read() rather than config_read_file(): it leaves the file of
      * the top-level settings NULL, which file_of() turns into `file`. */
-    if (config_read(&cf, fp) == CONFIG_FALSE) {
+    if (!included_ok) {
+        p.nerrs++;
+    } else if (config_read(&cf, fp) == CONFIG_FALSE) {
         syntax_error(&p, &cf);
     } else {
         parse_top(&p, config_root_setting(&cf));

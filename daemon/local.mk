@@ -11,6 +11,8 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/buf.h \
 	%reldir%/conf.c \
 	%reldir%/conf.h \
+	%reldir%/conf_include.c \
+	%reldir%/conf_include.h \
 	%reldir%/control.c \
 	%reldir%/control.h \
 	%reldir%/errs.c \

@@ -17,9 +17,14 @@ EXTRA_DIST += \
 	%reldir%/conf/bad-duplicate-name.conf \
 	%reldir%/conf/bad-empty.conf \
 	%reldir%/conf/group-only.conf \
+	%reldir%/conf/bad-include-deep.conf \
+	%reldir%/conf/bad-include-folder.conf \
 	%reldir%/conf/bad-include-missing.conf \
+	%reldir%/conf/bad-include-nested.conf \
+	%reldir%/conf/bad-include-nested.inc \
 	%reldir%/conf/bad-include.conf \
 	%reldir%/conf/bad-include.inc \
+	%reldir%/conf/bad-inet-no-address.conf \
 	%reldir%/conf/bad-listener-type.conf \
 	%reldir%/conf/bad-listeners.conf \
 	%reldir%/conf/bad-log-level.conf \
@@ -35,8 +40,10 @@ EXTRA_DIST += \
 	%reldir%/conf/bad-range.conf \
 	%reldir%/conf/bad-syntax.conf \
 	%reldir%/conf/bad-transport-keys.conf \
+	%reldir%/conf/bad-transport-type.conf \
 	%reldir%/conf/bad-transport.conf \
 	%reldir%/conf/bad-type.conf \
+	%reldir%/conf/bad-unix-no-path.conf \
 	%reldir%/conf/bad-unknown-key.conf \
 	%reldir%/conf/good-defaults.conf \
 	%reldir%/conf/good-empty.conf \

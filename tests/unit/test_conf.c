@@ -18,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "conf.h"
+#include "conf_include.h"
 #include "errs.h"
 #include "log.h"
 #include "paths.h"
@@ -411,6 +413,53 @@ static const struct bad bad_files[] = {
       "(1-65535)"}},
     {"bad-missing-path.conf",
      {"bad-missing-path.conf:3: listeners.sock: missing path"}},
+    {"bad-unix-no-path.conf",
+     {"bad-unix-no-path.conf:8: listeners.none: missing path",
+      "bad-unix-no-path.conf:9: listeners.int.path: expected a string, got "
+      "an integer",
+      "bad-unix-no-path.conf:10: listeners.empty.path: must not be empty",
+      "bad-unix-no-path.conf:11: listeners.bool.path: expected a string, got "
+      "a boolean",
+      "bad-unix-no-path.conf:12: listeners.list.path: expected a string, got "
+      "a list",
+      "bad-unix-no-path.conf:14: listeners.long.path: /run/netlabd/"
+      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.sock is longer than 107 "
+      "bytes, the limit of a unix socket path",
+      "bad-unix-no-path.conf:16: listeners.ok: duplicate listener name "
+      "(first defined at line 6)",
+      "bad-unix-no-path.conf:16: listeners.ok: missing path",
+      "bad-unix-no-path.conf:17: listeners[8]: missing name",
+      "bad-unix-no-path.conf:17: listeners[8]: missing path",
+      "bad-unix-no-path.conf:18: listeners.ok2: unix /run/netlabd/ok.sock "
+      "is already used by listener ok (line 6)"}},
+    {"bad-inet-no-address.conf",
+     {"bad-inet-no-address.conf:7: listeners.noaddr: missing address",
+      "bad-inet-no-address.conf:8: listeners.noport: missing port",
+      "bad-inet-no-address.conf:10: listeners.intaddr.address: expected a "
+      "string, got an integer",
+      "bad-inet-no-address.conf:12: listeners.emptyaddr.address: must not be "
+      "empty",
+      "bad-inet-no-address.conf:15: listeners.strport.port: expected an "
+      "integer, got a string",
+      "bad-inet-no-address.conf:17: listeners.floatport.port: expected an "
+      "integer, got a float",
+      "bad-inet-no-address.conf:18: listeners.neither: missing address",
+      "bad-inet-no-address.conf:18: listeners.neither: missing port",
+      "bad-inet-no-address.conf:19: listeners.ok: duplicate listener name "
+      "(first defined at line 5)",
+      "bad-inet-no-address.conf:19: listeners.ok: missing address",
+      "bad-inet-no-address.conf:19: listeners.ok: missing port",
+      "bad-inet-no-address.conf:20: listeners[9].name: expected a string, "
+      "got an integer",
+      "bad-inet-no-address.conf:20: listeners[9]: missing address"}},
+    {"bad-transport-type.conf",
+     {"bad-transport-type.conf:6: listeners.b.transport: expected a string, "
+      "got an integer",
+      "bad-transport-type.conf:8: listeners.c.transport: must not be empty",
+      "bad-transport-type.conf:10: listeners.d: missing transport",
+      "bad-transport-type.conf:13: listeners.f.transport: \"carrier-pigeon\" "
+      "is not one of tcp, udp, unix, unix-dgram"}},
     {"bad-missing-handler.conf",
      {"bad-missing-handler.conf:3: listeners.web: missing handler",
       "bad-missing-handler.conf:4: listeners.dgram: missing handler"}},
@@ -477,6 +526,13 @@ static const struct bad bad_files[] = {
     {"bad-include.conf", {"bad-include.inc:3: colour: unknown key"}},
     {"bad-include-missing.conf",
      {"bad-include-missing.conf:2: cannot open include file"}},
+    {"bad-include-folder.conf",
+     {"bad-include-folder.conf:4: @include \".\": Is a directory"}},
+    {"bad-include-nested.conf",
+     {"bad-include-nested.inc:3: @include \"../conf\": Is a directory"}},
+    {"bad-include-deep.conf",
+     {"bad-include-deep.conf:2: @include \"bad-include-deep.conf\": nested "
+      "more than 10 deep"}},
     {"bad-many.conf",
      {"bad-many.conf:2: log_level: \"loud\" is not one of debug, info, "
       "notice, warning, error",
@@ -670,6 +726,100 @@ test_cannot_open(void **state)
     free(dir);
 }
 
+/* Writes `text` to dir/name; returns the path. */
+static char *
+write_file(const char *dir, const char *name, const char *text)
+{
+    char *path = nl_xasprintf("%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+/* Loads dir/name, which must fail with the single error want (dir/ in
+ * front).  alarm() bounds it: a FIFO that blocked the open, or a device
+ * that never ended, would hang here rather than fail. */
+static void
+expect_one_error(const char *dir, const char *name, const char *want)
+{
+    struct nl_errs errs = {0};
+    char *path = nl_xasprintf("%s/%s", dir, name);
+    char *line = nl_xasprintf("%s/%s", dir, want);
+    struct nl_conf *c;
+
+    alarm(10);
+    c = nl_conf_load(path, &errs);
+    alarm(0);
+    for (size_t i = 0; i < errs.n; i++)
+        if (errs.n != 1 || strcmp(errs.msg[0], line) != 0)
+            print_error("%s: got %s\nwant %s\n", name, errs.msg[i], line);
+    nl_conf_free(c);
+    assert_null(c);
+    assert_int_equal(errs.n, 1);
+    assert_string_equal(errs.msg[0], line);
+    nl_errs_clear(&errs);
+    free(line);
+    free(path);
+}
+
+/*
+ * Files libconfig must never be handed, made here because a distribution
+ * tarball cannot hold them: a FIFO (its open would wait for a writer), a
+ * device, a FIFO as the config itself, and a file that pulls in more than
+ * NL_CONF_INCLUDE_MAX files in all.  None may hang or end the process.
+ */
+static void
+test_include_special(void **state)
+{
+    char tmpl[] = "/tmp/test_conf.XXXXXX", *dir, *fifo, *text;
+    char *files[8];
+    size_t n = 0;
+
+    (void)state;
+    assert_non_null(dir = mkdtemp(tmpl));
+    fifo = nl_xasprintf("%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+
+    files[n++] = write_file(dir, "fifo.conf", "# A FIFO.\n@include \"fifo\"\n");
+    expect_one_error(dir, "fifo.conf",
+                     "fifo.conf:2: @include \"fifo\": not a regular file");
+    /* libconfig puts the config's folder in front of every path. */
+    text = nl_xasprintf("@include \"%s/dev/null\"\n", "../../../../../../..");
+    files[n++] = write_file(dir, "dev.conf", text);
+    free(text);
+    expect_one_error(dir, "dev.conf",
+                     "dev.conf:1: @include \"../../../../../../../dev/null\": "
+                     "not a regular file");
+    expect_one_error(dir, "fifo", "fifo: not a regular file");
+
+    files[n++] = write_file(dir, "empty.inc", "");
+    text = nl_xstrdup("");
+    for (int i = 0; i <= NL_CONF_INCLUDE_MAX; i++) {
+        char *more = nl_xasprintf("%s@include \"empty.inc\"\n", text);
+
+        free(text);
+        text = more;
+    }
+    files[n++] = write_file(dir, "many.conf", text);
+    free(text);
+    text = nl_xasprintf("many.conf:%d: @include \"empty.inc\": more than %d "
+                        "files included in all",
+                        NL_CONF_INCLUDE_MAX + 1, NL_CONF_INCLUDE_MAX);
+    expect_one_error(dir, "many.conf", text);
+    free(text);
+
+    for (size_t i = 0; i < n; i++) {
+        unlink(files[i]);
+        free(files[i]);
+    }
+    unlink(fifo);
+    free(fifo);
+    rmdir(dir);
+}
+
 /* Errors are appended: lines already in the list stay. */
 static void
 test_errors_appended(void **state)
@@ -763,6 +913,7 @@ main(void)
                                         teardown_chdir),
         cmocka_unit_test(test_key_lines),
         cmocka_unit_test(test_cannot_open),
+        cmocka_unit_test(test_include_special),
         cmocka_unit_test(test_errors_appended),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_listener_address),
