@@ -1,11 +1,15 @@
 /*
  * control.c - the control socket's line discipline, on the master's loop.
  *
- * A client gets NL_CONTROL_TIMEOUT seconds and NL_CONTROL_MAX_LINE bytes to
- * send its command; garbage, an over-long line, a client that never writes
- * or never reads its answer all end with that client closed and the daemon
- * unaffected.  At most NL_CONTROL_MAX_CLIENTS are served at once; more are
- * closed on accept.
+ * A client gets NL_CONTROL_LINE_TIMEOUT seconds from its accept and
+ * NL_CONTROL_MAX_LINE bytes to send its command, and NL_CONTROL_TIMEOUT
+ * seconds to read the answer; garbage, an over-long line, a client that
+ * never writes, trickles or never reads its answer all end with that client
+ * closed and the daemon unaffected.  At most NL_CONTROL_MAX_CLIENTS are
+ * served at once.  When the table is full, a new client takes the place of
+ * the oldest one that has not sent its command yet, so that connections
+ * that stay silent cannot lock an operator out; only when every place holds
+ * a command being answered (a reload, say) is the newcomer closed.
  */
 #include "config.h"
 
@@ -90,6 +94,7 @@ nl_control_reply(struct nl_control_client *c, const char *json)
 
     nl_buf_append(&c->out, json, strlen(json));
     nl_buf_append(&c->out, "\n", 1);
+    c->dispatched = 1;
     ev_io_stop(ctl->loop, &c->io);
     ev_io_init(&c->io, client_write_cb, c->fd, EV_WRITE);
     c->io.data = c;
@@ -133,7 +138,6 @@ client_read_cb(struct ev_loop *loop, ev_io *io, int revents)
     }
     if (memchr(c->line + c->len, '\0', (size_t)n) != NULL) {
         /* A command is text; a NUL would cut it short unnoticed. */
-        c->dispatched = 1;
         nl_control_reply(c, "{\"error\": \"NUL byte in command\"}");
         return;
     }
@@ -143,10 +147,8 @@ client_read_cb(struct ev_loop *loop, ev_io *io, int revents)
         return;
     }
     c->len += (size_t)n;
-    if (c->len > NL_CONTROL_MAX_LINE) {
-        c->dispatched = 1;
+    if (c->len > NL_CONTROL_MAX_LINE)
         nl_control_reply(c, "{\"error\": \"command too long\"}");
-    }
 }
 
 static void
@@ -158,6 +160,19 @@ client_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
     if (c->dispatched && c->out.len == 0 && !ev_is_active(&c->io))
         return;
     client_close(c);
+}
+
+/* The oldest client still to send its command, or NULL.  The list runs
+ * from the newest. */
+static struct nl_control_client *
+oldest_undispatched(struct nl_control *ctl)
+{
+    struct nl_control_client *oldest = NULL;
+
+    for (struct nl_control_client *c = ctl->clients; c != NULL; c = c->next)
+        if (!c->dispatched)
+            oldest = c;
+    return oldest;
 }
 
 static void
@@ -173,15 +188,24 @@ accept_cb(struct ev_loop *loop, ev_io *io, int revents)
         return;
     }
     if (ctl->nclients >= NL_CONTROL_MAX_CLIENTS) {
-        close(fd);
-        return;
+        struct nl_control_client *old = oldest_undispatched(ctl);
+
+        /* Who has not spoken yet gives way to the newcomer; a command
+         * being answered keeps its place.  Not logged: a flood of
+         * connections would flood the log too. */
+        if (old == NULL) {
+            close(fd);
+            return;
+        }
+        client_close(old);
     }
     c = nl_xcalloc(1, sizeof(*c));
     c->ctl = ctl;
     c->fd = fd;
     ev_io_init(&c->io, client_read_cb, fd, EV_READ);
     c->io.data = c;
-    ev_timer_init(&c->timer, client_timeout_cb, NL_CONTROL_TIMEOUT, 0.0);
+    /* One deadline for the whole line: trickling bytes does not renew it. */
+    ev_timer_init(&c->timer, client_timeout_cb, NL_CONTROL_LINE_TIMEOUT, 0.0);
     c->timer.data = c;
     ev_io_start(loop, &c->io);
     ev_timer_start(loop, &c->timer);

@@ -18,8 +18,11 @@ struct nl_control_client;
 typedef void (*nl_control_cmd_fn)(void *arg, struct nl_control_client *c,
                                   const char *line);
 
-#define NL_CONTROL_MAX_LINE    1024 /* longer commands are refused */
-#define NL_CONTROL_TIMEOUT     5.0  /* seconds to send a command */
+#define NL_CONTROL_MAX_LINE     1024 /* longer commands are refused */
+#define NL_CONTROL_LINE_TIMEOUT 2.0  /* seconds from accept to send it */
+#define NL_CONTROL_TIMEOUT      5.0  /* seconds to read the answer */
+/* Served at once; past this a newcomer takes the place of the oldest
+ * client that has not sent its command yet. */
 #define NL_CONTROL_MAX_CLIENTS 64
 
 /*

@@ -546,42 +546,26 @@ nl_lst_retire(struct lst *l)
     nl_lst_free(l);
 }
 
-/* Keeps at most NL_MAX_OLD_GENERATIONS generations draining: reloads in a
- * quick row must not pile up processes.  The oldest go first. */
-void
-nl_master_limit_drains(struct nl_master *m)
+/* 1 when NL_MAX_OLD_GENERATIONS generations still drain: a reload now
+ * would add one more.  Each reload retires at most one generation, and a
+ * process is counted until it is reaped, sessions or not. */
+static int
+drains_full(const struct nl_master *m)
 {
-    for (;;) {
-        unsigned gens[NL_MAX_OLD_GENERATIONS + 1], oldest = 0;
-        int n = 0;
+    unsigned gens[NL_MAX_OLD_GENERATIONS];
+    int n = 0;
 
-        for (struct drain *d = m->drains; d != NULL; d = d->next) {
-            int seen = 0;
+    for (const struct drain *d = m->drains; d != NULL; d = d->next) {
+        int seen = 0;
 
-            /* Killed already, or leaving with no session left. */
-            if (d->killed ||
-                __atomic_load_n(&d->slot->active, __ATOMIC_RELAXED) == 0)
-                continue;
-
-            for (int i = 0; i < n; i++)
-                seen |= gens[i] == d->generation;
-            if (!seen && n <= NL_MAX_OLD_GENERATIONS)
-                gens[n++] = d->generation;
-            if (oldest == 0 || d->generation < oldest)
-                oldest = d->generation;
-        }
-        if (n <= NL_MAX_OLD_GENERATIONS)
-            return;
-        nl_warnx(NULL,
-                 "more than %d old generations draining: stopping "
-                 "generation %u now",
-                 NL_MAX_OLD_GENERATIONS, oldest);
-        for (struct drain *d = m->drains; d != NULL; d = d->next)
-            if (d->generation == oldest && !d->killed) {
-                kill(d->pid, SIGKILL);
-                d->killed = 1;
-            }
+        for (int i = 0; i < n; i++)
+            seen |= gens[i] == d->retired;
+        if (!seen)
+            gens[n++] = d->retired;
+        if (n == NL_MAX_OLD_GENERATIONS)
+            return 1;
     }
+    return 0;
 }
 
 static int
@@ -597,11 +581,13 @@ children_left(const struct nl_master *m)
     return 0;
 }
 
+static void reload_next(struct nl_master *m);
+
 static void
 reap(struct nl_master *m)
 {
     struct drain **dp = &m->drains;
-    int status;
+    int status, drained = 0;
 
     /* Only our own serving processes: a plugin check child is waited for
      * by whoever forked it. */
@@ -617,12 +603,18 @@ reap(struct nl_master *m)
             *dp = d->next;
             drain_reaped(m, d, status);
             drain_free(d);
+            drained = 1;
         } else {
             dp = &d->next;
         }
     }
-    if (m->stopping && !children_left(m))
+    if (m->stopping && !children_left(m)) {
         ev_break(m->loop, EVBREAK_ALL);
+        return;
+    }
+    /* A reload that waited for an older generation to finish may go. */
+    if (drained)
+        reload_next(m);
 }
 
 /* Kills draining processes that outstay shutdown_timeout. */
@@ -719,7 +711,10 @@ master_stop(struct nl_master *m, const char *why)
  * a child while the loop goes on (so status, restarts and logs do not wait
  * for a slow init()), and the rest is applied when the child is done.  A
  * control client gets the outcome when it is known.  A reload asked for
- * while one runs is queued and runs after it.
+ * while one runs is queued and runs after it; so is one asked for while
+ * NL_MAX_OLD_GENERATIONS older generations drain, until one of them ends:
+ * reloads in a quick row never end a live session before its
+ * shutdown_timeout, and never pile up processes.
  */
 static void reload_run(struct nl_master *m, const char *why,
                        struct nl_control_client *client);
@@ -762,7 +757,6 @@ static void
 reload_done(struct nl_master *m, int rc)
 {
     struct nl_control_client *c = m->reloader;
-    struct waiter *w;
 
     free(m->reload_error);
     m->reload_error = NULL;
@@ -785,16 +779,10 @@ reload_done(struct nl_master *m, int rc)
     if (m->started_up && !m->stopping)
         nl_sd_ready();
     m->reloader = NULL;
+    m->reloading = 0;
     if (c != NULL)
         answer_reload(m, c);
-    if ((w = m->queue) != NULL) {
-        const char *why = w->why;
-
-        m->queue = w->next;
-        c = w->client;
-        free(w);
-        reload_run(m, why, c);
-    }
+    reload_next(m);
 }
 
 static void
@@ -835,8 +823,10 @@ check_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 static void
 reload_abort(struct nl_master *m)
 {
-    if (m->check == NULL)
+    if (m->check == NULL) {
+        reload_next(m); /* the queue, which m->stopping refuses */
         return;
+    }
     ev_io_stop(m->loop, &m->check_w);
     ev_timer_stop(m->loop, &m->check_t);
     (void)nl_check_end(m->check, 1); /* its verdict no longer matters */
@@ -853,6 +843,7 @@ reload_run(struct nl_master *m, const char *why,
            struct nl_control_client *client)
 {
     m->reloader = client;
+    m->reloading = 1;
     if (m->stopping) {
         nl_errs_add(&m->check_errs, "netlabd is stopping");
         reload_done(m, -1);
@@ -880,26 +871,58 @@ reload_run(struct nl_master *m, const char *why,
     ev_timer_start(m->loop, &m->check_t);
 }
 
-/* A reload asked for by client (NULL: SIGHUP): now, or after the one that
- * runs.  SIGHUPs in a row while one runs make one queued reload. */
+/*
+ * Starts the first reload asked for, unless one runs, or
+ * NL_MAX_OLD_GENERATIONS older generations still drain: then it waits for
+ * one of them to end (reap() calls again), which it does at the latest
+ * when its processes are killed after shutdown_timeout.  A reload that
+ * waits reads the file when it runs, so it applies what was asked for
+ * meanwhile too.
+ */
+static void
+reload_next(struct nl_master *m)
+{
+    struct waiter *w = m->queue;
+    const char *why;
+    struct nl_control_client *c;
+
+    if (w == NULL || m->reloading)
+        return;
+    if (!m->stopping && drains_full(m)) {
+        if (!m->reload_deferred)
+            nl_notice(NULL,
+                      "%s: reload deferred: %d older generations still "
+                      "draining",
+                      w->why, NL_MAX_OLD_GENERATIONS);
+        m->reload_deferred = 1;
+        return;
+    }
+    m->reload_deferred = 0;
+    m->queue = w->next;
+    why = w->why;
+    c = w->client;
+    free(w);
+    reload_run(m, why, c);
+}
+
+/* A reload asked for by client (NULL: SIGHUP): now, or after those that
+ * run or wait.  A SIGHUP while one waits is coalesced into it: that one
+ * reads the file later.  A client's reload is its own, answered with its
+ * outcome. */
 static void
 reload_request(struct nl_master *m, const char *why,
                struct nl_control_client *client)
 {
     struct waiter **tail = &m->queue;
 
-    if (m->check == NULL) {
-        reload_run(m, why, client);
+    if (client == NULL && m->queue != NULL)
         return;
-    }
-    while (*tail != NULL) {
-        if ((*tail)->next == NULL && (*tail)->client == NULL && client == NULL)
-            return;
+    while (*tail != NULL)
         tail = &(*tail)->next;
-    }
     *tail = nl_xcalloc(1, sizeof(**tail));
     (*tail)->client = client;
     (*tail)->why = why;
+    reload_next(m);
 }
 
 static int
@@ -1137,6 +1160,7 @@ sd_status(void *arg, char *buf, size_t len)
 static void
 master_free(struct nl_master *m)
 {
+    m->stopping = 1; /* a reload still queued is refused, not run */
     if (m->loop != NULL)
         reload_abort(m); /* a reload still checking, after a failed start */
     for (size_t i = 0; i < m->nlst; i++) {

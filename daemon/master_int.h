@@ -56,7 +56,6 @@ struct drain {
     struct nl_counters *gate; /* a reference to the listener's gate */
     unsigned generation;
     double deadline;  /* SIGKILL after this */
-    int killed;       /* by the limit on old generations */
     int accepting;    /* has not said it stopped accepting yet */
     unsigned retired; /* the generation that replaced it */
     int notify_fd;
@@ -108,7 +107,9 @@ struct nl_master {
     unsigned next_id;                   /* for struct lst */
     struct reply *replies;              /* reload answers held back */
     struct nl_control_client *reloader; /* who asked for the one running */
+    int reloading;              /* one runs (its check, or applying it) */
     struct waiter *queue;       /* reloads asked for since, first first */
+    int reload_deferred;        /* the first waits for old generations */
     struct nl_check *check;     /* that reload's handler check, if any */
     struct nl_conf *check_conf; /* the configuration it checks */
     struct nl_errs check_errs;
@@ -122,7 +123,8 @@ struct nl_master {
     time_t reload_time;
 };
 
-/* At most this many older generations drain at once. */
+/* At most this many older generations drain at once: a reload waits
+ * while they do (master.c, reload_next()). */
 #define NL_MAX_OLD_GENERATIONS 3
 
 /* master.c */
@@ -133,7 +135,6 @@ void nl_lst_spawn(struct lst *l);
 void nl_lst_retire(struct lst *l);
 /* Frees l's memory and its gate reference (no process left). */
 void nl_lst_free(struct lst *l);
-void nl_master_limit_drains(struct nl_master *m);
 
 /*
  * reload.c, in two steps around the handler check (which runs in a child

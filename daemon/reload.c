@@ -20,7 +20,8 @@
  *  - a new address: bound, and served by new processes.
  *
  * Reloads run one at a time: one asked for while another runs follows it
- * (several such requests make one more reload).
+ * (several SIGHUPs make one more reload), and one asked for while three
+ * older generations still drain waits for one of them to end (master.c).
  */
 #include "config.h"
 
@@ -240,7 +241,6 @@ nl_reload_apply(struct nl_master *m, struct nl_conf *nc, struct nl_errs *errs)
     for (size_t i = 0; i < n; i++)
         if (next[i] != match[i])
             nl_lst_spawn(next[i]);
-    nl_master_limit_drains(m);
     free(match);
     free(taken);
     return 0;

@@ -3,8 +3,9 @@
  * client sockets against a control served on a private ev_loop: one line
  * in, one JSON line out and the connection closed; stripping; EOF without a
  * newline; refusing over-long lines and NUL bytes; answers given later;
- * the client limit; the socket file (mode, "in use", removal); closing in a
- * forked child; and, in the one slow test, the send timeout.
+ * the client limit and who gives way to a newcomer when it is reached; the
+ * socket file (mode, "in use", removal); closing in a forked child; and, in
+ * the one slow test, the deadline for the command line.
  */
 #include "config.h"
 
@@ -435,7 +436,8 @@ test_max_clients(void **state)
     run_until_calls(NL_CONTROL_MAX_CLIENTS);
     assert_int_equal(nheld, NL_CONTROL_MAX_CLIENTS);
 
-    /* One more is closed at once, unread and unanswered. */
+    /* With every place held by a command being answered, one more is
+     * closed at once, unread and unanswered. */
     extra = client();
     puts_fd(extra, "ping\n");
     assert_int_equal(answer_within(extra, buf, sizeof(buf), 1.0, 1), 0);
@@ -457,6 +459,73 @@ test_max_clients(void **state)
     assert_int_equal(ncalls, NL_CONTROL_MAX_CLIENTS + 2);
 
     for (int i = 0; i < NL_CONTROL_MAX_CLIENTS; i++)
+        close(fds[i]);
+}
+
+/* 1 when the server closed fd (EOF or reset), as far as the loop has run:
+ * spin() first.  Quick, for silent clients have NL_CONTROL_LINE_TIMEOUT
+ * seconds only. */
+static int
+closed_by_server(int fd)
+{
+    char c;
+    ssize_t n;
+
+    n = recv(fd, &c, 1, MSG_DONTWAIT);
+    return n == 0 || (n == -1 && errno == ECONNRESET);
+}
+
+/*
+ * With every place taken by clients that have not sent a command, a
+ * newcomer takes the place of the oldest of them; clients whose command is
+ * being answered keep theirs, and the other silent ones too.
+ */
+static void
+test_full_table_evicts_oldest_silent(void **state)
+{
+    enum { HOLD = 4, N = NL_CONTROL_MAX_CLIENTS };
+    int fds[N], extra[3];
+
+    /* HOLD places for held commands, the rest for silent clients, which
+     * connect in order and are accepted in that order. */
+    for (int i = 0; i < HOLD; i++) {
+        fds[i] = client();
+        puts_fd(fds[i], "hold\n");
+    }
+    run_until_calls(HOLD);
+    for (int i = HOLD; i < N; i++) {
+        fds[i] = client();
+        if (i % 16 == 15)
+            spin();
+    }
+    spin();
+    for (int i = 0; i < N; i++)
+        assert_false(closed_by_server(fds[i]));
+
+    /* Three silent newcomers take the places of the three oldest silent
+     * clients; a fourth, which asks, is answered in the place of the
+     * next. */
+    for (int k = 0; k < 3; k++)
+        extra[k] = client();
+    spin();
+    assert_string_equal(ask("ping\n"), PONG);
+    spin();
+    for (int i = HOLD; i < HOLD + 4; i++)
+        assert_true(closed_by_server(fds[i]));
+    for (int i = HOLD + 4; i < N; i++)
+        assert_false(closed_by_server(fds[i]));
+    for (int k = 0; k < 3; k++) {
+        assert_false(closed_by_server(extra[k]));
+        close(extra[k]);
+    }
+    /* The held commands kept their places and get their answers. */
+    for (int i = 0; i < HOLD; i++)
+        assert_false(closed_by_server(fds[i]));
+    for (int i = 0; i < HOLD; i++) {
+        nl_control_reply(held[i], "{\"held\": 0}");
+        assert_string_equal(answer(fds[i]), "{\"held\": 0}\n");
+    }
+    for (int i = 0; i < N; i++)
         close(fds[i]);
 }
 
@@ -592,38 +661,61 @@ test_close_in_child(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* The one slow test: waits out NL_CONTROL_TIMEOUT once. */
+/* The one slow test: waits out NL_CONTROL_LINE_TIMEOUT once.  The deadline
+ * runs from the accept for the whole line: a byte now and then does not
+ * renew it. */
 static void
 test_timeout(void **state)
 {
-    int silent, partial, slow;
-    double t0, t;
+    int silent, partial, trickle, slow;
+    double t0, t, next_byte;
     char buf[256];
 
-    /* Answered after the timeout has passed for the others. */
-    later_delay = NL_CONTROL_TIMEOUT + 0.3;
+    /* Answered after the deadline has passed for the others. */
+    later_delay = NL_CONTROL_LINE_TIMEOUT + 0.3;
     t0 = nl_now();
     silent = client();
     partial = client();
+    trickle = client();
     slow = client();
     puts_fd(partial, "pin");
     puts_fd(slow, "later\n");
 
-    assert_int_equal(
-        answer_within(silent, buf, sizeof(buf), NL_CONTROL_TIMEOUT + 1.0, 1),
-        0);
+    /* One byte every 0.3 s, until the server closes the connection. */
+    next_byte = t0;
+    t = -1;
+    while (nl_now() - t0 < NL_CONTROL_LINE_TIMEOUT + 1.0) {
+        ssize_t n;
+
+        ev_run(loop, EVRUN_NOWAIT);
+        n = recv(trickle, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n == 0 || (n == -1 && errno == ECONNRESET)) {
+            t = nl_now() - t0;
+            break;
+        }
+        assert_true(n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK));
+        if (nl_now() >= next_byte) {
+            (void)!send(trickle, "x", 1, MSG_NOSIGNAL);
+            next_byte += 0.3;
+        }
+        poll(NULL, 0, 1);
+    }
+    assert_true(t >= NL_CONTROL_LINE_TIMEOUT - 0.1);
+    assert_true(t <= NL_CONTROL_LINE_TIMEOUT + 0.5);
+
+    assert_int_equal(answer_within(silent, buf, sizeof(buf), 0.5, 1), 0);
     t = nl_now() - t0;
-    assert_true(t >= NL_CONTROL_TIMEOUT - 0.1);
-    assert_true(t <= NL_CONTROL_TIMEOUT + 0.5);
+    assert_true(t <= NL_CONTROL_LINE_TIMEOUT + 0.6);
     assert_int_equal(answer_within(partial, buf, sizeof(buf), 0.5, 1), 0);
     assert_int_equal(ncalls, 1);
-    /* The dispatched command outlives the timeout and gets its answer. */
+    /* The dispatched command outlives the deadline and gets its answer. */
     assert_int_equal(answer_within(slow, buf, sizeof(buf), 1.0, 1),
                      strlen(LATER));
     assert_string_equal(buf, LATER);
     assert_true(nl_now() - t0 >= later_delay - 0.05);
     close(silent);
     close(partial);
+    close(trickle);
     close(slow);
 }
 
@@ -645,6 +737,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_client_leaves_mid_command, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_max_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_table_evicts_oldest_silent,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_in_use_and_stale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close, setup, teardown),
