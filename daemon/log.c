@@ -22,7 +22,8 @@
  * same garbage) must not fill the disk: the same text at the same level
  * is written at most NL_LOG_BURST times a second, and the repeats beyond
  * that are counted and told in one line, "... (N more like this)", once
- * the second is over (with the next line logged, or when the log closes).
+ * the second is over (with the next line logged, or when the log closes or
+ * the process exits).
  * The text is compared whole, so distinct lines are never held back.  A
  * few recent texts are remembered, in a table of fixed size.
  */
@@ -33,6 +34,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -104,7 +106,12 @@ open_file(const char *path)
 int
 nl_log_open(const char *target, int level)
 {
+    static int flush_at_exit;
     int fd = -1;
+
+    /* Repeats held back when the process ends are told then. */
+    if (!flush_at_exit && atexit(nl_log_flush) == 0)
+        flush_at_exit = 1;
 
     if (strcmp(target, "stderr") != 0 && strcmp(target, "syslog") != 0) {
         if ((fd = open_file(target)) == -1)
