@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from netlabd import (Daemon, check, connect, fail, run,  # noqa: E402
-                     serving_pids)
+                     serving_pids, wait_status)
 
 MODELS = os.environ.get("NETLABD_MODELS", "libev threads prefork").split()
 CASES = [(m, w) for m, w in [("libev", 1), ("libev", 2), ("threads", 2),
@@ -122,6 +122,9 @@ def unbalance(d, name, pid, clients):
     print("libev: %d sessions on one loop, %d closed on the other" % (
         len(keep), len(clients) - len(keep)))
     check(len(keep) > 2, "libev: only %d sessions on the busiest loop" % len(keep))
+    # Their descriptors must be free before the limit is set below them.
+    wait_status(d, name, lambda l: l["connections_active"] == len(keep), 10,
+                "the closed sessions did not end")
     return keep
 
 
