@@ -10,6 +10,9 @@
  * the oldest one that has not sent its command yet, so that connections
  * that stay silent cannot lock an operator out; only when every place holds
  * a command being answered (a reload, say) is the newcomer closed.
+ * Out of descriptors, accepting pauses for a second, as it does in serving
+ * processes: the socket stays readable, and watching it on would spin the
+ * master.
  */
 #include "config.h"
 
@@ -31,6 +34,7 @@ struct nl_control {
     struct nl_socket sk;
     char *path;
     ev_io accept_w;
+    ev_timer backoff_w; /* accepting paused: out of descriptors */
     nl_control_cmd_fn cmd;
     void *arg;
     struct nl_control_client *clients;
@@ -176,6 +180,14 @@ oldest_undispatched(struct nl_control *ctl)
 }
 
 static void
+backoff_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct nl_control *ctl = t->data;
+
+    ev_io_start(loop, &ctl->accept_w);
+}
+
+static void
 accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct nl_control *ctl = io->data;
@@ -183,8 +195,23 @@ accept_cb(struct ev_loop *loop, ev_io *io, int revents)
     int fd = accept4(ctl->sk.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
     if (fd == -1) {
-        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+        switch (errno) {
+        case EAGAIN:
+        case EINTR:
+        case ECONNABORTED:
+            break;
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM:
+            nl_log_errno(NULL, "control socket: accept (pausing for 1 s)");
+            ev_io_stop(loop, &ctl->accept_w);
+            ev_timer_set(&ctl->backoff_w, 1.0, 0.0);
+            ev_timer_start(loop, &ctl->backoff_w);
+            break;
+        default:
             nl_log_errno(NULL, "control socket: accept");
+        }
         return;
     }
     if (ctl->nclients >= NL_CONTROL_MAX_CLIENTS) {
@@ -234,6 +261,8 @@ nl_control_open(struct ev_loop *loop, const char *path, int mode,
     ev_io_init(&ctl->accept_w, accept_cb, ctl->sk.fd, EV_READ);
     ctl->accept_w.data = ctl;
     ev_io_start(loop, &ctl->accept_w);
+    ev_init(&ctl->backoff_w, backoff_cb);
+    ctl->backoff_w.data = ctl;
     return ctl;
 }
 
@@ -250,6 +279,7 @@ nl_control_close(struct nl_control *ctl)
     while (ctl->clients != NULL)
         client_close(ctl->clients);
     ev_io_stop(ctl->loop, &ctl->accept_w);
+    ev_timer_stop(ctl->loop, &ctl->backoff_w);
     close(ctl->sk.fd);
     nl_unix_unlink(ctl->path, &ctl->sk);
     free(ctl->path);

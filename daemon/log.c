@@ -17,13 +17,24 @@
  * says why on the terminal that started it.  Serving processes started
  * before then keep the copy until they serve.  No copy is made while the
  * log writes to that same file (logging to stderr, before the fork).
+ *
+ * A line repeated word for word (a failing accept, a client that sends the
+ * same garbage) must not fill the disk: the same text at the same level
+ * is written at most NL_LOG_BURST times a second, and the repeats beyond
+ * that are counted and told in one line, "... (N more like this)", once
+ * the second is over (with the next line logged, or when the log closes or
+ * the process exits).
+ * The text is compared whole, so distinct lines are never held back.  A
+ * few recent texts are remembered, in a table of fixed size.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -40,6 +51,27 @@ static int log_level = NL_LOG_INFO;
 static int log_fd = STDERR_FILENO;
 static char log_path[4096];
 static int startup_fd = -1; /* the start-up copy of stderr */
+
+/* The line buffer: a longer line is cut, ending in "...". */
+#define LINE_MAX_LEN 2048
+
+/* Texts remembered by the repeat limit, and the window it counts in. */
+#define REPEAT_SLOTS  16
+#define REPEAT_WINDOW 1.0
+
+struct repeat {
+    unsigned long hash; /* of text, 0 for a free slot */
+    double start;       /* when its window began */
+    int level;
+    unsigned shown;      /* written in this window */
+    unsigned long extra; /* held back in this window */
+    char text[LINE_MAX_LEN]; /* from "[level] " on, without the "\n" */
+};
+
+/* Serving processes log from several threads: the table has a lock. */
+static pthread_mutex_t repeat_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct repeat repeats[REPEAT_SLOTS];
+static double (*repeat_clock)(void);
 
 static const char *const level_names[] = {"debug", "info", "notice", "warning",
                                           "error"};
@@ -74,7 +106,12 @@ open_file(const char *path)
 int
 nl_log_open(const char *target, int level)
 {
+    static int flush_at_exit;
     int fd = -1;
+
+    /* Repeats held back when the process ends are told then. */
+    if (!flush_at_exit && atexit(nl_log_flush) == 0)
+        flush_at_exit = 1;
 
     if (strcmp(target, "stderr") != 0 && strcmp(target, "syslog") != 0) {
         if ((fd = open_file(target)) == -1)
@@ -186,6 +223,8 @@ nl_log_pipe(int fds[2])
 void
 nl_log_to_pipe(int fd)
 {
+    /* A new serving process: the master's repeats are the master's. */
+    memset(repeats, 0, sizeof(repeats));
     if (log_target == TARGET_SYSLOG || fd == -1)
         return;
     if (log_target == TARGET_FILE && log_fd > STDERR_FILENO)
@@ -223,6 +262,8 @@ nl_log_pump(int fd)
 void
 nl_log_close(void)
 {
+    nl_log_flush();
+    memset(repeats, 0, sizeof(repeats));
     if ((log_target == TARGET_FILE || log_target == TARGET_PIPE) &&
         log_fd > STDERR_FILENO)
         close(log_fd);
@@ -232,28 +273,160 @@ nl_log_close(void)
     log_fd = STDERR_FILENO;
 }
 
+static double
+repeat_now(void)
+{
+    struct timespec ts;
+
+    if (repeat_clock != NULL)
+        return repeat_clock();
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void
+nl_log_set_clock(double (*now)(void))
+{
+    repeat_clock = now;
+}
+
+/* The start of a line: time and pid, but for syslog.  Returns its length. */
+static int
+line_prefix(char *line, size_t size)
+{
+    struct timeval tv;
+    struct tm tm;
+    char stamp[40];
+
+    if (log_target == TARGET_SYSLOG)
+        return 0;
+    gettimeofday(&tv, NULL);
+    localtime_r(&tv.tv_sec, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    return snprintf(line, size, "%s.%03ld netlabd[%ld]: ", stamp,
+                    (long)tv.tv_usec / 1000, (long)getpid());
+}
+
+/*
+ * Writes a line of n bytes ending in "\n" to the target; text is where
+ * its "[level] " begins.  The start-up copy gets it too, from after that.
+ */
+static void
+emit(int level, char *line, char *text, int n)
+{
+    int body = (int)strlen(level_names[level]) + 3;
+
+    if (startup_fd != -1 && level >= NL_LOG_WARNING)
+        startup_copy(level, text + body, (size_t)(n - (text - line) - body));
+    if (log_target == TARGET_SYSLOG) {
+        line[n - 1] = '\0';
+        syslog(syslog_prio[level], "%s", line);
+    } else {
+        /* A log that cannot be written has nowhere to report that. */
+        (void)!write(log_fd, line, n);
+    }
+}
+
+/* Tells how many repeats of r were held back, and forgets them. */
+static void
+repeat_tell(struct repeat *r)
+{
+    char line[LINE_MAX_LEN + 128];
+    int head = line_prefix(line, sizeof(line)), n;
+
+    n = head + snprintf(line + head, sizeof(line) - head,
+                        "%s (%lu more like this)\n", r->text, r->extra);
+    if (n > (int)sizeof(line) - 1) {
+        n = (int)sizeof(line) - 1;
+        line[n - 1] = '\n';
+    }
+    r->extra = 0;
+    emit(r->level, line, line + head, n);
+}
+
+/* Tells the repeats held back in windows that are over (all with force). */
+static void
+repeat_flush(double now, int force)
+{
+    for (int i = 0; i < REPEAT_SLOTS; i++)
+        if (repeats[i].extra > 0 &&
+            (force || now - repeats[i].start >= REPEAT_WINDOW))
+            repeat_tell(&repeats[i]);
+}
+
+/* FNV-1a; never 0, which marks a free slot. */
+static unsigned long
+repeat_hash(const char *text)
+{
+    unsigned long h = 14695981039346656037UL;
+
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        h = (h ^ *p) * 1099511628211UL;
+    return h | 1;
+}
+
+/*
+ * 1 when the line text (from its "[level] ", without "\n") is to be
+ * written, 0 when it is a repeat held back.  Windows that are over have
+ * been told already (repeat_flush).
+ */
+static int
+repeat_admit(int level, const char *text, double now)
+{
+    unsigned long h = repeat_hash(text);
+    struct repeat *r, *victim = &repeats[0];
+
+    for (int i = 0; i < REPEAT_SLOTS; i++) {
+        r = &repeats[i];
+        if (r->hash == h && r->level == level && strcmp(r->text, text) == 0) {
+            if (now - r->start >= REPEAT_WINDOW) {
+                r->start = now;
+                r->shown = 0;
+            }
+            if (r->shown < NL_LOG_BURST) {
+                r->shown++;
+                return 1;
+            }
+            r->extra++;
+            return 0;
+        }
+        /* A free slot, else the one whose window began first. */
+        if (victim->hash != 0 && (r->hash == 0 || r->start < victim->start))
+            victim = r;
+    }
+    if (victim->extra > 0)
+        repeat_tell(victim);
+    victim->hash = h;
+    victim->level = level;
+    victim->start = now;
+    victim->shown = 1;
+    victim->extra = 0;
+    snprintf(victim->text, sizeof(victim->text), "%s", text);
+    return 1;
+}
+
+void
+nl_log_flush(void)
+{
+    pthread_mutex_lock(&repeat_lock);
+    repeat_flush(0, 1);
+    pthread_mutex_unlock(&repeat_lock);
+}
+
 void
 nl_vlog(int level, const char *listener, const char *fmt, va_list ap)
 {
-    char line[2048], stamp[40];
-    int n = 0, m, body;
-    struct timeval tv;
-    struct tm tm;
+    char line[LINE_MAX_LEN];
+    int n, m, head;
     int saved = errno;
+    double now;
 
     if (level < log_level)
         return;
     if (level < NL_LOG_DEBUG || level > NL_LOG_ERROR)
         level = NL_LOG_ERROR;
-    if (log_target != TARGET_SYSLOG) {
-        gettimeofday(&tv, NULL);
-        localtime_r(&tv.tv_sec, &tm);
-        strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-        n = snprintf(line, sizeof(line), "%s.%03ld netlabd[%ld]: ", stamp,
-                     (long)tv.tv_usec / 1000, (long)getpid());
-    }
+    n = head = line_prefix(line, sizeof(line));
     n += snprintf(line + n, sizeof(line) - n, "[%s] ", level_names[level]);
-    body = n;
     if (listener != NULL)
         n += snprintf(line + n, sizeof(line) - n, "listener %s: ", listener);
     m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
@@ -264,17 +437,16 @@ nl_vlog(int level, const char *listener, const char *fmt, va_list ap)
         n = (int)sizeof(line) - 2;
         memcpy(line + n - 3, "...", 3);
     }
-    line[n++] = '\n';
     line[n] = '\0';
-    if (startup_fd != -1 && level >= NL_LOG_WARNING)
-        startup_copy(level, line + body, (size_t)(n - body));
-    if (log_target == TARGET_SYSLOG) {
-        line[n - 1] = '\0';
-        syslog(syslog_prio[level], "%s", line);
-    } else {
-        /* A log that cannot be written has nowhere to report that. */
-        (void)!write(log_fd, line, n);
+    now = repeat_now();
+    pthread_mutex_lock(&repeat_lock);
+    repeat_flush(now, 0);
+    if (repeat_admit(level, line + head, now)) {
+        line[n++] = '\n';
+        line[n] = '\0';
+        emit(level, line, line + head, n);
     }
+    pthread_mutex_unlock(&repeat_lock);
     errno = saved;
 }
 

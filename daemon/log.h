@@ -2,6 +2,9 @@
  * log.h - the one path netlabd's diagnostics take: stderr, syslog or a file,
  * with a level threshold.  Each line carries a time (not for syslog, which
  * adds its own), the level and, where there is one, the listener's name.
+ * A line repeated word for word is written at most NL_LOG_BURST times a
+ * second; the repeats beyond are counted and told in one line at the end
+ * of that second: "... (N more like this)".
  */
 #ifndef NL_LOG_H
 #define NL_LOG_H
@@ -37,13 +40,23 @@ void nl_log_startup(int fd);
 /* Ready (or failed and said why): stops that copy and closes its fd. */
 void nl_log_startup_end(void);
 
+/* How often the same line may be written in one second. */
+#define NL_LOG_BURST 10
+
 /* Changes the level threshold. */
 void nl_log_set_level(int level);
 
 /* Reopens the log file (SIGUSR1, after logrotate moved it).  0 or -1. */
 int nl_log_reopen(void);
 
+/* Tells the repeats held back so far at once (nl_log_close() does too). */
+void nl_log_flush(void);
+
 void nl_log_close(void);
+
+/* For the tests: the clock, in seconds, that repeats are timed with;
+ * NULL is CLOCK_MONOTONIC. */
+void nl_log_set_clock(double (*now)(void));
 
 /*
  * Master: makes the pipe serving processes log into (non-blocking, close on

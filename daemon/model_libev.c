@@ -11,6 +11,9 @@
  *
  * Accepting stops for a second when the process is out of descriptors
  * (EMFILE), rather than spinning on a listening socket that stays readable.
+ * For the same reason a loop never returns from its accept callback with
+ * a connection waiting and its watcher still on: a loop that leaves the
+ * connection to the others (over_share) stops watching for a moment too.
  *
  * With workers = N the process runs N loops in N threads, each with its own
  * sessions and its own dup() of the listening socket, so that any loop
@@ -41,6 +44,11 @@
 #define ACCEPT_BATCH 64
 #define DGRAM_BATCH  64
 
+/* Seconds a loop stops accepting: out of descriptors or memory, and over
+ * its share (it looks again sooner when one of its sessions ends). */
+#define ACCEPT_PAUSE_FULL  1.0
+#define ACCEPT_PAUSE_SHARE 0.1
+
 struct conn;
 
 struct worker {
@@ -51,6 +59,7 @@ struct worker {
     int stopping;
     int shutdown_timeout;
     int nactive;
+    int yielding; /* accepting paused for over_share, not for EMFILE */
     ev_io listen_w;
     ev_timer backoff_w;
     ev_timer stop_w;
@@ -73,6 +82,38 @@ struct conn {
     struct conn *prev, *next;
 };
 
+/* With several loops on one socket, a loop that has more than its share
+ * of sessions leaves the next connection to the others, which wake for
+ * it too: otherwise the first loop to wake takes whole bursts. */
+static int
+over_share(const struct worker *w)
+{
+    uint64_t open = __atomic_load_n(w->env->gate, __ATOMIC_RELAXED);
+
+    return w->nall > 1 && (uint64_t)w->nactive * w->nall > open + w->nall;
+}
+
+/* Stops watching the listening socket for `after` seconds: a watcher left
+ * on with a connection waiting would fire again at once, and again. */
+static void
+accept_pause(struct worker *w, ev_tstamp after, int yielding)
+{
+    ev_io_stop(w->loop, &w->listen_w);
+    ev_timer_stop(w->loop, &w->backoff_w);
+    ev_timer_set(&w->backoff_w, after, 0.0);
+    ev_timer_start(w->loop, &w->backoff_w);
+    w->yielding = yielding;
+}
+
+static void
+accept_resume(struct worker *w)
+{
+    ev_timer_stop(w->loop, &w->backoff_w);
+    w->yielding = 0;
+    if (!w->stopping)
+        ev_io_start(w->loop, &w->listen_w);
+}
+
 static void
 conn_free(struct conn *c)
 {
@@ -90,6 +131,8 @@ conn_free(struct conn *c)
     nl_session_leave(w->env);
     w->nactive--;
     free(c);
+    if (w->yielding && !over_share(w))
+        accept_resume(w);
     if (w->stopping && w->nactive == 0)
         ev_break(w->loop, EVBREAK_ALL);
 }
@@ -181,21 +224,7 @@ conn_new(struct worker *w, int fd, const struct sockaddr *sa, socklen_t len)
 static void
 backoff_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    struct worker *w = t->data;
-
-    if (!w->stopping)
-        ev_io_start(loop, &w->listen_w);
-}
-
-/* With several loops on one socket, a loop that has more than its share
- * of sessions leaves the next connection to the others, which wake for
- * it too: otherwise the first loop to wake takes whole bursts. */
-static int
-over_share(const struct worker *w)
-{
-    uint64_t open = __atomic_load_n(w->env->gate, __ATOMIC_RELAXED);
-
-    return w->nall > 1 && (uint64_t)w->nactive * w->nall > open + w->nall;
+    accept_resume(t->data);
 }
 
 static void
@@ -203,11 +232,17 @@ accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct worker *w = io->data;
 
-    for (int i = 0; i < ACCEPT_BATCH && !over_share(w); i++) {
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
         struct sockaddr_storage ss;
         socklen_t len;
         int fd;
 
+        /* Left to the others, which may be paused themselves (EMFILE):
+         * watching on would wake this loop again at once, and again. */
+        if (over_share(w)) {
+            accept_pause(w, ACCEPT_PAUSE_SHARE, 1);
+            return;
+        }
         switch (nl_session_accept(w->env, w->fd, &fd, &ss, &len)) {
         case NL_ACCEPT_OK:
             conn_new(w, fd, (struct sockaddr *)&ss, len);
@@ -217,9 +252,7 @@ accept_cb(struct ev_loop *loop, ev_io *io, int revents)
         case NL_ACCEPT_AGAIN:
             return;
         case NL_ACCEPT_FULL:
-            ev_io_stop(loop, &w->listen_w);
-            ev_timer_set(&w->backoff_w, 1.0, 0.0);
-            ev_timer_start(loop, &w->backoff_w);
+            accept_pause(w, ACCEPT_PAUSE_FULL, 0);
             return;
         }
     }
@@ -258,6 +291,7 @@ begin_stop(struct worker *w)
     w->stopping = 1;
     ev_io_stop(w->loop, &w->listen_w);
     ev_timer_stop(w->loop, &w->backoff_w);
+    w->yielding = 0;
     /* Once every copy is closed (the master closes its own), new
      * connections are refused at once. */
     close(w->fd);

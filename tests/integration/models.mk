@@ -1,6 +1,9 @@
 # Integration tests of the concurrency models: load, limits and stop under
-# each model, and prefork's crash recovery.
+# each model, prefork's crash recovery, and each model (and the master's
+# control socket) at its descriptor limit.
 TESTS += %reldir%/test_models.py
 TESTS += %reldir%/test_prefork.py
+TESTS += %reldir%/test_fd_limit.py
 EXTRA_DIST += %reldir%/test_models.py
 EXTRA_DIST += %reldir%/test_prefork.py
+EXTRA_DIST += %reldir%/test_fd_limit.py

@@ -1,7 +1,8 @@
 /*
  * test_log.c - the log: file target, level threshold, line layout,
  * reopening after the file was moved away, the start-up copy of warnings
- * and errors (never twice on one terminal).
+ * and errors (never twice on one terminal), the limit on lines repeated
+ * word for word.
  */
 #include "config.h"
 
@@ -45,7 +46,7 @@ teardown(void **state)
 static char *
 slurp(const char *p)
 {
-    static char buf[8192];
+    static char buf[65536];
     FILE *f = fopen(p, "r");
     size_t n;
 
@@ -205,6 +206,142 @@ test_startup_copy_file(void **state)
     unlink(term);
 }
 
+/* The repeat limit's clock, moved by hand. */
+static double fake_now;
+
+static double
+fake_clock(void)
+{
+    return fake_now;
+}
+
+static int
+setup_clock(void **state)
+{
+    fake_now = 1000.0;
+    nl_log_set_clock(fake_clock);
+    return setup(state);
+}
+
+static int
+teardown_clock(void **state)
+{
+    int rc = teardown(state);
+
+    nl_log_set_clock(NULL);
+    return rc;
+}
+
+/* A flood of one line: NL_LOG_BURST copies, then one line telling how many
+ * more there were once the second is over; then the next second's. */
+static void
+test_repeats_limited(void **state)
+{
+    char *text;
+
+    assert_int_equal(nl_log_open(path, NL_LOG_INFO), 0);
+    for (int i = 0; i < 50; i++)
+        nl_errx("web", "accept: Too many open files");
+    fake_now += 0.5;
+    nl_info(NULL, "something else");
+    text = slurp(path);
+    assert_int_equal(count(text, "Too many open files\n"), NL_LOG_BURST);
+    assert_null(strstr(text, "more like this"));
+    assert_int_equal(count(text, "something else"), 1);
+
+    /* The second is over: the next line, any line, brings the count. */
+    fake_now += 0.6;
+    nl_info(NULL, "later");
+    text = slurp(path);
+    assert_int_equal(count(text, "more like this"), 1);
+    assert_non_null(strstr(text, "[error] listener web: accept: Too many open "
+                                 "files (40 more like this)\n"));
+    /* Before the line that brought it. */
+    assert_true(strstr(text, "more like this") < strstr(text, "later"));
+
+    /* A new second: written again, and nothing more to tell. */
+    for (int i = 0; i < 3; i++)
+        nl_errx("web", "accept: Too many open files");
+    fake_now += 5;
+    nl_info(NULL, "much later");
+    text = slurp(path);
+    assert_int_equal(count(text, "Too many open files\n"), NL_LOG_BURST + 3);
+    assert_int_equal(count(text, "more like this"), 1);
+}
+
+/* Lines that differ in any way are all written, however many at once:
+ * another argument, another listener, another level. */
+static void
+test_distinct_lines_all_written(void **state)
+{
+    char *text;
+
+    assert_int_equal(nl_log_open(path, NL_LOG_DEBUG), 0);
+    for (int i = 0; i < 200; i++)
+        nl_info("web", "client %d: line too long", i);
+    for (int i = 0; i < NL_LOG_BURST; i++) {
+        nl_info("web", "same words");
+        nl_info("mail", "same words");
+        nl_info(NULL, "same words");
+        nl_warnx("web", "same words");
+    }
+    nl_log_flush();
+    text = slurp(path);
+    assert_int_equal(count(text, ": line too long\n"), 200);
+    assert_non_null(strstr(text, "client 0: line too long\n"));
+    assert_non_null(strstr(text, "client 199: line too long\n"));
+    assert_int_equal(count(text, "[info] listener web: same words\n"),
+                     NL_LOG_BURST);
+    assert_int_equal(count(text, "[info] listener mail: same words\n"),
+                     NL_LOG_BURST);
+    assert_int_equal(count(text, "[info] same words\n"), NL_LOG_BURST);
+    assert_int_equal(count(text, "[warning] listener web: same words\n"),
+                     NL_LOG_BURST);
+    assert_null(strstr(text, "more like this"));
+}
+
+/* The table is bounded: a flood pushed out by many other lines is told at
+ * once; the count is also told on a flush and when the log is closed. */
+static void
+test_repeats_told_on_eviction_and_close(void **state)
+{
+    char *text;
+
+    assert_int_equal(nl_log_open(path, NL_LOG_INFO), 0);
+    for (int i = 0; i < NL_LOG_BURST + 7; i++)
+        nl_errx(NULL, "flood");
+    for (int i = 0; i < 100; i++) {
+        fake_now += 0.001; /* the flood stays the oldest, in its second */
+        nl_info(NULL, "other %d", i);
+    }
+    text = slurp(path);
+    assert_non_null(strstr(text, "[error] flood (7 more like this)\n"));
+    assert_int_equal(count(text, "more like this"), 1);
+
+    for (int i = 0; i < NL_LOG_BURST + 2; i++)
+        nl_errx(NULL, "again");
+    nl_log_flush();
+    assert_non_null(strstr(slurp(path), "[error] again (2 more like this)\n"));
+
+    for (int i = 0; i < NL_LOG_BURST + 3; i++)
+        nl_errx(NULL, "at the end");
+    nl_log_close();
+    assert_non_null(
+        strstr(slurp(path), "[error] at the end (3 more like this)\n"));
+    assert_int_equal(count(slurp(path), "more like this"), 3);
+}
+
+/* Below the threshold, repeats cost nothing and are never told. */
+static void
+test_repeats_below_threshold(void **state)
+{
+    assert_int_equal(nl_log_open(path, NL_LOG_NOTICE), 0);
+    for (int i = 0; i < 100; i++)
+        nl_info(NULL, "quiet");
+    nl_log_flush();
+    assert_null(strstr(slurp(path), "quiet"));
+}
+
 int
 main(void)
 {
@@ -221,6 +358,15 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_startup_copy_file, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_repeats_limited, setup_clock,
+                                        teardown_clock),
+        cmocka_unit_test_setup_teardown(test_distinct_lines_all_written,
+                                        setup_clock, teardown_clock),
+        cmocka_unit_test_setup_teardown(
+            test_repeats_told_on_eviction_and_close, setup_clock,
+            teardown_clock),
+        cmocka_unit_test_setup_teardown(test_repeats_below_threshold,
+                                        setup_clock, teardown_clock),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
