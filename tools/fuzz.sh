@@ -70,6 +70,12 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$root/tests/fuzz/lsan.supp:print_suppressions=0
 
+# The targets' private folders go here: libFuzzer can end a run without
+# the targets' atexit() cleanup.
+TMPDIR=$(mktemp -d /tmp/nlfuzz.XXXXXX)
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
+
 failed=0
 rows=()
 for t in "${targets[@]}"; do

@@ -59,6 +59,17 @@ cleanup(void)
     rmdir(dir);
 }
 
+/* $TMPDIR when it is short enough for socket paths below it, or /tmp.
+ * (libFuzzer may end without running atexit(): tools/fuzz.sh points
+ * TMPDIR at a folder it removes.) */
+static const char *
+tmp_dir(void)
+{
+    const char *t = getenv("TMPDIR");
+
+    return t != NULL && t[0] == '/' && strlen(t) <= 24 ? t : "/tmp";
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -70,7 +81,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
     (void)argc;
     (void)argv;
-    snprintf(dir, sizeof(dir), "/tmp/netlabd-fuzz-conf.XXXXXX");
+    snprintf(dir, sizeof(dir), "%s/netlabd-fuzz-conf.XXXXXX", tmp_dir());
     if (mkdtemp(dir) == NULL) {
         perror("mkdtemp");
         abort();
@@ -141,7 +152,7 @@ listener_without_address(const config_setting_t *g)
     int unix_kind = tv != NULL && strncmp(tv, "unix", 4) == 0;
 
     if (unix_kind)
-        return !good_string(g, "path", 60);
+        return !good_string(g, "path", 50);
     return !good_string(g, "address", 255) ||
            config_setting_get_member(g, "path") != NULL;
 }
