@@ -4,7 +4,7 @@
 # the benchmark, never in the test suite.  `make bench` builds nlbench, the
 # daemon and the handlers, then runs bench/run.sh against them; pass options
 # with BENCH_FLAGS, e.g. `make bench BENCH_FLAGS="-c 50 -r 5"`.
-EXTRA_PROGRAMS = %reldir%/nlbench
+EXTRA_PROGRAMS += %reldir%/nlbench
 %canon_reldir%_nlbench_SOURCES = %reldir%/nlbench.c
 %canon_reldir%_nlbench_LDADD = $(PTHREAD_LIBS)
 CLEANFILES += %reldir%/nlbench$(EXEEXT)

@@ -306,6 +306,13 @@ deliver_lines(struct nl_session *s, const char *buf, size_t n)
 static int
 check_pending(struct nl_session *s)
 {
+    /* After the handler closed, what is left is never delivered (nor
+     * judged against max_line at EOF). */
+    if (s->closing) {
+        nl_buf_free(&s->in);
+        s->held = 0;
+        return 0;
+    }
     s->held = s->in.len > 0 && memchr(nl_buf_head(&s->in), '\n', s->in.len);
     if (!s->held && s->in.len > (size_t)s->env->lc->max_line + 1)
         return line_too_long(s);
@@ -338,6 +345,11 @@ input_lines(struct nl_session *s, const char *buf, size_t n)
         buf += used;
         n -= (size_t)used;
     }
+    /* The handler closed on one of those lines: the rest is ignored, as
+     * later reads are, not judged against max_line (which would fail the
+     * session and drop the answer queued before the close). */
+    if (s->closing)
+        return 0;
     /* An unterminated line past max_line is refused before it is kept. */
     if (!s->held && s->in.len + n > (size_t)s->env->lc->max_line + 1 &&
         memchr(buf, '\n', n) == NULL)

@@ -29,6 +29,7 @@ static size_t msg_len[MAX_MSGS];
 static int nmsgs;
 static int data_result;
 static int echo_back;
+static int close_on_quit; /* "quit": answer "bye" and close */
 
 static int
 t_data(struct netlabd_session *s, const void *buf, size_t len)
@@ -41,6 +42,10 @@ t_data(struct netlabd_session *s, const void *buf, size_t len)
     }
     if (echo_back && netlabd_write(s, buf, len) == -1)
         return -1;
+    if (close_on_quit && len == 4 && memcmp(buf, "quit", 4) == 0) {
+        netlabd_write(s, "bye\n", 4);
+        netlabd_close(s);
+    }
     return data_result;
 }
 
@@ -64,6 +69,7 @@ setup(void **state, int framing, int type)
     nmsgs = 0;
     data_result = 0;
     echo_back = 0;
+    close_on_quit = 0;
     memset(&ctr, 0, sizeof(ctr));
     memset(&lc, 0, sizeof(lc));
     lc.name = "t";
@@ -296,6 +302,88 @@ test_close_after_flush(void **state)
     assert_int_equal(netlabd_write((struct netlabd_session *)&s, "x", 1), -1);
 }
 
+/*
+ * Found by tests/fuzz/fuzz_session: a read holding a line on which the
+ * handler closes, then an unterminated tail longer than max_line, failed
+ * the closing session as "line longer than max_line": the answer queued
+ * before the close was dropped unsent and an error counted.  What follows
+ * a close is ignored, as nl_session_input() ignores later reads.
+ */
+static void
+test_close_then_long_tail(void **state)
+{
+    static const char in[] = "quit\n0123456789abcdef"; /* max_line is 8 */
+    char buf[16];
+
+    close_on_quit = 1;
+    assert_int_equal(nl_session_input(&s, in, sizeof(in) - 1), 0);
+    assert_int_equal(nmsgs, 1);
+    assert_msg(0, "quit");
+    assert_false(s.failed);
+    assert_int_equal(ctr.errors, 0);
+    assert_int_equal(nl_session_flush(&s), NL_IO_OK);
+    assert_true(nl_session_done(&s));
+    assert_int_equal(read(sp[1], buf, sizeof(buf)), 4);
+    assert_memory_equal(buf, "bye\n", 4);
+}
+
+static int
+t_big_quit(struct netlabd_session *sess, const void *buf, size_t len)
+{
+    if (len == 4 && memcmp(buf, "quit", 4) == 0) {
+        netlabd_write(sess, "bye\n", 4);
+        netlabd_close(sess);
+        return 0;
+    }
+    return t_big(sess, buf, len);
+}
+
+/* Reads what the client has been sent; *got counts it and last[] keeps
+ * its last 4 bytes. */
+static void
+drain_client(size_t *got, char last[4])
+{
+    char sink[4096];
+    ssize_t n;
+
+    while ((n = recv(sp[1], sink, sizeof(sink), MSG_DONTWAIT)) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            memmove(last, last + 1, 3);
+            last[3] = sink[i];
+        }
+        *got += (size_t)n;
+    }
+}
+
+/* The same, the close coming on a line held back while output was high:
+ * the tail left once the held lines are delivered is ignored too. */
+static void
+test_close_held_then_long_tail(void **state)
+{
+    static char in[100];
+    char last[4] = {0};
+    size_t got = 0;
+
+    memset(in, '\n', 70); /* 70,000 bytes of answers: past OUT_HIGH */
+    memcpy(in + 70, "quit\n0123456789abcdef", 21);
+    handler.data = t_big_quit;
+    assert_int_equal(nl_session_input(&s, in, 91), 0);
+    assert_true(s.held);
+    for (int i = 0; i < 100 && !nl_session_done(&s); i++) {
+        assert_int_not_equal(nl_session_flush(&s), NL_IO_ERROR);
+        drain_client(&got, last);
+        assert_int_equal(nl_session_resume(&s), 0);
+    }
+    assert_int_equal(nmsgs, 70);
+    assert_false(s.failed);
+    assert_int_equal(ctr.errors, 0);
+    assert_true(nl_session_done(&s));
+    drain_client(&got, last);
+    assert_int_equal(got, 70 * 1000 + 4);
+    assert_memory_equal(last, "bye\n", 4);
+    handler.data = t_data;
+}
+
 static void
 test_read_eof_and_reset(void **state)
 {
@@ -462,6 +550,10 @@ main(void)
                                         setup_lines, teardown),
         cmocka_unit_test_setup_teardown(test_close_after_flush, setup_raw,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_close_then_long_tail, setup_lines,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_close_held_then_long_tail,
+                                        setup_lines, teardown),
         cmocka_unit_test_setup_teardown(test_read_eof_and_reset, setup_lines,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_datagram, setup_raw, teardown),
