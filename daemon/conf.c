@@ -221,21 +221,11 @@ line_of(const config_setting_t *s)
  * the user can open.  Returns a new string.
  */
 static char *
-message_path(const char *file, const char *path)
-{
-    const char *slash = strrchr(file, '/');
-
-    if (path[0] == '/' || strcmp(path, file) == 0 || slash == NULL)
-        return nl_xstrdup(path);
-    return nl_xasprintf("%.*s/%s", (int)(slash - file), file, path);
-}
-
-static char *
 file_of(const struct parse *p, const config_setting_t *s)
 {
     const char *f = s != NULL ? config_setting_source_file(s) : NULL;
 
-    return f != NULL ? message_path(p->file, f) : nl_xstrdup(p->file);
+    return f != NULL ? nl_conf_message_path(p->file, f) : nl_xstrdup(p->file);
 }
 
 /*
@@ -951,7 +941,8 @@ static void
 syntax_error(struct parse *p, const config_t *cf)
 {
     const char *ef = config_error_file(cf);
-    char *file = ef != NULL ? message_path(p->file, ef) : nl_xstrdup(p->file);
+    char *file =
+        ef != NULL ? nl_conf_message_path(p->file, ef) : nl_xstrdup(p->file);
 
     nl_errs_add(p->errs, "%s:%d: %s", file, config_error_line(cf),
                 config_error_text(cf));

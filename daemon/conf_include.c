@@ -141,14 +141,12 @@ include_path(FILE *fp, int *line)
     return path;
 }
 
-/* The name of an included file in messages: relative to the config's
- * folder, as conf.c names the settings that come from it. */
-static char *
-message_path(const char *top, const char *path)
+char *
+nl_conf_message_path(const char *top, const char *path)
 {
     const char *slash = strrchr(top, '/');
 
-    if (path[0] == '/' || slash == NULL)
+    if (strcmp(path, top) == 0 || slash == NULL)
         return nl_xstrdup(path);
     return nl_xasprintf("%.*s/%s", (int)(slash - top), top, path);
 }
@@ -212,7 +210,7 @@ check_include(struct scan *s, const char *name, int line, const char *path,
     }
     if ((fp = fdopen(fd, "r")) == NULL)
         nl_oom();
-    inner = message_path(s->top, path);
+    inner = nl_conf_message_path(s->top, path);
     rc = scan_file(s, fp, inner, depth + 1);
     free(inner);
     fclose(fp);

@@ -27,4 +27,12 @@ struct nl_errs;
 int nl_conf_check_includes(const char *file, FILE *fp, const char *dir,
                            struct nl_errs *errs);
 
+/*
+ * The name to give in messages to path, a file libconfig read while
+ * reading the config `top`: top itself, or an included file as written
+ * after @include, which libconfig opened in top's folder (even when it
+ * starts with a slash).  Returns a string to free.
+ */
+char *nl_conf_message_path(const char *top, const char *path);
+
 #endif /* NL_CONF_INCLUDE_H */

@@ -20,6 +20,7 @@ EXTRA_DIST += \
 	%reldir%/conf/bad-include-deep.conf \
 	%reldir%/conf/bad-include-folder.conf \
 	%reldir%/conf/bad-include-missing.conf \
+	%reldir%/conf/bad-include-slash.conf \
 	%reldir%/conf/bad-include-nested.conf \
 	%reldir%/conf/bad-include-nested.inc \
 	%reldir%/conf/bad-include.conf \

@@ -524,6 +524,7 @@ static const struct bad bad_files[] = {
       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock is longer than 107 bytes, the "
       "limit of a unix socket path"}},
     {"bad-include.conf", {"bad-include.inc:3: colour: unknown key"}},
+    {"bad-include-slash.conf", {"/bad-include.inc:3: colour: unknown key"}},
     {"bad-include-missing.conf",
      {"bad-include-missing.conf:2: cannot open include file"}},
     {"bad-include-folder.conf",
