@@ -960,8 +960,7 @@ counters_json(struct nl_buf *b, const struct nl_counters *c)
         (unsigned long long)c->active, (unsigned long long)c->total,
         (unsigned long long)c->refused, (unsigned long long)c->bytes_in,
         (unsigned long long)c->bytes_out, (unsigned long long)c->errors,
-        (unsigned long long)c->waited,
-        (unsigned long long)c->longest_wait_ms);
+        (unsigned long long)c->waited, (unsigned long long)c->longest_wait_ms);
 }
 
 static void

@@ -113,7 +113,8 @@ expire(struct pool *p, const struct pending *c, double now)
     const struct nl_listener_conf *lc = p->env->lc;
     char peer[128];
 
-    nl_info(lc->name, "%s: idle for %d s waiting for a worker, closing the session",
+    nl_info(lc->name,
+            "%s: idle for %d s waiting for a worker, closing the session",
             nl_sockaddr_text((const struct sockaddr *)&c->peer, c->peer_len,
                              peer, sizeof(peer)),
             lc->idle_timeout);

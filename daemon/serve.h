@@ -22,8 +22,7 @@ struct nl_listener_conf;
  */
 void nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc,
               int fd, struct nl_counters *ctr, struct nl_counters *gate,
-              int ready_fd)
-    __attribute__((noreturn));
+              int ready_fd) __attribute__((noreturn));
 
 #define NL_SERVE_EXIT_PRIVS   3 /* could not drop privileges */
 #define NL_SERVE_EXIT_HANDLER 4 /* the handler did not load or init */

@@ -82,8 +82,8 @@ nl_count_max(uint64_t *field, uint64_t n)
 {
     uint64_t old = __atomic_load_n(field, __ATOMIC_RELAXED);
 
-    while (n > old && !__atomic_compare_exchange_n(field, &old, n, 1,
-                                                    __ATOMIC_RELAXED,
-                                                    __ATOMIC_RELAXED))
+    while (n > old &&
+           !__atomic_compare_exchange_n(field, &old, n, 1, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
         ;
 }
