@@ -11,11 +11,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,6 +26,7 @@
 #include "conf.h"
 #include "log.h"
 #include "session.h"
+#include "stats.h"
 #include "util.h"
 
 static int stop_pipe[2] = {-1, -1};
@@ -128,12 +132,70 @@ timeout_ms(double now, double a, double b)
     return (int)((t - now) * 1000) + 1;
 }
 
+double
+nl_heard_at(const struct nl_session_env *env, int fd, double fallback)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+
+    if (env->lc->transport != NL_TRANSPORT_TCP ||
+        getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+        return fallback;
+    /* Set at the handshake, moved by each segment with data. */
+    return nl_now() - ti.tcpi_last_data_recv / 1000.0;
+}
+
+unsigned
+nl_backlog_len(const struct nl_session_env *env, int lfd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+
+    if (env->lc->transport != NL_TRANSPORT_TCP ||
+        getsockopt(lfd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+        return 0;
+    /* On a listening socket, Linux reports its accept queue here. */
+    return ti.tcpi_unacked;
+}
+
 void
-nl_serve_stream(struct nl_session *s, int shutdown_timeout)
+nl_wait_begins(const struct nl_session_env *env, size_t waiting)
+{
+    static uint64_t own; /* without a shared gate (unit tests) */
+    uint64_t *at = env->busy_logged_ms != NULL ? env->busy_logged_ms : &own;
+    uint64_t now = (uint64_t)(nl_now() * 1000);
+    uint64_t last = __atomic_load_n(at, __ATOMIC_RELAXED);
+
+    nl_count_add(env->ctr, waited, 1);
+    /* The first process to move the mark logs; the others keep quiet. */
+    if ((last != 0 && now - last < 1000) ||
+        !__atomic_compare_exchange_n(at, &last, now, 0, __ATOMIC_RELAXED,
+                                     __ATOMIC_RELAXED))
+        return;
+    nl_warnx(env->lc->name, "all %d workers busy; %zu connection%s waiting",
+             env->lc->workers, waiting, waiting == 1 ? "" : "s");
+}
+
+void
+nl_wait_ends(const struct nl_session_env *env, double seconds)
+{
+    if (seconds > 0)
+        nl_count_max(&env->ctr->longest_wait_ms, (uint64_t)(seconds * 1000));
+}
+
+void
+nl_serve_stream(struct nl_session *s, int shutdown_timeout, double accepted)
 {
     const struct nl_listener_conf *lc = s->env->lc;
-    double last = nl_now(), now, idle_at, stop_at = 0;
+    double last = nl_heard_at(s->env, s->fd, accepted), now, idle_at;
+    double stop_at = 0;
     struct pollfd p[2];
+    int queued = 0;
+
+    /* Input already there arrived while the session waited: it does not
+     * restart the clock (on tcp `last` already says when it came). */
+    if (ioctl(s->fd, FIONREAD, &queued) == -1)
+        queued = 0;
 
     while (!nl_session_done(s)) {
         if (s->out.len > 0 && nl_session_flush(s) == NL_IO_ERROR)
@@ -168,7 +230,10 @@ nl_serve_stream(struct nl_session *s, int shutdown_timeout)
             continue;
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
             if (nl_session_want_read(s)) {
-                last = nl_now();
+                if (queued > 0)
+                    queued = 0;
+                else
+                    last = nl_now();
                 nl_session_read(s);
             } else if (!(p[0].revents & POLLOUT) &&
                        (p[0].revents & (POLLHUP | POLLERR))) {

@@ -37,9 +37,39 @@ int nl_stop_requested(void);
 /*
  * Serves an opened stream session until it is over, it has been idle for
  * the listener's idle_timeout, or a stop was asked for and shutdown_timeout
- * has passed since.  The caller then calls nl_session_end().
+ * has passed since.  The idle clock starts at `accepted` (nl_now()'s
+ * clock), when the connection was accepted, so that time spent waiting for
+ * a worker counts; on tcp it starts when the client's last byte arrived
+ * (nl_heard_at()), and input that arrived while the session waited counts
+ * from then, not from when it is read.  The caller then calls
+ * nl_session_end().
  */
-void nl_serve_stream(struct nl_session *s, int shutdown_timeout);
+void nl_serve_stream(struct nl_session *s, int shutdown_timeout,
+                     double accepted);
+
+/*
+ * When the client on the stream connection fd was last heard from, on
+ * nl_now()'s clock: on tcp, when its last byte arrived, or its handshake
+ * if it sent none, as the kernel noted it, time in the listen backlog
+ * included; on other transports `fallback`.
+ */
+double nl_heard_at(const struct nl_session_env *env, int fd, double fallback);
+
+/* Connections waiting in the kernel's accept queue of the listening tcp
+ * socket lfd; 0 when that cannot be told (other transports). */
+unsigned nl_backlog_len(const struct nl_session_env *env, int lfd);
+
+/*
+ * Counts a connection that has to wait for a free worker (status's
+ * connections_waited) and logs "all N workers busy; M connections
+ * waiting", at most once a second per listener, whatever the number of
+ * serving processes.
+ */
+void nl_wait_begins(const struct nl_session_env *env, size_t waiting);
+
+/* Notes that a connection waited `seconds` for a worker (status's
+ * longest_wait_ms). */
+void nl_wait_ends(const struct nl_session_env *env, double seconds);
 
 /* Receives and answers datagrams on fd until a stop is asked for. */
 void nl_serve_datagrams(const struct nl_session_env *env, int fd);

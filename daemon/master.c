@@ -268,7 +268,7 @@ spawn(struct proc *pr)
         close(p[0]);
         child_close_master_fds(m, l);
         nl_log_to_pipe(m->logpipe[1]);
-        nl_serve(m->conf, l->lc, l->sk.fd, pr->slot, &l->gate->active, p[1]);
+        nl_serve(m->conf, l->lc, l->sk.fd, pr->slot, l->gate, p[1]);
     }
     close(p[1]);
     pr->pid = pid;
@@ -978,10 +978,12 @@ counters_json(struct nl_buf *b, const struct nl_counters *c)
         "\"connections_active\": %llu, "
         "\"connections_total\": %llu, "
         "\"connections_refused\": %llu, \"bytes_in\": %llu, "
-        "\"bytes_out\": %llu, \"errors\": %llu",
+        "\"bytes_out\": %llu, \"errors\": %llu, "
+        "\"connections_waited\": %llu, \"longest_wait_ms\": %llu",
         (unsigned long long)c->active, (unsigned long long)c->total,
         (unsigned long long)c->refused, (unsigned long long)c->bytes_in,
-        (unsigned long long)c->bytes_out, (unsigned long long)c->errors);
+        (unsigned long long)c->bytes_out, (unsigned long long)c->errors,
+        (unsigned long long)c->waited, (unsigned long long)c->longest_wait_ms);
 }
 
 static void

@@ -9,6 +9,13 @@
  * max_connections counts sessions across the workers (shared memory), so
  * it caps a prefork listener as it does the others, although `workers` is
  * the real bound here: connections beyond it wait in the backlog.
+ *
+ * On tcp the kernel tells how long a connection's client has been silent,
+ * backlog included (nl_heard_at()): the idle clock counts that time, so a
+ * connection that waited idle_timeout in the backlog behind slow clients
+ * is closed as soon as a worker takes it, instead of holding the worker
+ * for another idle_timeout, and the waits show in status and the log.  On
+ * unix sockets the clock starts at accept.
  */
 #include "config.h"
 
@@ -25,6 +32,10 @@
 #include "session.h"
 #include "util.h"
 
+/* Seconds in the backlog past which a connection counts as having waited
+ * for a worker: well above the time a free worker takes to wake. */
+#define PREFORK_WAIT_NOTICED 0.1
+
 static void
 serve_one(const struct nl_session_env *env, int fd, int shutdown_timeout)
 {
@@ -32,6 +43,7 @@ serve_one(const struct nl_session_env *env, int fd, int shutdown_timeout)
     struct sockaddr_storage ss;
     socklen_t len;
     struct nl_session s;
+    double now, waited;
     int c;
 
     switch (nl_session_accept(env, fd, &c, &ss, &len)) {
@@ -43,9 +55,17 @@ serve_one(const struct nl_session_env *env, int fd, int shutdown_timeout)
     default:
         return; /* another worker won the race, or it was refused */
     }
+    now = nl_now();
+    /* A free worker takes a connection at once; one silent for longer
+     * than this in the backlog was waiting for a worker. */
+    waited = now - nl_heard_at(env, c, now);
+    if (waited >= PREFORK_WAIT_NOTICED) {
+        nl_wait_begins(env, 1 + nl_backlog_len(env, fd));
+        nl_wait_ends(env, waited);
+    }
     nl_session_init(&s, env, c, (struct sockaddr *)&ss, len);
     if (nl_session_open(&s) == 0)
-        nl_serve_stream(&s, shutdown_timeout);
+        nl_serve_stream(&s, shutdown_timeout, now);
     nl_session_end(&s);
     nl_session_leave(env);
 }

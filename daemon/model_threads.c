@@ -10,6 +10,14 @@
  * move holds its thread until idle_timeout; other sessions go on in the
  * other threads.  On datagram transports every thread receives and answers
  * on the shared socket.
+ *
+ * The idle clock runs from accept, in the queue too: the main thread
+ * closes a queued connection whose client has been silent for
+ * idle_timeout, and a worker that takes one counts the time it waited.  So
+ * clients that connect and say nothing cannot line up in front of a later
+ * one for longer than idle_timeout, however few the workers.  A connection
+ * queued while every worker is busy is counted (connections_waited) and
+ * said in the log, once a second at most.
  */
 #include "config.h"
 
@@ -32,6 +40,8 @@ struct pending {
     int fd;
     struct sockaddr_storage peer;
     socklen_t peer_len;
+    double accepted; /* nl_now() */
+    int waited;      /* queued while no worker was free */
 };
 
 struct pool {
@@ -42,15 +52,19 @@ struct pool {
     pthread_cond_t more;
     struct pending *queue; /* a ring of max_connections entries */
     size_t head, count, cap;
+    int idle; /* workers waiting in pool_take() */
     int stopping;
+    double sweep_at; /* main thread: when a queued one may expire, or 0 */
 };
 
 static int
 pool_take(struct pool *p, struct pending *out)
 {
     pthread_mutex_lock(&p->lock);
+    p->idle++;
     while (p->count == 0 && !p->stopping)
         pthread_cond_wait(&p->more, &p->lock);
+    p->idle--;
     if (p->count == 0) {
         pthread_mutex_unlock(&p->lock);
         return -1;
@@ -70,10 +84,12 @@ stream_worker(void *arg)
     struct nl_session s;
 
     while (pool_take(p, &c) == 0) {
+        if (c.waited)
+            nl_wait_ends(p->env, nl_now() - c.accepted);
         nl_session_init(&s, p->env, c.fd, (struct sockaddr *)&c.peer,
                         c.peer_len);
         if (nl_session_open(&s) == 0)
-            nl_serve_stream(&s, p->shutdown_timeout);
+            nl_serve_stream(&s, p->shutdown_timeout, c.accepted);
         nl_session_end(&s);
         nl_session_leave(p->env);
     }
@@ -89,7 +105,76 @@ dgram_worker(void *arg)
     return NULL;
 }
 
-/* Accepts until a stop is asked for. */
+/* Closes a queued connection whose client has been silent for idle_timeout
+ * (no worker has seen it: no handler call is due). */
+static void
+expire(struct pool *p, const struct pending *c, double now)
+{
+    const struct nl_listener_conf *lc = p->env->lc;
+    char peer[128];
+
+    nl_info(lc->name,
+            "%s: idle for %d s waiting for a worker, closing the session",
+            nl_sockaddr_text((const struct sockaddr *)&c->peer, c->peer_len,
+                             peer, sizeof(peer)),
+            lc->idle_timeout);
+    if (c->waited)
+        nl_wait_ends(p->env, now - c->accepted);
+    close(c->fd);
+    nl_session_leave(p->env);
+}
+
+/* Closes the queued connections that have been idle for idle_timeout, keeps
+ * the others in order, and notes when the next one may expire. */
+static void
+sweep(struct pool *p)
+{
+    int idle = p->env->lc->idle_timeout;
+    double now = nl_now(), next = 0;
+    size_t kept = 0;
+
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->count; i++) {
+        struct pending *c = &p->queue[(p->head + i) % p->cap];
+        double at = nl_heard_at(p->env, c->fd, c->accepted) + idle;
+
+        if (at <= now) {
+            expire(p, c, now);
+            continue;
+        }
+        if (next == 0 || at < next)
+            next = at;
+        p->queue[(p->head + kept++) % p->cap] = *c;
+    }
+    p->count = kept;
+    pthread_mutex_unlock(&p->lock);
+    p->sweep_at = next;
+}
+
+/* Queues an admitted connection for the workers. */
+static void
+enqueue(struct pool *p, struct pending *c)
+{
+    size_t waiting;
+    int idle = p->env->lc->idle_timeout;
+
+    c->accepted = nl_now();
+    pthread_mutex_lock(&p->lock);
+    /* Admission keeps count <= max_connections = cap.  Each queued one
+     * is some idle worker's: past their number, this one waits. */
+    c->waited = p->count >= (size_t)p->idle;
+    p->queue[(p->head + p->count) % p->cap] = *c;
+    p->count++;
+    waiting = p->count - (size_t)p->idle;
+    pthread_cond_signal(&p->more);
+    pthread_mutex_unlock(&p->lock);
+    if (c->waited)
+        nl_wait_begins(p->env, waiting);
+    if (idle > 0 && (p->sweep_at == 0 || c->accepted + idle < p->sweep_at))
+        p->sweep_at = c->accepted + idle;
+}
+
+/* Accepts until a stop is asked for, and expires queued connections. */
 static void
 accept_loop(struct pool *p)
 {
@@ -98,8 +183,18 @@ accept_loop(struct pool *p)
 
     while (!nl_stop_requested()) {
         struct pending c;
+        int wait = -1;
 
-        if (poll(pf, 2, -1) <= 0 || !(pf[0].revents & POLLIN))
+        if (p->sweep_at > 0) {
+            double left = p->sweep_at - nl_now();
+
+            wait = left > 0 ? (int)(left * 1000) + 1 : 0;
+        }
+        if (p->sweep_at > 0 && wait == 0) {
+            sweep(p);
+            continue;
+        }
+        if (poll(pf, 2, wait) <= 0 || !(pf[0].revents & POLLIN))
             continue;
         switch (nl_session_accept(p->env, p->fd, &c.fd, &c.peer, &c.peer_len)) {
         case NL_ACCEPT_OK:
@@ -110,12 +205,7 @@ accept_loop(struct pool *p)
         default:
             continue;
         }
-        pthread_mutex_lock(&p->lock);
-        /* Admission keeps count <= max_connections = cap. */
-        p->queue[(p->head + p->count) % p->cap] = c;
-        p->count++;
-        pthread_cond_signal(&p->more);
-        pthread_mutex_unlock(&p->lock);
+        enqueue(p, &c);
     }
 }
 

@@ -56,7 +56,7 @@ reset_signals(void)
 
 void
 nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
-         struct nl_counters *ctr, uint64_t *gate, int ready_fd)
+         struct nl_counters *ctr, struct nl_counters *gate, int ready_fd)
 {
     const struct nl_model_ops *model = nl_model_get(lc->model);
     struct nl_session_env env;
@@ -101,7 +101,8 @@ nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
     env.handler = nl_plugin_handler(plugin);
     env.listener_data = state;
     env.ctr = ctr;
-    env.gate = gate;
+    env.gate = &gate->active;
+    env.busy_logged_ms = &gate->busy_logged_ms;
     env.notify_fd = ready_fd;
 
     /* Serving: errors from now on are the log's alone. */

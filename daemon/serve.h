@@ -16,12 +16,13 @@ struct nl_listener_conf;
  * conf->user/group, loads and initialises the handler, writes one byte to
  * ready_fd (then closes it), serves fd with the listener's model until
  * stopped, and exits.  ctr is this process's counter slot, gate the
- * listener's count of open sessions (see nl_session_admit()).  Exit status 0
+ * listener's gate: its `active` counts open sessions (see
+ * nl_session_admit()).  Exit status 0
  * after a graceful stop; otherwise NL_SERVE_EXIT_* and a log line saying why.
  */
 void nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc,
-              int fd, struct nl_counters *ctr, uint64_t *gate, int ready_fd)
-    __attribute__((noreturn));
+              int fd, struct nl_counters *ctr, struct nl_counters *gate,
+              int ready_fd) __attribute__((noreturn));
 
 #define NL_SERVE_EXIT_PRIVS   3 /* could not drop privileges */
 #define NL_SERVE_EXIT_HANDLER 4 /* the handler did not load or init */

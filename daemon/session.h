@@ -35,6 +35,8 @@ struct nl_session_env {
     /* Stream sessions open on the listener, across all its serving
      * processes and threads (shared memory): what max_connections caps. */
     uint64_t *gate;
+    /* The gate's busy_logged_ms (stats.h), or NULL: one process alone. */
+    uint64_t *busy_logged_ms;
     /* Where the serving process tells the master it has stopped taking
      * new connections (after a stop or a reload), or -1. */
     int notify_fd;

@@ -72,4 +72,18 @@ nl_stats_sum(struct nl_counters *sum, const struct nl_counters *src)
     sum->bytes_in += __atomic_load_n(&src->bytes_in, __ATOMIC_RELAXED);
     sum->bytes_out += __atomic_load_n(&src->bytes_out, __ATOMIC_RELAXED);
     sum->errors += __atomic_load_n(&src->errors, __ATOMIC_RELAXED);
+    sum->waited += __atomic_load_n(&src->waited, __ATOMIC_RELAXED);
+    nl_count_max(&sum->longest_wait_ms,
+                 __atomic_load_n(&src->longest_wait_ms, __ATOMIC_RELAXED));
+}
+
+void
+nl_count_max(uint64_t *field, uint64_t n)
+{
+    uint64_t old = __atomic_load_n(field, __ATOMIC_RELAXED);
+
+    while (n > old &&
+           !__atomic_compare_exchange_n(field, &old, n, 1, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+        ;
 }

@@ -18,12 +18,23 @@ struct nl_counters {
     uint64_t bytes_in;
     uint64_t bytes_out;
     uint64_t errors;
+    /* Sessions that waited for a free worker (prefork, threads), and the
+     * longest such wait: a maximum, not a sum. */
+    uint64_t waited;
+    uint64_t longest_wait_ms;
+    /* In a listener's gate only: when the last "all workers busy" line
+     * was logged (nl_now() in ms), so that its serving processes together
+     * log it at most once a second. */
+    uint64_t busy_logged_ms;
 };
 
 #define nl_count_add(c, field, n)                                              \
     ((void)__atomic_fetch_add(&(c)->field, (uint64_t)(n), __ATOMIC_RELAXED))
 #define nl_count_sub(c, field, n)                                              \
     ((void)__atomic_fetch_sub(&(c)->field, (uint64_t)(n), __ATOMIC_RELAXED))
+
+/* Raises *field to n if n is larger (a maximum kept across threads). */
+void nl_count_max(uint64_t *field, uint64_t n);
 
 /* Maps the shared pool of nslots slots; call once in the master before any
  * fork.  Returns 0, or -1 with errno set. */
@@ -43,7 +54,7 @@ void nl_stats_ref(struct nl_counters *slot);
  */
 void nl_stats_release(struct nl_counters *slot, struct nl_counters *keep);
 
-/* Adds a snapshot of src into sum. */
+/* Adds a snapshot of src into sum (longest_wait_ms: the larger one). */
 void nl_stats_sum(struct nl_counters *sum, const struct nl_counters *src);
 
 #endif /* NL_STATS_H */

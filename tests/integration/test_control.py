@@ -15,7 +15,8 @@ from clitest import cleanup, control_json, raw_control, run_netlabd, wait_until 
 
 LISTENER_KEYS = ("name", "transport", "address", "model", "workers", "handler",
                  "connections_active", "connections_total", "connections_refused",
-                 "bytes_in", "bytes_out", "errors")
+                 "bytes_in", "bytes_out", "errors", "connections_waited",
+                 "longest_wait_ms")
 COUNTERS = LISTENER_KEYS[6:]
 
 

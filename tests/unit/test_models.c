@@ -2,7 +2,8 @@
  * test_models.c - each concurrency model on its own, without the master:
  * a child process runs model->run() on a listening socket with an echo
  * handler written here; the test talks to it over real sockets, checks
- * max_connections and idle_timeout, and stops it with SIGTERM.
+ * max_connections and idle_timeout (counted from accept, time spent waiting
+ * for a worker included), and stops it with SIGTERM.
  */
 #include "config.h"
 
@@ -247,6 +248,55 @@ check_idle(const struct nl_model_ops *model, int workers)
     stop(&r, 2);
 }
 
+static double
+now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Silent clients in front of one worker are each closed idle_timeout after
+ * they connected, queued or not, and a client after them is served. */
+static void
+check_queued_idle(const struct nl_model_ops *model)
+{
+    enum { SILENT = 3 };
+    struct run r;
+    char buf[8];
+    double t0;
+    int fds[SILENT], c;
+
+    start(&r, model, 1, 10, 1, SOCK_STREAM);
+    t0 = now_s();
+    for (int i = 0; i < SILENT; i++) {
+        fds[i] = dial(&r, SOCK_STREAM);
+        assert_int_equal(send(fds[i], "x", 1, 0), 1);
+    }
+    /* One worker used to close them one idle_timeout after another. */
+    for (int i = 0; i < SILENT; i++) {
+        /* The echo of the byte, if a worker took it, then the end. */
+        for (int k = 0; k < 4 && recv(fds[i], buf, sizeof(buf), 0) > 0; k++)
+            ;
+        assert_true(recv(fds[i], buf, sizeof(buf), 0) <= 0);
+        assert_true(now_s() - t0 < 2.5);
+        close(fds[i]);
+    }
+    c = dial(&r, SOCK_STREAM);
+    roundtrip(c, "y");
+    close(c);
+    wait_count(&r.sh->ctr.active, 0);
+    /* The blocking models count the ones that waited for the worker. */
+    if (model == &nl_model_libev) {
+        assert_int_equal(r.sh->ctr.waited, 0);
+    } else {
+        assert_true(r.sh->ctr.waited >= SILENT - 1);
+        assert_true(r.sh->ctr.longest_wait_ms >= 500);
+    }
+    stop(&r, 2);
+}
+
 static void
 check_stop_with_open_session(const struct nl_model_ops *model, int workers)
 {
@@ -296,6 +346,10 @@ check_datagrams(const struct nl_model_ops *model, int workers)
     static void test_##m##_dgram(void **state)                                 \
     {                                                                          \
         check_datagrams(&nl_model_##m, w);                                     \
+    }                                                                          \
+    static void test_##m##_queued_idle(void **state)                           \
+    {                                                                          \
+        check_queued_idle(&nl_model_##m);                                      \
     }
 
 MODEL_TESTS(libev, 2)
@@ -305,7 +359,8 @@ MODEL_TESTS(prefork, 3)
 #define MODEL_ENTRIES(m)                                                       \
     cmocka_unit_test(test_##m##_echo), cmocka_unit_test(test_##m##_refused),   \
         cmocka_unit_test(test_##m##_idle), cmocka_unit_test(test_##m##_stop),  \
-        cmocka_unit_test(test_##m##_dgram)
+        cmocka_unit_test(test_##m##_dgram),                                    \
+        cmocka_unit_test(test_##m##_queued_idle)
 
 int
 main(void)

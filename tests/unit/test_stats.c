@@ -1,7 +1,8 @@
 /*
  * test_stats.c - the shared counter pool: zeroed slots, folding a released
- * slot into what the master keeps, reference counting, exhaustion, and
- * counts from forked processes seen by the parent.
+ * slot into what the master keeps, reference counting, exhaustion, counts
+ * from forked processes seen by the parent, and the longest wait kept as a
+ * maximum.
  */
 #include "config.h"
 
@@ -114,6 +115,37 @@ test_release_folds_into_keep(void **state)
 }
 
 static void
+test_waits(void **state)
+{
+    struct nl_counters *a = nl_stats_alloc(), *b = nl_stats_alloc();
+    struct nl_counters keep = {0}, sum = {0};
+
+    assert_non_null(a);
+    assert_non_null(b);
+    nl_count_add(a, waited, 3);
+    nl_count_max(&a->longest_wait_ms, 1500);
+    nl_count_max(&a->longest_wait_ms, 700); /* shorter: no change */
+    assert_int_equal(a->longest_wait_ms, 1500);
+    nl_count_add(b, waited, 2);
+    nl_count_max(&b->longest_wait_ms, 2500);
+    /* Waits add up; the longest is the longest of all, not a sum. */
+    nl_stats_sum(&sum, a);
+    nl_stats_sum(&sum, b);
+    assert_int_equal(sum.waited, 5);
+    assert_int_equal(sum.longest_wait_ms, 2500);
+    /* Kept across the end of a process the same way. */
+    nl_stats_release(b, &keep);
+    nl_stats_release(a, &keep);
+    assert_int_equal(keep.waited, 5);
+    assert_int_equal(keep.longest_wait_ms, 2500);
+    /* The gate's log mark is no count: never summed. */
+    a = nl_stats_alloc();
+    a->busy_logged_ms = 12345;
+    nl_stats_release(a, &keep);
+    assert_int_equal(keep.busy_logged_ms, 0);
+}
+
+static void
 test_exhaustion(void **state)
 {
     struct nl_counters *s[NSLOTS], *again;
@@ -205,6 +237,7 @@ main(void)
         cmocka_unit_test(test_init_zero_slots_fails),
         cmocka_unit_test(test_alloc_zeroed),
         cmocka_unit_test(test_release_folds_into_keep),
+        cmocka_unit_test(test_waits),
         cmocka_unit_test(test_exhaustion),
         cmocka_unit_test(test_refcount),
         cmocka_unit_test(test_counts_from_children),
