@@ -427,8 +427,13 @@ nl_vlog(int level, const char *listener, const char *fmt, va_list ap)
         level = NL_LOG_ERROR;
     n = head = line_prefix(line, sizeof(line));
     n += snprintf(line + n, sizeof(line) - n, "[%s] ", level_names[level]);
-    if (listener != NULL)
+    if (listener != NULL) {
         n += snprintf(line + n, sizeof(line) - n, "listener %s: ", listener);
+        /* snprintf() returns what it would have written: a name longer
+         * than the line must not push n past its end. */
+        if (n > (int)sizeof(line) - 1)
+            n = (int)sizeof(line) - 1;
+    }
     m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
     if (m < 0)
         m = 0;

@@ -104,6 +104,23 @@ test_long_line_truncated(void **state)
     assert_true(strlen(text) < 2100);
 }
 
+/* A listener name longer than a log line (the config does not bound it)
+ * is cut like a long message, not written past the line's end. */
+static void
+test_long_listener_name_truncated(void **state)
+{
+    char big[5000], *text;
+
+    memset(big, 'n', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(nl_log_open(path, NL_LOG_DEBUG), 0);
+    nl_info(big, "restarting the serving process in %d s", 1);
+    text = slurp(path);
+    assert_non_null(strstr(text, "[info] listener nnnn"));
+    assert_non_null(strstr(text, "...\n"));
+    assert_true(strlen(text) < 2100);
+}
+
 static void
 test_reopen(void **state)
 {
@@ -351,6 +368,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_long_line_truncated, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_long_listener_name_truncated,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_failure_keeps_target, setup,
                                         teardown),
