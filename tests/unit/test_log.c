@@ -115,10 +115,16 @@ test_long_listener_name_truncated(void **state)
     big[sizeof(big) - 1] = '\0';
     assert_int_equal(nl_log_open(path, NL_LOG_DEBUG), 0);
     nl_info(big, "restarting the serving process in %d s", 1);
+    /* Names that end just past the line, where AddressSanitizer sees a
+     * write beyond it. */
+    for (size_t len = 1990; len < 2100; len++) {
+        big[len] = '\0';
+        nl_info(big, "restarting the serving process in %d s", 1);
+        big[len] = 'n';
+    }
     text = slurp(path);
     assert_non_null(strstr(text, "[info] listener nnnn"));
     assert_non_null(strstr(text, "...\n"));
-    assert_true(strlen(text) < 2100);
 }
 
 static void
