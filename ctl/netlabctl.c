@@ -36,7 +36,9 @@
  * which includes checking every handler (up to 30 s, NL_CHECK_TIMEOUT),
  * perhaps behind a reload already running (as long again), then up to
  * 2 s for the old processes to stop accepting: 75 s covers that, and stays
- * below systemd's default 90 s for ExecReload=. */
+ * below systemd's default 90 s for ExecReload=.  It does not cover a
+ * reload that waits for older generations to drain (up to
+ * shutdown_timeout): netlabctl(8) says so. */
 #define TIMEOUT_MS        10000
 #define RELOAD_TIMEOUT_MS 75000
 

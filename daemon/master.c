@@ -905,6 +905,17 @@ reload_next(struct nl_master *m)
     reload_run(m, why, c);
 }
 
+/* Control clients whose reload waits in the queue. */
+static int
+queued_clients(const struct nl_master *m)
+{
+    int n = 0;
+
+    for (const struct waiter *w = m->queue; w != NULL; w = w->next)
+        n += w->client != NULL;
+    return n;
+}
+
 /* A reload asked for by client (NULL: SIGHUP): now, or after those that
  * run or wait.  A SIGHUP while one waits is coalesced into it: that one
  * reads the file later.  A client's reload is its own, answered with its
@@ -1070,9 +1081,20 @@ control_cmd(void *arg, struct nl_control_client *c, const char *line)
         nl_buf_printf(&b, "{\"ok\": true}");
         stop = 1;
     } else if (strcmp(line, "reload") == 0) {
-        /* Answered when the reload is done (answer_reload()). */
-        reload_request(m, "reload requested on the control socket", c);
-        return;
+        /* Each waits for its answer with a place of the control socket's:
+         * past a few, more would fill them all and shut `status` and
+         * `stop` out, so the newcomer is told to come back. */
+        if (queued_clients(m) >= NL_MAX_QUEUED_RELOADS) {
+            nl_buf_printf(&b,
+                          "{\"ok\": false, \"error\": \"%d reloads asked "
+                          "for on the control socket are waiting already; "
+                          "try again once they are done\"}",
+                          NL_MAX_QUEUED_RELOADS);
+        } else {
+            /* Answered when the reload is done (answer_reload()). */
+            reload_request(m, "reload requested on the control socket", c);
+            return;
+        }
     } else if (strcmp(line, "log-reopen") == 0) {
         if (log_reopen(m) == 0) {
             nl_buf_printf(&b, "{\"ok\": true}");

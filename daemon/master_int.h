@@ -127,6 +127,11 @@ struct nl_master {
  * while they do (master.c, reload_next()). */
 #define NL_MAX_OLD_GENERATIONS 3
 
+/* At most this many control clients wait for a queued reload; more are
+ * refused at once, so that they cannot take every place of the control
+ * socket (NL_CONTROL_MAX_CLIENTS). */
+#define NL_MAX_QUEUED_RELOADS 8
+
 /* master.c */
 struct lst *nl_lst_new(struct nl_master *m, const struct nl_listener_conf *lc);
 void nl_lst_spawn(struct lst *l);

@@ -9,6 +9,11 @@ as a program that meant to lock the operator out would.  Meanwhile
 must each succeed within a few seconds, and the master must not spin:
 its CPU time over the flood stays well below one core.
 
+Then held reloads: 70 clients each ask for a reload of a config whose
+handler takes 2 s to initialise, and wait for their answers.  Past a few
+waiting reloads the newcomers are refused at once, so that the waiting
+ones cannot take every place and shut `status` out.
+
 NETLABCTL names the netlabctl to use (default: the build's).
 """
 import json
@@ -22,7 +27,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from netlabd import NETLABD, Daemon, check, fail, run, stream_exchange  # noqa: E402
+from netlabd import (NETLABD, TEST_PLUGIN_DIR, Daemon, check, fail, run,  # noqa: E402
+                     stream_exchange)
 from clitest import cleanup  # noqa: E402
 
 NETLABCTL = os.environ.get("NETLABCTL") or os.path.join(
@@ -140,7 +146,55 @@ def netlabctl(d, cmd):
     return took, ans
 
 
+def test_held_reloads():
+    """70 clients ask for reloads that each take 2 s: `status` still gets
+    through, and the ones past the limit are told so at once."""
+    slow = os.path.join(TEST_PLUGIN_DIR, "slow_init.so")
+    d = Daemon([{"name": "e", "transport": "tcp", "handler": "echo"},
+                {"name": "s", "transport": "tcp", "handler": slow,
+                 "options": {"seconds": "2"}}])
+    d.start(timeout=30)
+    socks = []
+    try:
+        deadline = time.time() + 10
+        while len(socks) < 70 and time.time() < deadline:
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.settimeout(5)
+            try:
+                c.connect(d.control)
+                c.sendall(b"reload\n")
+            except BlockingIOError:  # the backlog is full for a moment
+                c.close()
+                time.sleep(0.01)
+                continue
+            socks.append(c)
+        check(len(socks) == 70, "only %d reload clients connected" % len(socks))
+        time.sleep(0.5)
+        t0 = time.time()
+        took, st = netlabctl(d, "status")
+        check(st.get("pid") == d.proc.pid, "status behind 70 reloads: %r" % st)
+        refused = 0
+        for c in socks:
+            r, _, _ = select.select([c], [], [], 0)
+            if r:
+                try:
+                    data = c.recv(4096)
+                except OSError:
+                    data = b""
+                if b"waiting already" in data:
+                    refused += 1
+        check(refused >= 50, "only %d of 70 reloads were refused at once" % refused)
+        print("70 held reloads: %d refused at once; status answered in %.2f s"
+              % (refused, time.time() - t0))
+    finally:
+        for c in socks:
+            c.close()
+        d.kill()
+        cleanup(d)
+
+
 def main():
+    test_held_reloads()
     if not os.access(NETLABCTL, os.X_OK):
         fail("no netlabctl at %s (set NETLABCTL)" % NETLABCTL)
     # This process holds the flood: it needs the descriptors for it.
