@@ -207,7 +207,11 @@ nl_serve_stream(struct nl_session *s, int shutdown_timeout, double accepted)
         if (stop_at == 0 && nl_stop_requested())
             stop_at = stop_deadline(shutdown_timeout);
         now = nl_now();
-        idle_at = lc->idle_timeout > 0 ? last + lc->idle_timeout : 0;
+        /* Not before what waited is read: it may be a whole request,
+         * sent in time, that only a busy pool kept from being served. */
+        idle_at = lc->idle_timeout > 0 && queued == 0
+                      ? last + lc->idle_timeout
+                      : 0;
         if (idle_at > 0 && now >= idle_at) {
             nl_info(lc->name, "%s: idle for %d s, closing the session",
                     netlabd_peer((struct netlabd_session *)s),

@@ -124,6 +124,21 @@ expire(struct pool *p, const struct pending *c, double now)
     nl_session_leave(p->env);
 }
 
+/* 1 when what a queued client sent may be a whole request: any bytes for
+ * a raw handler, a whole line for a line handler (a part of one is what
+ * a slow client leaves). */
+static int
+request_waiting(const struct nl_session_env *env, int fd)
+{
+    char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+
+    if (n <= 0)
+        return 0;
+    return env->handler->framing != NETLABD_FRAMING_LINE ||
+           memchr(buf, '\n', (size_t)n) != NULL;
+}
+
 /* Closes the queued connections that have been idle for idle_timeout, keeps
  * the others in order, and notes when the next one may expire. */
 static void
@@ -138,11 +153,15 @@ sweep(struct pool *p)
         struct pending *c = &p->queue[(p->head + i) % p->cap];
         double at = nl_heard_at(p->env, c->fd, c->accepted) + idle;
 
-        if (at <= now) {
+        /* A whole request sent in time deserves its answer however long
+         * the pool was busy: it is left to a worker. */
+        if (request_waiting(p->env, c->fd))
+            at = 0;
+        if (at > 0 && at <= now) {
             expire(p, c, now);
             continue;
         }
-        if (next == 0 || at < next)
+        if (at > 0 && (next == 0 || at < next))
             next = at;
         p->queue[(p->head + kept++) % p->cap] = *c;
     }

@@ -125,7 +125,41 @@ def stamps(log, pattern):
     return out
 
 
+def test_whole_request_waits_for_its_answer():
+    """A client that sent a whole request in time is answered, however long
+    a busy pool kept it waiting: only a silent client, or one that sent part
+    of a line, is closed for idle_timeout (workers = 1, idle_timeout = 1, the
+    worker busy for 3 s)."""
+    listeners = [{"name": m, "transport": "tcp", "model": m, "workers": 1,
+                  "idle_timeout": 1, "handler": "timestamp"}
+                 for m in ("threads", "prefork")]
+    with Daemon(listeners) as d:
+        for m in ("threads", "prefork"):
+            addr = d.addr(m)[1]
+            busy = socket.create_connection(addr, timeout=5)
+            busy.sendall(b"first\n")
+            check(busy.recv(4096).endswith(b"] first\n"), "%s: no answer" % m)
+            waiting = socket.create_connection(addr, timeout=10)
+            waiting.sendall(b"hello\n")
+            t_end = time.time() + 3
+            while time.time() < t_end:
+                time.sleep(0.3)
+                busy.sendall(b"again\n")
+                check(busy.recv(4096).endswith(b"] again\n"), "%s: no answer" % m)
+            busy.close()
+            try:
+                got = waiting.recv(4096)
+            except OSError as e:
+                got = repr(e).encode()
+            waiting.close()
+            check(got.endswith(b"] hello\n"),
+                  "%s: a request sent in time, kept waiting 3 s by a busy "
+                  "worker, got %r instead of its answer" % (m, got))
+            print("%s: a whole request that waited 3 s was answered" % m)
+
+
 def main():
+    test_whole_request_waits_for_its_answer()
     listeners = [{"name": m, "transport": "tcp", "model": m, "workers": WORKERS,
                   "idle_timeout": IDLE, "handler": "timestamp"} for m in MODELS]
     listeners.append({"name": "queue", "transport": "tcp", "model": "threads",
