@@ -91,6 +91,8 @@ for t in "${targets[@]}"; do
     mkdir -p "$corpus" "$artifacts"
     [ -f "$root/tests/fuzz/$t.dict" ] && args+=("-dict=$root/tests/fuzz/$t.dict")
     say "fuzz_$t for ${share}s"
+    # Inputs of an earlier run stay for replaying; only new ones count.
+    touch "$TMPDIR/start-$t"
     rc=0
     # -timeout: one input taking 10 s is a hang; the outer timeout is a
     # bound on the whole run should libFuzzer itself not stop.
@@ -104,14 +106,15 @@ for t in "${targets[@]}"; do
     ft=$(grep -E '^#[0-9]+.*ft: ' "$log" | tail -n 1 |
         sed -n 's/.* ft: \([0-9]*\).*/\1/p')
     ncorpus=$(find "$corpus" -type f | wc -l)
-    crashes=$(find "$artifacts" -type f | wc -l)
+    crashes=$(find "$artifacts" -type f -newer "$TMPDIR/start-$t" | wc -l)
     if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ] ||
         grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:' "$log"; then
         failed=1
         echo "----- fuzz_$t failed (exit $rc); end of $log:" >&2
         grep -E -A30 'ERROR: |runtime error:' "$log" | head -n 60 >&2 ||
             tail -n 30 "$log" >&2
-        echo "----- inputs: $(find "$artifacts" -type f | tr '\n' ' ')" >&2
+        echo "----- inputs: $(find "$artifacts" -type f -newer "$TMPDIR/start-$t" |
+            tr '\n' ' ')" >&2
     fi
     rows+=("$(printf '%-14s %12s %8s %8s %8s %8s %6s' "fuzz_$t" \
         "${execs:-?}" "${cov:-?}" "${ft:-?}" "$ncorpus" "$crashes" "$rc")")
