@@ -414,6 +414,14 @@ nl_log_flush(void)
 }
 
 void
+nl_log_tick(void)
+{
+    pthread_mutex_lock(&repeat_lock);
+    repeat_flush(repeat_now(), 0);
+    pthread_mutex_unlock(&repeat_lock);
+}
+
+void
 nl_vlog(int level, const char *listener, const char *fmt, va_list ap)
 {
     char line[LINE_MAX_LEN];

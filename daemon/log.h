@@ -52,6 +52,11 @@ int nl_log_reopen(void);
 /* Tells the repeats held back so far at once (nl_log_close() does too). */
 void nl_log_flush(void);
 
+/* Tells the repeats held back in windows that are over, so that a quiet
+ * process does not hold "N more like this" until its next line; the
+ * master calls it once a second. */
+void nl_log_tick(void);
+
 void nl_log_close(void);
 
 /* For the tests: the clock, in seconds, that repeats are timed with;

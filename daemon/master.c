@@ -633,6 +633,7 @@ drain_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
             kill(d->pid, SIGKILL);
             d->deadline = now + 60; /* once */
         }
+    nl_log_tick();
 }
 
 static void

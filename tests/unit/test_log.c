@@ -294,6 +294,26 @@ test_repeats_limited(void **state)
 
 /* Lines that differ in any way are all written, however many at once:
  * another argument, another listener, another level. */
+/* A process that falls quiet still tells its held repeats: the master's
+ * one-second tick does, without waiting for another line. */
+static void
+test_repeats_told_on_tick(void **state)
+{
+    char *text;
+
+    assert_int_equal(nl_log_open(path, NL_LOG_INFO), 0);
+    for (int i = 0; i < 30; i++)
+        nl_errx(NULL, "control socket: accept: Too many open files");
+    nl_log_tick(); /* the second is not over: nothing to tell yet */
+    assert_null(strstr(slurp(path), "more like this"));
+    fake_now += 1.1;
+    nl_log_tick();
+    text = slurp(path);
+    assert_non_null(strstr(text, "Too many open files (20 more like this)\n"));
+    nl_log_tick(); /* told once */
+    assert_int_equal(count(slurp(path), "more like this"), 1);
+}
+
 static void
 test_distinct_lines_all_written(void **state)
 {
@@ -384,6 +404,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_startup_copy_file, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_repeats_limited, setup_clock,
+                                        teardown_clock),
+        cmocka_unit_test_setup_teardown(test_repeats_told_on_tick, setup_clock,
                                         teardown_clock),
         cmocka_unit_test_setup_teardown(test_distinct_lines_all_written,
                                         setup_clock, teardown_clock),
