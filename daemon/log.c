@@ -103,6 +103,15 @@ open_file(const char *path)
     return fd;
 }
 
+/* A child forked while another thread held the lock (a handler that
+ * forks under `threads`) starts with it free, or its first log line, or
+ * its exit's flush, would wait forever. */
+static void
+repeat_lock_reset(void)
+{
+    pthread_mutex_init(&repeat_lock, NULL);
+}
+
 int
 nl_log_open(const char *target, int level)
 {
@@ -110,7 +119,8 @@ nl_log_open(const char *target, int level)
     int fd = -1;
 
     /* Repeats held back when the process ends are told then. */
-    if (!flush_at_exit && atexit(nl_log_flush) == 0)
+    if (!flush_at_exit && atexit(nl_log_flush) == 0 &&
+        pthread_atfork(NULL, NULL, repeat_lock_reset) == 0)
         flush_at_exit = 1;
 
     if (strcmp(target, "stderr") != 0 && strcmp(target, "syslog") != 0) {
