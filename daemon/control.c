@@ -20,6 +20,7 @@
 #include <ev.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -167,14 +168,17 @@ client_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 }
 
 /* The oldest client still to send its command, or NULL.  The list runs
- * from the newest. */
+ * from the newest.  One whose bytes wait unread is passed over: it may be
+ * an operator's command that this turn of the loop has not read yet. */
 static struct nl_control_client *
 oldest_undispatched(struct nl_control *ctl)
 {
     struct nl_control_client *oldest = NULL;
+    int pending;
 
     for (struct nl_control_client *c = ctl->clients; c != NULL; c = c->next)
-        if (!c->dispatched)
+        if (!c->dispatched &&
+            (ioctl(c->fd, FIONREAD, &pending) == -1 || pending == 0))
             oldest = c;
     return oldest;
 }
