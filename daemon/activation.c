@@ -206,16 +206,11 @@ sock_info(int fd, struct sockinfo *si)
 static int
 inet_matches(const struct nl_listener_conf *lc, const struct sockinfo *si)
 {
-    struct addrinfo hints, *res, *ai;
+    struct addrinfo *res, *ai;
     const struct sockaddr *sa = (const struct sockaddr *)&si->ss;
     int found = 0;
 
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype =
-        lc->transport == NL_TRANSPORT_TCP ? SOCK_STREAM : SOCK_DGRAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    if (getaddrinfo(lc->address, "0", &hints, &res) != 0)
+    if (nl_resolve_listener(lc, &res) != 0)
         return 0;
     for (ai = res; ai != NULL && !found; ai = ai->ai_next) {
         if (ai->ai_family != sa->sa_family)

@@ -235,17 +235,11 @@ static void
 check_inet(const struct what *w, const struct nl_listener_conf *lc,
            int privileged_ok, int unpriv_start)
 {
-    struct addrinfo hints, *res;
-    char port[16], addr[128];
+    struct addrinfo *res;
+    char addr[128];
     int rc, e;
 
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype =
-        lc->transport == NL_TRANSPORT_TCP ? SOCK_STREAM : SOCK_DGRAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    snprintf(port, sizeof(port), "%d", lc->port);
-    if ((rc = getaddrinfo(lc->address, port, &hints, &res)) != 0) {
+    if ((rc = nl_resolve_listener(lc, &res)) != 0) {
         nl_conf_report(w->conf, w->errs, w->line, "%scannot resolve %s: %s",
                        w->label, lc->address, gai_strerror(rc));
         return;

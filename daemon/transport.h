@@ -23,6 +23,16 @@ struct nl_listener_conf;
  */
 int nl_unprivileged_port_start(void);
 
+struct addrinfo;
+
+/*
+ * Resolves a tcp or udp listener's address and port as binding it does
+ * (passive, a numeric port, any family), for the listener's transport.
+ * Returns getaddrinfo()'s code: 0 with *res to freeaddrinfo().
+ */
+int nl_resolve_listener(const struct nl_listener_conf *lc,
+                        struct addrinfo **res);
+
 /* A bound socket. */
 struct nl_socket {
     int fd;

@@ -33,6 +33,21 @@ nl_unprivileged_port_start(void)
     return port;
 }
 
+int
+nl_resolve_listener(const struct nl_listener_conf *lc, struct addrinfo **res)
+{
+    struct addrinfo hints;
+    char port[16];
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype =
+        lc->transport == NL_TRANSPORT_TCP ? SOCK_STREAM : SOCK_DGRAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port, sizeof(port), "%d", lc->port);
+    return getaddrinfo(lc->address, port, &hints, res);
+}
+
 /* "127.0.0.1:80: Permission denied", and for a privileged port (below
  * nl_unprivileged_port_start()) what would allow it. */
 static void
@@ -91,19 +106,12 @@ static int
 inet_open(const struct nl_listener_conf *lc, struct nl_socket *sk, char *err,
           size_t errlen)
 {
-    struct addrinfo hints, *res, *ai;
+    struct addrinfo *res, *ai;
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof(ss);
-    char port[16];
     int rc;
 
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype =
-        lc->transport == NL_TRANSPORT_TCP ? SOCK_STREAM : SOCK_DGRAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    snprintf(port, sizeof(port), "%d", lc->port);
-    if ((rc = getaddrinfo(lc->address, port, &hints, &res)) != 0) {
+    if ((rc = nl_resolve_listener(lc, &res)) != 0) {
         snprintf(err, errlen, "cannot resolve %s: %s", lc->address,
                  gai_strerror(rc));
         return -1;

@@ -55,17 +55,6 @@ cleanup(void)
     rmdir(dir);
 }
 
-/* $TMPDIR when it is short enough for socket paths below it, or /tmp.
- * (libFuzzer may end without running atexit(): tools/fuzz.sh points
- * TMPDIR at a folder it removes.) */
-static const char *
-tmp_dir(void)
-{
-    const char *t = getenv("TMPDIR");
-
-    return t != NULL && t[0] == '/' && strlen(t) <= 24 ? t : "/tmp";
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -77,7 +66,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
     (void)argc;
     (void)argv;
-    snprintf(dir, sizeof(dir), "%s/netlabd-fuzz-conf.XXXXXX", tmp_dir());
+    snprintf(dir, sizeof(dir), "%s/netlabd-fuzz-conf.XXXXXX", nl_fuzz_tmp_dir());
     if (mkdtemp(dir) == NULL) {
         perror("mkdtemp");
         abort();
