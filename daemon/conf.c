@@ -917,7 +917,7 @@ include_dir(const char *file)
 static FILE *
 open_conf(const char *file, struct nl_errs *errs)
 {
-    struct stat st;
+    const char *why;
     FILE *fp;
     int fd;
 
@@ -925,10 +925,8 @@ open_conf(const char *file, struct nl_errs *errs)
         nl_errs_add(errs, "%s: %s", file, strerror(errno));
         return NULL;
     }
-    if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
-        nl_errs_add(errs, "%s: %s", file,
-                    S_ISDIR(st.st_mode) ? strerror(EISDIR)
-                                        : "not a regular file");
+    if ((why = nl_conf_file_refusal(fd)) != NULL) {
+        nl_errs_add(errs, "%s: %s", file, why);
         close(fd);
         return NULL;
     }

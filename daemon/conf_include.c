@@ -35,7 +35,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include "conf_include.h"
 #include "errs.h"
@@ -141,6 +144,25 @@ include_path(FILE *fp, int *line)
     return path;
 }
 
+const char *
+nl_conf_file_refusal(int fd)
+{
+    struct statfs fs;
+    struct stat st;
+
+    if (fstat(fd, &st) == -1)
+        return strerror(errno);
+    if (S_ISDIR(st.st_mode))
+        return strerror(EISDIR);
+    if (!S_ISREG(st.st_mode))
+        return "not a regular file"; /* a FIFO or a device may never end */
+    /* Regular files to stat(), but some (/proc/kmsg) block on read. */
+    if (fstatfs(fd, &fs) == 0 &&
+        (fs.f_type == PROC_SUPER_MAGIC || fs.f_type == SYSFS_MAGIC))
+        return "a file of /proc or /sys, not a regular file";
+    return NULL;
+}
+
 char *
 nl_conf_message_path(const char *top, const char *path)
 {
@@ -176,7 +198,6 @@ check_include(struct scan *s, const char *name, int line, const char *path,
 {
     const char *why = NULL;
     char *full, *inner;
-    struct stat st;
     FILE *fp;
     int fd, rc;
 
@@ -197,13 +218,7 @@ check_include(struct scan *s, const char *name, int line, const char *path,
     free(full);
     if (fd == -1)
         return 0; /* libconfig cannot open it either, and says so */
-    if (fstat(fd, &st) == -1)
-        why = strerror(errno);
-    else if (S_ISDIR(st.st_mode))
-        why = strerror(EISDIR);
-    else if (!S_ISREG(st.st_mode))
-        why = "not a regular file"; /* a FIFO or a device may never end */
-    if (why != NULL) {
+    if ((why = nl_conf_file_refusal(fd)) != NULL) {
         refuse(s, name, line, path, "%s", why);
         close(fd);
         return -1;

@@ -35,4 +35,11 @@ int nl_conf_check_includes(const char *file, FILE *fp, const char *dir,
  */
 char *nl_conf_message_path(const char *top, const char *path);
 
+/*
+ * Why the open file fd cannot be a config or an included file, or NULL
+ * when it can: it must be a regular file that reading cannot hold up
+ * (not a folder, a FIFO, a device, nor a file of /proc or /sys).
+ */
+const char *nl_conf_file_refusal(int fd);
+
 #endif /* NL_CONF_INCLUDE_H */

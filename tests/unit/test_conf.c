@@ -769,8 +769,9 @@ expect_one_error(const char *dir, const char *name, const char *want)
 /*
  * Files libconfig must never be handed, made here because a distribution
  * tarball cannot hold them: a FIFO (its open would wait for a writer), a
- * device, a FIFO as the config itself, and a file that pulls in more than
- * NL_CONF_INCLUDE_MAX files in all.  None may hang or end the process.
+ * device, a file of /proc, a FIFO as the config itself, and a file that
+ * pulls in more than NL_CONF_INCLUDE_MAX files in all.  None may hang or
+ * end the process.
  */
 static void
 test_include_special(void **state)
@@ -795,6 +796,15 @@ test_include_special(void **state)
                      "dev.conf:1: @include \"../../../../../../../dev/null\": "
                      "not a regular file");
     expect_one_error(dir, "fifo", "fifo: not a regular file");
+    /* A file of /proc is regular to stat(), but some block on read
+     * (/proc/kmsg); none is a config. */
+    text = nl_xasprintf("@include \"%s/proc/self/status\"\n",
+                        "../../../../../../..");
+    files[n++] = write_file(dir, "proc.conf", text);
+    free(text);
+    expect_one_error(dir, "proc.conf",
+                     "proc.conf:1: @include \"../../../../../../../proc/self/"
+                     "status\": a file of /proc or /sys, not a regular file");
 
     files[n++] = write_file(dir, "empty.inc", "");
     text = nl_xstrdup("");
