@@ -27,12 +27,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from netlabd import (NETLABD, TEST_PLUGIN_DIR, Daemon, check, fail, run,  # noqa: E402
+from netlabd import (NETLABCTL, TEST_PLUGIN_DIR, Daemon, check, fail, run,  # noqa: E402
                      stream_exchange)
 from clitest import cleanup  # noqa: E402
 
-NETLABCTL = os.environ.get("NETLABCTL") or os.path.join(
-    os.path.dirname(os.path.dirname(NETLABD)), "ctl", "netlabctl")
 
 SILENT = 500
 TRICKLE = 20

@@ -25,12 +25,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import netlabd  # noqa: E402
-from netlabd import (NETLABD, PLUGIN_DIR, Daemon, check, run,  # noqa: E402
+from netlabd import (NETLABCTL, PLUGIN_DIR, Daemon, check, run,  # noqa: E402
                      stream_exchange)
 from clitest import cleanup, free_tcp_port, wait_until  # noqa: E402
 
-NETLABCTL = os.environ.get("NETLABCTL") or os.path.join(
-    os.path.dirname(os.path.dirname(NETLABD)), "ctl", "netlabctl")
 
 
 def read(path):

@@ -21,12 +21,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from netlabd import (NETLABD, Daemon, check, dgram_exchange, fail,  # noqa: E402
+from netlabd import (NETLABCTL, Daemon, check, dgram_exchange, fail,  # noqa: E402
                      run, stream_exchange)
 from clitest import cleanup, pid_alive, wait_until  # noqa: E402
 
-NETLABCTL = os.environ.get("NETLABCTL") or os.path.join(
-    os.path.dirname(os.path.dirname(NETLABD)), "ctl", "netlabctl")
 
 TABLE_HEADER = ["NAME", "TRANSPORT", "ADDRESS", "MODEL", "WORKERS", "HANDLER",
                 "ACTIVE", "TOTAL", "REFUSED", "IN", "OUT", "ERRORS"]

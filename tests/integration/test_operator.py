@@ -38,13 +38,11 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import netlabd as harness  # noqa: E402
-from netlabd import (DEFAULT_USER_ENV, NETLABD, NO_SUCH_USER, PLUGIN_DIR,  # noqa: E402
+from netlabd import (NETLABCTL, DEFAULT_USER_ENV, NETLABD, NO_SUCH_USER, PLUGIN_DIR,  # noqa: E402
                      Daemon, check, conf_value, fail, run, stream_exchange)
 from clitest import (children_of, cleanup, kill_tree, pid_alive,  # noqa: E402
                      run_netlabd, tempdir, wait_until)
 
-NETLABCTL = os.environ.get("NETLABCTL") or os.path.join(
-    os.path.dirname(os.path.dirname(NETLABD)), "ctl", "netlabctl")
 ROOT_WARNING = "serving processes will run handler code as root"
 ENV_USER = DEFAULT_USER_ENV
 

@@ -34,12 +34,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from netlabd import (NETLABD, Daemon, check, conf_value, fail, round_trip,  # noqa: E402
+from netlabd import (NETLABCTL, Daemon, check, conf_value, fail, round_trip,  # noqa: E402
                      run)
 from clitest import cleanup, wait_until  # noqa: E402
 
-NETLABCTL = os.environ.get("NETLABCTL") or os.path.join(
-    os.path.dirname(os.path.dirname(NETLABD)), "ctl", "netlabctl")
 
 WORKERS = {"libev": 2, "threads": 4, "prefork": 3}
 PROCS = {"libev": 1, "threads": 1, "prefork": 3}  # serving processes per generation

@@ -25,6 +25,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 NETLABD = os.environ.get("NETLABD", os.path.join(TOP, "build", "daemon", "netlabd"))
+# netlabctl: NETLABCTL, or the one built beside NETLABD.
+NETLABCTL = os.environ.get("NETLABCTL") or os.path.join(
+    os.path.dirname(os.path.dirname(NETLABD)), "ctl", "netlabctl")
 PLUGIN_DIR = os.environ.get("NETLABD_PLUGIN_DIR", os.path.join(TOP, "build", "plugins", ".libs"))
 TEST_PLUGIN_DIR = os.environ.get("NETLABD_TEST_PLUGIN_DIR",
                                  os.path.join(TOP, "build", "tests", "plugins", ".libs"))
