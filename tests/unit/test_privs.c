@@ -2,7 +2,7 @@
  * test_privs.c - who serving processes run as (nl_privs_resolve(): the
  * default account, checks that name the config line) and dropping
  * privileges.  The account lookups and id calls
- * are wrapped (-Wl,--wrap, see more.mk): unscripted, each wrapper calls the
+ * are wrapped (-Wl,--wrap, see tests/unit/local.mk): unscripted, each wrapper calls the
  * real function, so unknown names and a real switch to "nobody" (as root,
  * in a child) go through the system; scripted, they reach the failures a
  * healthy system never gives: a failing initgroups/setgid/setuid and root
