@@ -26,7 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "json_parse.h"
+#include <json-c/json.h>
+
+#include "answer.h"
 #include "paths.h"
 
 #define EXIT_REFUSED 1
@@ -223,7 +225,7 @@ read_answer(int fd, long long deadline, size_t *lenp)
         ssize_t n;
 
         if (cap - len < 2048) {
-            if (cap > NL_JP_MAX_SIZE) {
+            if (cap > NL_ANSWER_MAX_SIZE) {
                 errno = EMSGSIZE;
                 goto fail;
             }
@@ -331,44 +333,44 @@ fmt_uptime(unsigned long long s, char *out, size_t size)
 
 /* Any scalar as text; "-" for a missing value or a container. */
 static void
-fmt_plain(const struct nl_jp_value *v, char *out, size_t size)
+fmt_plain(const struct json_object *v, char *out, size_t size)
 {
     uint64_t u;
     int64_t i;
     double d;
     int b;
 
-    if (nl_jp_string(v, NULL) != NULL)
-        sanitize(nl_jp_string(v, NULL), out, size);
-    else if (nl_jp_uint(v, &u) == 0)
+    if (nl_answer_string(v) != NULL)
+        sanitize(nl_answer_string(v), out, size);
+    else if (nl_answer_uint(v, &u) == 0)
         snprintf(out, size, "%llu", (unsigned long long)u);
-    else if (nl_jp_int(v, &i) == 0)
+    else if (nl_answer_negative(v, &i) == 0)
         snprintf(out, size, "%lld", (long long)i);
-    else if (nl_jp_double(v, &d) == 0)
+    else if (nl_answer_double(v, &d) == 0)
         snprintf(out, size, "%g", d);
-    else if (nl_jp_bool(v, &b) == 0)
+    else if (nl_answer_bool(v, &b) == 0)
         snprintf(out, size, "%s", b ? "true" : "false");
     else
         snprintf(out, size, "-");
 }
 
 static void
-fmt_count_value(const struct nl_jp_value *v, char *out, size_t size)
+fmt_count_value(const struct json_object *v, char *out, size_t size)
 {
     uint64_t u;
 
-    if (nl_jp_uint(v, &u) == 0)
+    if (nl_answer_uint(v, &u) == 0)
         fmt_count(u, out, size);
     else
         fmt_plain(v, out, size);
 }
 
 static void
-fmt_bytes_value(const struct nl_jp_value *v, char *out, size_t size)
+fmt_bytes_value(const struct json_object *v, char *out, size_t size)
 {
     uint64_t u;
 
-    if (nl_jp_uint(v, &u) == 0)
+    if (nl_answer_uint(v, &u) == 0)
         fmt_bytes(u, out, size);
     else
         fmt_plain(v, out, size);
@@ -378,7 +380,7 @@ struct column {
     const char *title;
     const char *key;
     int right; /* numbers align right */
-    void (*fmt)(const struct nl_jp_value *, char *, size_t);
+    void (*fmt)(const struct json_object *, char *, size_t);
 };
 
 /* Columns are as wide as what they show on screen: UTF-8 continuation
@@ -410,18 +412,18 @@ print_cell(const char *s, size_t width, int right, int last)
  * (for widths, then to print) rather than stored. */
 static void
 print_table(const struct column *cols, size_t ncols,
-            const struct nl_jp_value *rows)
+            const struct json_object *rows)
 {
-    size_t width[16] = {0}, nrows = nl_jp_len(rows);
+    size_t width[16] = {0}, nrows = nl_answer_len(rows);
     char cell[CELL];
 
     for (size_t c = 0; c < ncols; c++) {
         width[c] = strlen(cols[c].title);
         for (size_t r = 0; r < nrows; r++) {
-            const struct nl_jp_value *row = nl_jp_index(rows, r, NULL);
+            const struct json_object *row = nl_answer_index(rows, r);
             size_t w;
 
-            cols[c].fmt(nl_jp_get(row, cols[c].key), cell, sizeof(cell));
+            cols[c].fmt(nl_answer_get(row, cols[c].key), cell, sizeof(cell));
             if ((w = display_width(cell)) > width[c])
                 width[c] = w;
         }
@@ -429,10 +431,10 @@ print_table(const struct column *cols, size_t ncols,
     for (size_t c = 0; c < ncols; c++)
         print_cell(cols[c].title, width[c], cols[c].right, c + 1 == ncols);
     for (size_t r = 0; r < nrows; r++) {
-        const struct nl_jp_value *row = nl_jp_index(rows, r, NULL);
+        const struct json_object *row = nl_answer_index(rows, r);
 
         for (size_t c = 0; c < ncols; c++) {
-            cols[c].fmt(nl_jp_get(row, cols[c].key), cell, sizeof(cell));
+            cols[c].fmt(nl_answer_get(row, cols[c].key), cell, sizeof(cell));
             print_cell(cell, width[c], cols[c].right, c + 1 == ncols);
         }
     }
@@ -483,68 +485,68 @@ print_lines(FILE *out, const char *first, const char *more, const char *text)
 }
 
 static void
-print_last_reload(const struct nl_jp_value *lr)
+print_last_reload(const struct json_object *lr)
 {
     char when[CELL], error[CELL], first[CELL + 64];
     const char *text;
     int ok;
 
-    if (nl_jp_type(lr) != NL_JP_OBJECT) {
+    if (!nl_answer_is_object(lr)) {
         printf("%-13s%s\n", "last reload:", "none");
         return;
     }
-    fmt_plain(nl_jp_get(lr, "time"), when, sizeof(when));
-    if (nl_jp_bool(nl_jp_get(lr, "ok"), &ok) == 0 && ok) {
+    fmt_plain(nl_answer_get(lr, "time"), when, sizeof(when));
+    if (nl_answer_bool(nl_answer_get(lr, "ok"), &ok) == 0 && ok) {
         printf("%-13sok at %s\n", "last reload:", when);
         return;
     }
     snprintf(first, sizeof(first), "%-13sfailed at %s: ", "last reload:", when);
-    if ((text = nl_jp_string(nl_jp_get(lr, "error"), NULL)) != NULL) {
+    if ((text = nl_answer_string(nl_answer_get(lr, "error"))) != NULL) {
         /* One error a line, under the first. */
         print_lines(stdout, first, "             ", text);
         return;
     }
-    fmt_plain(nl_jp_get(lr, "error"), error, sizeof(error));
+    fmt_plain(nl_answer_get(lr, "error"), error, sizeof(error));
     printf("%s%s\n", first, error);
 }
 
 static void
-print_status(const struct nl_jp_value *doc)
+print_status(const struct json_object *doc)
 {
-    const struct nl_jp_value *ls = nl_jp_get(doc, "listeners");
-    const struct nl_jp_value *dr = nl_jp_get(doc, "draining");
+    const struct json_object *ls = nl_answer_get(doc, "listeners");
+    const struct json_object *dr = nl_answer_get(doc, "draining");
     char buf[CELL];
     uint64_t up;
 
-    fmt_plain(nl_jp_get(doc, "pid"), buf, sizeof(buf));
+    fmt_plain(nl_answer_get(doc, "pid"), buf, sizeof(buf));
     printf("%-13s%s\n", "pid:", buf);
-    fmt_plain(nl_jp_get(doc, "version"), buf, sizeof(buf));
+    fmt_plain(nl_answer_get(doc, "version"), buf, sizeof(buf));
     printf("%-13s%s\n", "version:", buf);
-    if (nl_jp_uint(nl_jp_get(doc, "uptime_s"), &up) == 0)
+    if (nl_answer_uint(nl_answer_get(doc, "uptime_s"), &up) == 0)
         fmt_uptime(up, buf, sizeof(buf));
     else
-        fmt_plain(nl_jp_get(doc, "uptime_s"), buf, sizeof(buf));
+        fmt_plain(nl_answer_get(doc, "uptime_s"), buf, sizeof(buf));
     printf("%-13s%s\n", "uptime:", buf);
-    fmt_plain(nl_jp_get(doc, "config"), buf, sizeof(buf));
+    fmt_plain(nl_answer_get(doc, "config"), buf, sizeof(buf));
     printf("%-13s%s\n", "config:", buf);
-    fmt_plain(nl_jp_get(doc, "generation"), buf, sizeof(buf));
+    fmt_plain(nl_answer_get(doc, "generation"), buf, sizeof(buf));
     printf("%-13s%s\n", "generation:", buf);
-    print_last_reload(nl_jp_get(doc, "last_reload"));
+    print_last_reload(nl_answer_get(doc, "last_reload"));
 
     printf("\n");
     print_table(listener_cols, sizeof(listener_cols) / sizeof(*listener_cols),
                 ls);
-    for (size_t i = 0, notes = 0; i < nl_jp_len(ls); i++) {
-        const struct nl_jp_value *l = nl_jp_index(ls, i, NULL);
+    for (size_t i = 0, notes = 0; i < nl_answer_len(ls); i++) {
+        const struct json_object *l = nl_answer_index(ls, i);
         int serving;
 
-        if (nl_jp_bool(nl_jp_get(l, "serving"), &serving) == 0 && !serving) {
-            fmt_plain(nl_jp_get(l, "name"), buf, sizeof(buf));
+        if (nl_answer_bool(nl_answer_get(l, "serving"), &serving) == 0 && !serving) {
+            fmt_plain(nl_answer_get(l, "name"), buf, sizeof(buf));
             printf("%slistener %s is not serving (starting or restarting)\n",
                    notes++ ? "" : "\n", buf);
         }
     }
-    if (nl_jp_len(dr) > 0) {
+    if (nl_answer_len(dr) > 0) {
         printf("\ndraining:\n");
         print_table(draining_cols,
                     sizeof(draining_cols) / sizeof(*draining_cols), dr);
@@ -554,30 +556,29 @@ print_status(const struct nl_jp_value *doc)
 /* The daemon lists its commands as an array of names, or as an object
  * from name to a line of description; either prints one per line. */
 static void
-print_help_answer(const struct nl_jp_value *doc, const char *raw)
+print_help_answer(const struct json_object *doc, const char *raw)
 {
-    const struct nl_jp_value *cmds = nl_jp_get(doc, "commands");
+    const struct json_object *cmds = nl_answer_get(doc, "commands");
     char name[CELL], what[CELL];
+    struct json_object *v;
     size_t width = 0;
     const char *key;
 
-    if (nl_jp_type(cmds) != NL_JP_ARRAY && nl_jp_type(cmds) != NL_JP_OBJECT) {
+    if (nl_answer_is_array(cmds)) {
+        for (size_t i = 0; i < nl_answer_len(cmds); i++) {
+            fmt_plain(nl_answer_index(cmds, i), name, sizeof(name));
+            printf("%s\n", name);
+        }
+        return;
+    }
+    if (!nl_answer_is_object(cmds)) {
         printf("%s\n", raw);
         return;
     }
-    for (size_t i = 0; i < nl_jp_len(cmds); i++) {
-        if (nl_jp_index(cmds, i, &key) != NULL && key != NULL &&
-            strlen(key) > width)
+    for (size_t i = 0; nl_answer_member(cmds, i, &key, &v) == 0; i++)
+        if (strlen(key) > width)
             width = strlen(key);
-    }
-    for (size_t i = 0; i < nl_jp_len(cmds); i++) {
-        const struct nl_jp_value *v = nl_jp_index(cmds, i, &key);
-
-        if (key == NULL) {
-            fmt_plain(v, name, sizeof(name));
-            printf("%s\n", name);
-            continue;
-        }
+    for (size_t i = 0; nl_answer_member(cmds, i, &key, &v) == 0; i++) {
         sanitize(key, name, sizeof(name));
         fmt_plain(v, what, sizeof(what));
         printf("%-*s  %s\n", (int)width, name, what);
@@ -585,14 +586,14 @@ print_help_answer(const struct nl_jp_value *doc, const char *raw)
 }
 
 static void
-print_human(const char *cmd, const struct nl_jp_value *doc, const char *raw)
+print_human(const char *cmd, const struct json_object *doc, const char *raw)
 {
     uint64_t gen;
 
     if (strcmp(cmd, "status") == 0) {
         print_status(doc);
     } else if (strcmp(cmd, "reload") == 0) {
-        if (nl_jp_uint(nl_jp_get(doc, "generation"), &gen) == 0)
+        if (nl_answer_uint(nl_answer_get(doc, "generation"), &gen) == 0)
             printf("reloaded (generation %llu)\n", (unsigned long long)gen);
         else
             printf("reloaded\n");
@@ -610,17 +611,17 @@ print_human(const char *cmd, const struct nl_jp_value *doc, const char *raw)
 
 /* Prints the daemon's answer; returns the exit status it calls for. */
 static int
-report(const char *cmd, const struct nl_jp_value *doc, const char *raw,
+report(const char *cmd, const struct json_object *doc, const char *raw,
        int json)
 {
-    const struct nl_jp_value *err = nl_jp_get(doc, "error");
+    const struct json_object *err = nl_answer_get(doc, "error");
     char prefix[CELL];
     int ok = 1;
 
-    (void)nl_jp_bool(nl_jp_get(doc, "ok"), &ok); /* absent means no verdict */
+    (void)nl_answer_bool(nl_answer_get(doc, "ok"), &ok); /* absent means no verdict */
     if (json)
         printf("%s\n", raw);
-    if (nl_jp_type(err) == NL_JP_NULL && ok) {
+    if (err == NULL && ok) {
         if (!json)
             print_human(cmd, doc, raw);
         return 0;
@@ -629,8 +630,8 @@ report(const char *cmd, const struct nl_jp_value *doc, const char *raw,
      * each with the prefix, so that every line stands alone in a log. */
     snprintf(prefix, sizeof(prefix), "%s: %s: ", progname, cmd);
     print_lines(stderr, prefix, prefix,
-                nl_jp_string(err, NULL) != NULL ? nl_jp_string(err, NULL)
-                                                : "failed, without saying why");
+                nl_answer_string(err) != NULL ? nl_answer_string(err)
+                                              : "failed, without saying why");
     return EXIT_REFUSED;
 }
 
@@ -682,7 +683,7 @@ main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *path = NULL, *cmd;
-    struct nl_jp_value *doc;
+    struct json_object *doc;
     char err[256], *answer;
     size_t len;
     int json = 0, ch, rc;
@@ -729,16 +730,16 @@ main(int argc, char **argv)
         free(answer);
         return EXIT_TROUBLE;
     }
-    doc = nl_jp_parse(answer, len, err, sizeof(err));
-    if (doc == NULL || nl_jp_type(doc) != NL_JP_OBJECT) {
+    doc = nl_answer_parse(answer, len, err, sizeof(err));
+    if (doc == NULL || !nl_answer_is_object(doc)) {
         fprintf(stderr, "%s: bad answer from %s: %s\n", progname, path,
                 doc == NULL ? err : "not a JSON object");
-        nl_jp_free(doc);
+        json_object_put(doc);
         free(answer);
         return EXIT_TROUBLE;
     }
     rc = report(cmd, doc, answer, json);
-    nl_jp_free(doc);
+    json_object_put(doc);
     free(answer);
     if (fflush(stdout) == EOF || ferror(stdout)) {
         fprintf(stderr, "%s: writing the output: %s\n", progname,
