@@ -7,6 +7,10 @@ bin_PROGRAMS += %reldir%/netlabctl
 %canon_reldir%_netlabctl_SOURCES = \
 	%reldir%/answer.c \
 	%reldir%/answer.h \
-	%reldir%/netlabctl.c
+	%reldir%/netlabctl.c \
+	%reldir%/print.c \
+	%reldir%/print.h \
+	%reldir%/talk.c \
+	%reldir%/talk.h
 %canon_reldir%_netlabctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 %canon_reldir%_netlabctl_LDADD = $(JSONC_LIBS)
