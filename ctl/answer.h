@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NL_ANSWER_MAX_DEPTH 64         /* arrays and objects nested deeper fail */
+#define NL_ANSWER_MAX_DEPTH 64         /* arrays, objects nested deeper fail */
 #define NL_ANSWER_MAX_SIZE  (16 << 20) /* longer answers are not read */
 
 struct json_object;

@@ -105,23 +105,25 @@ report(const char *cmd, const struct json_object *doc, const char *raw,
        int json)
 {
     const struct json_object *err = nl_answer_get(doc, "error");
-    char prefix[CELL];
+    char prefix[NL_PRINT_CELL];
+    const char *why;
     int ok = 1;
 
-    (void)nl_answer_bool(nl_answer_get(doc, "ok"), &ok); /* absent means no verdict */
+    /* An absent "ok" means no verdict. */
+    (void)nl_answer_bool(nl_answer_get(doc, "ok"), &ok);
     if (json)
         printf("%s\n", raw);
     if (err == NULL && ok) {
         if (!json)
-            print_human(cmd, doc, raw);
+            nl_print_answer(cmd, doc, raw);
         return 0;
     }
     /* A refused reload may have several errors: each on its own line,
      * each with the prefix, so that every line stands alone in a log. */
     snprintf(prefix, sizeof(prefix), "%s: %s: ", progname, cmd);
-    print_lines(stderr, prefix, prefix,
-                nl_answer_string(err) != NULL ? nl_answer_string(err)
-                                              : "failed, without saying why");
+    why = nl_answer_string(err);
+    nl_print_lines(stderr, prefix, prefix,
+                   why != NULL ? why : "failed, without saying why");
     return EXIT_REFUSED;
 }
 
@@ -130,7 +132,7 @@ static char *
 ask(const char *path, const char *cmd, size_t *len)
 {
     long long deadline =
-        now_ms() +
+        nl_talk_now() +
         (strcmp(cmd, "reload") == 0 ? RELOAD_TIMEOUT_MS : TIMEOUT_MS);
     size_t clen = strlen(cmd);
     char *line = malloc(clen + 2), *answer;
@@ -142,19 +144,19 @@ ask(const char *path, const char *cmd, size_t *len)
     }
     memcpy(line, cmd, clen);
     memcpy(line + clen, "\n", 2);
-    if ((fd = connect_control(path, deadline)) == -1) {
+    if ((fd = nl_talk_connect(path, deadline)) == -1) {
         fprintf(stderr, "%s: cannot connect to %s: %s\n", progname, path,
                 strerror(errno));
         exit(EXIT_TROUBLE);
     }
-    rc = send_all(fd, line, clen + 1, deadline);
+    rc = nl_talk_send(fd, line, clen + 1, deadline);
     free(line);
     if (rc == -1) {
         fprintf(stderr, "%s: cannot send to %s: %s\n", progname, path,
                 strerror(errno));
         exit(EXIT_TROUBLE);
     }
-    if ((answer = read_answer(fd, deadline, len)) == NULL) {
+    if ((answer = nl_talk_read(fd, deadline, len)) == NULL) {
         fprintf(stderr, "%s: no answer from %s: %s\n", progname, path,
                 strerror(errno));
         exit(EXIT_TROUBLE);

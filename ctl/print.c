@@ -15,6 +15,8 @@
 #include "answer.h"
 #include "print.h"
 
+#define CELL NL_PRINT_CELL
+
 /* Copies s into out, replacing control characters so that a listener name
  * or an error message cannot move the terminal's cursor. */
 static void
@@ -219,13 +221,9 @@ static const struct column draining_cols[] = {
     {"ACTIVE", "connections_active", 1, fmt_count_value},
 };
 
-/*
- * Prints text (a daemon's error: a reload's are one "FILE:LINE: ..." per
- * line) one line at a time, each after `first` (the first line) or `more`
- * (the others), sanitized.
- */
 void
-print_lines(FILE *out, const char *first, const char *more, const char *text)
+nl_print_lines(FILE *out, const char *first, const char *more,
+               const char *text)
 {
     char buf[CELL], piece[CELL];
 
@@ -260,7 +258,7 @@ print_last_reload(const struct json_object *lr)
     snprintf(first, sizeof(first), "%-13sfailed at %s: ", "last reload:", when);
     if ((text = nl_answer_string(nl_answer_get(lr, "error"))) != NULL) {
         /* One error a line, under the first. */
-        print_lines(stdout, first, "             ", text);
+        nl_print_lines(stdout, first, "             ", text);
         return;
     }
     fmt_plain(nl_answer_get(lr, "error"), error, sizeof(error));
@@ -343,7 +341,8 @@ print_help_answer(const struct json_object *doc, const char *raw)
 }
 
 void
-print_human(const char *cmd, const struct json_object *doc, const char *raw)
+nl_print_answer(const char *cmd, const struct json_object *doc,
+                const char *raw)
 {
     uint64_t gen;
 

@@ -19,7 +19,7 @@
 #include "talk.h"
 
 long long
-now_ms(void)
+nl_talk_now(void)
 {
     struct timespec ts;
 
@@ -34,7 +34,7 @@ wait_fd(int fd, short events, long long deadline)
     struct pollfd pfd = {.fd = fd, .events = events};
 
     for (;;) {
-        long long left = deadline - now_ms();
+        long long left = deadline - nl_talk_now();
         int n;
 
         if (left <= 0) {
@@ -56,7 +56,7 @@ wait_fd(int fd, short events, long long deadline)
  * case retries until the deadline.
  */
 int
-connect_control(const char *path, long long deadline)
+nl_talk_connect(const char *path, long long deadline)
 {
     struct sockaddr_un sa;
     size_t len = strlen(path);
@@ -76,7 +76,7 @@ connect_control(const char *path, long long deadline)
     while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
         if (errno == EINTR)
             continue;
-        if (errno == EAGAIN && now_ms() < deadline) {
+        if (errno == EAGAIN && nl_talk_now() < deadline) {
             (void)poll(NULL, 0, 10); /* only a pause */
             continue;
         }
@@ -101,7 +101,7 @@ fail:
 }
 
 int
-send_all(int fd, const char *buf, size_t len, long long deadline)
+nl_talk_send(int fd, const char *buf, size_t len, long long deadline)
 {
     while (len > 0) {
         ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
@@ -128,7 +128,7 @@ send_all(int fd, const char *buf, size_t len, long long deadline)
  * limit, ETIMEDOUT at the deadline).
  */
 char *
-read_answer(int fd, long long deadline, size_t *lenp)
+nl_talk_read(int fd, long long deadline, size_t *lenp)
 {
     size_t len = 0, cap = 4096;
     char *buf = malloc(cap), *bigger;
