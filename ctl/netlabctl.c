@@ -12,6 +12,10 @@
  * asked: a bad command line, no socket, no answer in time, or an answer
  * that is not a JSON object.  Scripts can thus tell "refused" from
  * "unreachable".
+ *
+ * This file holds the command line, the verdict and the exit codes; the
+ * socket is talk.c's, reading the JSON (with json-c) answer.c's, and the
+ * tables print.c's.
  */
 #include "config.h"
 
@@ -165,8 +169,10 @@ ask(const char *path, const char *cmd, size_t *len)
     return answer;
 }
 
-int
-main(int argc, char **argv)
+/* Reads the command line; exits for --help, --version and bad usage.
+ * Returns the command; the socket's path goes in *path. */
+static const char *
+parse_args(int argc, char **argv, const char **path, int *json)
 {
     static const struct option longopts[] = {
         {"socket", required_argument, NULL, 's'},
@@ -174,26 +180,24 @@ main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    const char *path = NULL, *cmd;
-    struct json_object *doc;
-    char err[256], *answer;
-    size_t len;
-    int json = 0, ch, rc;
+    const char *cmd;
+    int ch;
 
+    *path = NULL;
     while ((ch = getopt_long(argc, argv, "s:Vh", longopts, NULL)) != -1) {
         switch (ch) {
         case 's':
-            path = optarg;
+            *path = optarg;
             break;
         case 'j':
-            json = 1;
+            *json = 1;
             break;
         case 'V':
             printf("netlabctl %s\n", PACKAGE_VERSION);
-            return 0;
+            exit(0);
         case 'h':
             usage(stdout);
-            return 0;
+            exit(0);
         default:
             usage_error(NULL);
         }
@@ -205,10 +209,21 @@ main(int argc, char **argv)
     cmd = argv[optind];
     if (cmd[0] == '\0' || strpbrk(cmd, "\r\n") != NULL)
         usage_error("a command is one word on one line");
-    if (path == NULL)
-        path = getenv("NETLABD_CONTROL");
-    if (path == NULL || path[0] == '\0')
-        path = NL_DEFAULT_CONTROL;
+    if (*path == NULL)
+        *path = getenv("NETLABD_CONTROL");
+    if (*path == NULL || (*path)[0] == '\0')
+        *path = NL_DEFAULT_CONTROL;
+    return cmd;
+}
+
+/* Asks the daemon at path and parses its answer; exits with status 2 if
+ * that fails.  The answer's text, without its newline, goes in *raw. */
+static struct json_object *
+ask_doc(const char *path, const char *cmd, char **raw)
+{
+    struct json_object *doc;
+    char err[256], *answer;
+    size_t len;
 
     answer = ask(path, cmd, &len);
     /* The newline ends the answer on the wire; --json prints its own. */
@@ -220,7 +235,7 @@ main(int argc, char **argv)
                 "connection without answering\n",
                 progname, path);
         free(answer);
-        return EXIT_TROUBLE;
+        exit(EXIT_TROUBLE);
     }
     doc = nl_answer_parse(answer, len, err, sizeof(err));
     if (doc == NULL || !nl_answer_is_object(doc)) {
@@ -228,8 +243,22 @@ main(int argc, char **argv)
                 doc == NULL ? err : "not a JSON object");
         json_object_put(doc);
         free(answer);
-        return EXIT_TROUBLE;
+        exit(EXIT_TROUBLE);
     }
+    *raw = answer;
+    return doc;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *path, *cmd;
+    struct json_object *doc;
+    char *answer;
+    int json = 0, rc;
+
+    cmd = parse_args(argc, argv, &path, &json);
+    doc = ask_doc(path, cmd, &answer);
     rc = report(cmd, doc, answer, json);
     json_object_put(doc);
     free(answer);
