@@ -113,26 +113,30 @@ fmt_plain(const struct json_object *v, char *out, size_t size)
         snprintf(out, size, "-");
 }
 
+/* A counter through fmt; anything else (a newer daemon's text, say) as it
+ * is. */
 static void
-fmt_count_value(const struct json_object *v, char *out, size_t size)
+fmt_uint_value(const struct json_object *v, char *out, size_t size,
+               void (*fmt)(unsigned long long, char *, size_t))
 {
     uint64_t u;
 
     if (nl_answer_uint(v, &u) == 0)
-        fmt_count(u, out, size);
+        fmt(u, out, size);
     else
         fmt_plain(v, out, size);
 }
 
 static void
+fmt_count_value(const struct json_object *v, char *out, size_t size)
+{
+    fmt_uint_value(v, out, size, fmt_count);
+}
+
+static void
 fmt_bytes_value(const struct json_object *v, char *out, size_t size)
 {
-    uint64_t u;
-
-    if (nl_answer_uint(v, &u) == 0)
-        fmt_bytes(u, out, size);
-    else
-        fmt_plain(v, out, size);
+    fmt_uint_value(v, out, size, fmt_bytes);
 }
 
 struct column {
@@ -271,16 +275,13 @@ print_status(const struct json_object *doc)
     const struct json_object *ls = nl_answer_get(doc, "listeners");
     const struct json_object *dr = nl_answer_get(doc, "draining");
     char buf[CELL];
-    uint64_t up;
 
     fmt_plain(nl_answer_get(doc, "pid"), buf, sizeof(buf));
     printf("%-13s%s\n", "pid:", buf);
     fmt_plain(nl_answer_get(doc, "version"), buf, sizeof(buf));
     printf("%-13s%s\n", "version:", buf);
-    if (nl_answer_uint(nl_answer_get(doc, "uptime_s"), &up) == 0)
-        fmt_uptime(up, buf, sizeof(buf));
-    else
-        fmt_plain(nl_answer_get(doc, "uptime_s"), buf, sizeof(buf));
+    fmt_uint_value(nl_answer_get(doc, "uptime_s"), buf, sizeof(buf),
+                   fmt_uptime);
     printf("%-13s%s\n", "uptime:", buf);
     fmt_plain(nl_answer_get(doc, "config"), buf, sizeof(buf));
     printf("%-13s%s\n", "config:", buf);
