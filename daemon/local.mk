@@ -79,3 +79,8 @@ EXTRA_DIST += %reldir%/paths.h.in
 	else \
 	  mv -f %reldir%/paths.h-t %reldir%/paths.h; \
 	fi && touch $@
+
+# The check of every listener's handler in a child, split from plugins.c.
+%canon_reldir%_libnetlabd_a_SOURCES += \
+	%reldir%/plugin_check.c \
+	%reldir%/plugin_check.h

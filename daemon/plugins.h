@@ -1,15 +1,21 @@
 /*
  * plugins.h - the handler loader: find a .so, check its table, run its
- * per-listener init with the listener's options.
+ * per-listener init with the listener's options.  The check of every
+ * listener's handler in a child is plugin_check.h's.
  */
 #ifndef NL_PLUGINS_H
 #define NL_PLUGINS_H
 
 #include <stddef.h>
 
+/* The check's callers include this header for it. */
+#include "plugin_check.h"
+
+/* Longest message one refusal produces; the check's child sends no longer
+ * lines. */
+#define NL_PLUGIN_MSG_MAX 1024
+
 struct netlabd_handler;
-struct nl_conf;
-struct nl_errs;
 struct nl_listener_conf;
 struct nl_plugin;
 
@@ -48,30 +54,6 @@ int nl_plugin_init(struct nl_plugin *p, const struct nl_listener_conf *lc,
 
 /* Calls fini(state) when the handler has one. */
 void nl_plugin_fini(struct nl_plugin *p, void *state);
-
-/*
- * For every listener of conf: loads its handler and runs init() and fini(),
- * in a short-lived child process so that handler code never runs in the
- * master.  Adds "FILE:LINE: listener NAME: ..." to errs for each failure.
- * Returns 0 when every handler loaded and accepted its options, else -1.
- */
-int nl_plugins_check(const struct nl_conf *conf, struct nl_errs *errs);
-
-/*
- * The same check, for an event loop (a reload must not stop the master):
- * nl_check_start() forks the child, or returns NULL after adding the
- * error to errs; call nl_check_read() when nl_check_fd() is readable until
- * it returns 1, then nl_check_end() (timed_out = 1 to give up on a child
- * that takes longer than NL_CHECK_TIMEOUT), which waits for the child,
- * frees the check and returns 0 or -1 as nl_plugins_check() does.
- */
-#define NL_CHECK_TIMEOUT 30
-struct nl_check;
-struct nl_check *nl_check_start(const struct nl_conf *conf,
-                                struct nl_errs *errs);
-int nl_check_fd(const struct nl_check *c);
-int nl_check_read(struct nl_check *c);
-int nl_check_end(struct nl_check *c, int timed_out);
 
 /*
  * Prints the plugin's file, name, version, ABI version and framing to

@@ -21,7 +21,7 @@
 # NL_BUILD_DIR the build directory it used.
 
 NL_PACKAGES=(build-essential autoconf automake libtool pkg-config
-             libconfig-dev libev-dev libcmocka-dev python3 socat
+             libconfig-dev libev-dev libjson-c-dev libcmocka-dev python3 socat
              netcat-openbsd procps systemd man-db groff-base)
 
 nl_say() {

@@ -188,3 +188,15 @@ TESTS += %reldir%/test_sdnotify
 %canon_reldir%_test_sdnotify_CFLAGS = $(NL_UNIT_CFLAGS)
 %canon_reldir%_test_sdnotify_LDADD = $(NL_UNIT_LIBS)
 endif
+
+# The unit test of netlabctl's reading of the daemon's answers
+# (ctl/answer.c on json-c): limits, big counters, malformed documents.
+if UNIT_TESTS
+check_PROGRAMS += %reldir%/test_answer
+TESTS += %reldir%/test_answer
+%canon_reldir%_test_answer_SOURCES = ctl/answer.c %reldir%/test_answer.c
+%canon_reldir%_test_answer_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/ctl
+%canon_reldir%_test_answer_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
+	$(JSONC_CFLAGS)
+%canon_reldir%_test_answer_LDADD = $(CMOCKA_LIBS) $(JSONC_LIBS)
+endif
