@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,12 +149,22 @@ ask(const char *path, const char *cmd, size_t *len)
     }
     memcpy(line, cmd, clen);
     memcpy(line + clen, "\n", 2);
-    if ((fd = nl_talk_connect(path, deadline)) == -1) {
-        fprintf(stderr, "%s: cannot connect to %s: %s\n", progname, path,
-                strerror(errno));
-        exit(EXIT_TROUBLE);
+    /* Under a flood of connections the daemon makes room by closing the
+     * oldest client that has sent nothing yet: if that was us, between our
+     * connect and our send, it never saw the command, so ask again. */
+    for (;;) {
+        if ((fd = nl_talk_connect(path, deadline)) == -1) {
+            fprintf(stderr, "%s: cannot connect to %s: %s\n", progname, path,
+                    strerror(errno));
+            exit(EXIT_TROUBLE);
+        }
+        rc = nl_talk_send(fd, line, clen + 1, deadline);
+        if (rc == 0 || (errno != EPIPE && errno != ECONNRESET) ||
+            nl_talk_now() >= deadline)
+            break;
+        close(fd);
+        (void)poll(NULL, 0, 10); /* only a pause */
     }
-    rc = nl_talk_send(fd, line, clen + 1, deadline);
     free(line);
     if (rc == -1) {
         fprintf(stderr, "%s: cannot send to %s: %s\n", progname, path,
