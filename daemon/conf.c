@@ -645,8 +645,6 @@ where(struct parse *p, const config_setting_t *first,
     return w;
 }
 
-static int str_equal(const char *a, const char *b);
-
 /* 1 when two listeners would bind the same socket.  Port 0 never clashes:
  * each such listener gets its own free port.  A path or address left NULL
  * by a bad value clashes with nothing (parse_listener() leaves such a
@@ -655,11 +653,11 @@ static int
 same_address(const struct nl_listener_conf *a, const struct nl_listener_conf *b)
 {
     if (is_unix(a->transport) && is_unix(b->transport))
-        return a->path != NULL && str_equal(a->path, b->path);
+        return a->path != NULL && nl_str_equal(a->path, b->path);
     /* XXX: "0.0.0.0" against "127.0.0.1", or a name against its address,
      * is not caught here; bind() reports it when the socket opens. */
     return a->transport == b->transport && a->port != 0 && a->port == b->port &&
-           a->address != NULL && str_equal(a->address, b->address);
+           a->address != NULL && nl_str_equal(a->address, b->address);
 }
 
 /* Reports the name of listener i if one before it has it already. */
@@ -1110,12 +1108,6 @@ nl_listener_address(const struct nl_listener_conf *lc, char *buf, size_t len)
     return buf;
 }
 
-static int
-str_equal(const char *a, const char *b)
-{
-    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
-
 int
 nl_listener_same_address(const struct nl_listener_conf *a,
                          const struct nl_listener_conf *b)
@@ -1123,8 +1115,8 @@ nl_listener_same_address(const struct nl_listener_conf *a,
     if (a->transport != b->transport)
         return 0;
     if (is_unix(a->transport))
-        return str_equal(a->path, b->path);
-    return str_equal(a->address, b->address) && a->port == b->port &&
+        return nl_str_equal(a->path, b->path);
+    return nl_str_equal(a->address, b->address) && a->port == b->port &&
            a->ipv6only == b->ipv6only;
 }
 
@@ -1134,10 +1126,10 @@ nl_listener_equal(const struct nl_listener_conf *a,
 {
     const struct stat *sa = &a->handler_stat, *sb = &b->handler_stat;
 
-    if (!nl_listener_same_address(a, b) || !str_equal(a->name, b->name) ||
+    if (!nl_listener_same_address(a, b) || !nl_str_equal(a->name, b->name) ||
         a->mode != b->mode || a->mode_set != b->mode_set ||
         a->model != b->model || a->workers != b->workers ||
-        !str_equal(a->handler_path, b->handler_path) ||
+        !nl_str_equal(a->handler_path, b->handler_path) ||
         a->max_connections != b->max_connections ||
         a->idle_timeout != b->idle_timeout || a->max_line != b->max_line ||
         a->backlog != b->backlog || a->noptions != b->noptions)
@@ -1153,10 +1145,10 @@ nl_listener_equal(const struct nl_listener_conf *a,
         size_t j = 0;
 
         while (j < b->noptions &&
-               !str_equal(a->options[i].key, b->options[j].key))
+               !nl_str_equal(a->options[i].key, b->options[j].key))
             j++;
         if (j == b->noptions ||
-            !str_equal(a->options[i].value, b->options[j].value))
+            !nl_str_equal(a->options[i].value, b->options[j].value))
             return 0;
     }
     return 1;

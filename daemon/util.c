@@ -81,6 +81,12 @@ nl_xasprintf(const char *fmt, ...)
     return s;
 }
 
+int
+nl_str_equal(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
 char *
 nl_path_resolve(const char *file, const char *path)
 {

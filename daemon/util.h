@@ -16,6 +16,9 @@ void *nl_xreallocarray(void *p, size_t n, size_t size);
 char *nl_xstrdup(const char *s);
 char *nl_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* 1 when a and b are the same string, or both NULL; 0 otherwise. */
+int nl_str_equal(const char *a, const char *b);
+
 /*
  * Resolves `path` against the folder of `file`: an absolute path is kept, a
  * relative one is joined to dirname(file), made absolute with the current

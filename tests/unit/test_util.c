@@ -186,6 +186,22 @@ test_xasprintf_and_alloc(void **state)
 }
 
 static void
+test_str_equal(void **state)
+{
+    char a[] = "web", b[] = "web";
+
+    assert_true(nl_str_equal(a, b)); /* by content, not by pointer */
+    assert_true(nl_str_equal(a, a));
+    assert_true(nl_str_equal(NULL, NULL));
+    assert_true(nl_str_equal("", ""));
+    assert_false(nl_str_equal(a, "we"));
+    assert_false(nl_str_equal("we", a));
+    assert_false(nl_str_equal(a, NULL));
+    assert_false(nl_str_equal(NULL, a));
+    assert_false(nl_str_equal("", NULL));
+}
+
+static void
 test_overflow_aborts(void **state)
 {
     int p[2], status;
@@ -310,6 +326,7 @@ main(void)
                                         teardown),
         cmocka_unit_test(test_fd_flags),
         cmocka_unit_test(test_xasprintf_and_alloc),
+        cmocka_unit_test(test_str_equal),
         cmocka_unit_test(test_overflow_aborts),
         cmocka_unit_test_setup_teardown(test_fork, setup, teardown),
         cmocka_unit_test(test_now),
