@@ -11,7 +11,7 @@
  * It does not open sockets, resolve host names, look users up or load
  * handlers: those checks need the system and belong to transport*.c,
  * serve.c and plugins.c.  Nor does it judge whether a model is available;
- * it only knows the names.
+ * it only knows the names, from the tables of conf_kinds.c.
  */
 #include "config.h"
 
@@ -167,22 +167,6 @@ static const struct key keys[] = {
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
-static const char *const transport_names[] = {
-    [NL_TRANSPORT_TCP] = "tcp",
-    [NL_TRANSPORT_UDP] = "udp",
-    [NL_TRANSPORT_UNIX] = "unix",
-    [NL_TRANSPORT_UNIX_DGRAM] = "unix-dgram",
-};
-
-static const char *const model_names[] = {
-    [NL_MODEL_PREFORK] = "prefork",
-    [NL_MODEL_THREADS] = "threads",
-    [NL_MODEL_LIBEV] = "libev",
-};
-
-#define NTRANSPORTS (sizeof(transport_names) / sizeof(transport_names[0]))
-#define NMODELS     (sizeof(model_names) / sizeof(model_names[0]))
-
 /* Where the settings behind a listener are, for the cross-listener checks.
  * The pointers belong to libconfig and live as long as the parse. */
 struct lsrc {
@@ -284,26 +268,41 @@ find_key(const char *name, unsigned scope)
     return NULL;
 }
 
-/* Index of `s` in names[], or -1. */
-static int
-lookup(const char *const *names, size_t n, const char *s)
+/* The names of the levels, transports and models: name(0) .. name(n - 1). */
+typedef const char *(*name_fn)(int i);
+
+static const char *
+transport_name(int i)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(names[i], s) == 0)
-            return (int)i;
+    return nl_transport_name((enum nl_transport_kind)i);
+}
+
+static const char *
+model_name(int i)
+{
+    return nl_model_name((enum nl_model_kind)i);
+}
+
+/* The i for which name(i) is `s`, or -1. */
+static int
+lookup(name_fn name, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(name(i), s) == 0)
+            return i;
     return -1;
 }
 
 /* Writes "a, b, c" into buf. */
 static const char *
-join(char *buf, size_t len, const char *const *names, size_t n)
+join(char *buf, size_t len, name_fn name, int n)
 {
     size_t off = 0;
 
     buf[0] = '\0';
-    for (size_t i = 0; i < n && off < len; i++)
+    for (int i = 0; i < n && off < len; i++)
         off += (size_t)snprintf(buf + off, len - off, "%s%s", i > 0 ? ", " : "",
-                                names[i]);
+                                name(i));
     return buf;
 }
 
@@ -397,10 +396,11 @@ set_int(struct parse *p, const struct key *k, const config_setting_t *s,
     return 0;
 }
 
-/* Finds the string value of s in names[] and stores its index. */
+/* Finds the string value of s among name(0) .. name(n - 1) and stores
+ * its index. */
 static int
 set_name(struct parse *p, const config_setting_t *s, const char *prefix,
-         const char *const *names, size_t n, int *index)
+         name_fn name, int n, int *index)
 {
     const char *v;
     char list[128];
@@ -408,9 +408,9 @@ set_name(struct parse *p, const config_setting_t *s, const char *prefix,
 
     if ((v = want_string(p, s, prefix)) == NULL)
         return -1;
-    if ((i = lookup(names, n, v)) == -1) {
+    if ((i = lookup(name, n, v)) == -1) {
         report(p, s, prefix, config_setting_name(s), "\"%s\" is not one of %s",
-               v, join(list, sizeof(list), names, n));
+               v, join(list, sizeof(list), name, n));
         return -1;
     }
     *index = i;
@@ -518,15 +518,11 @@ set_value(struct parse *p, const struct key *k, const config_setting_t *s,
     case KT_HANDLER:
         rc = set_string(p, k, s, prefix, (char **)field);
         break;
-    case KT_LOG_LEVEL: {
-        const char *names[NL_LOG_ERROR + 1];
-
-        for (i = 0; i <= NL_LOG_ERROR; i++)
-            names[i] = nl_log_level_name(i);
-        if ((rc = set_name(p, s, prefix, names, NL_LOG_ERROR + 1, &i)) == 0)
+    case KT_LOG_LEVEL:
+        rc = set_name(p, s, prefix, nl_log_level_name, NL_LOG_ERROR + 1, &i);
+        if (rc == 0)
             *(int *)field = i;
         break;
-    }
     case KT_MODE:
         rc = set_mode(p, s, prefix, (mode_t *)field);
         break;
@@ -543,12 +539,12 @@ set_value(struct parse *p, const struct key *k, const config_setting_t *s,
         rc = 0;
         break;
     case KT_TRANSPORT:
-        rc = set_name(p, s, prefix, transport_names, NTRANSPORTS, &i);
+        rc = set_name(p, s, prefix, transport_name, NL_TRANSPORT_KINDS, &i);
         if (rc == 0)
             *(enum nl_transport_kind *)field = (enum nl_transport_kind)i;
         break;
     case KT_MODEL:
-        if ((rc = set_name(p, s, prefix, model_names, NMODELS, &i)) == 0)
+        if ((rc = set_name(p, s, prefix, model_name, NL_MODEL_KINDS, &i)) == 0)
             *(enum nl_model_kind *)field = (enum nl_model_kind)i;
         break;
     case KT_OPTIONS:
@@ -596,25 +592,6 @@ set_default(const struct key *k, void *base)
     }
 }
 
-static int
-default_workers(enum nl_model_kind m)
-{
-    switch (m) {
-    case NL_MODEL_PREFORK:
-        return NL_DEFAULT_WORKERS_PREFORK;
-    case NL_MODEL_THREADS:
-        return NL_DEFAULT_WORKERS_THREADS;
-    default:
-        return NL_DEFAULT_WORKERS_LIBEV;
-    }
-}
-
-static int
-is_unix(enum nl_transport_kind t)
-{
-    return t == NL_TRANSPORT_UNIX || t == NL_TRANSPORT_UNIX_DGRAM;
-}
-
 /* 1 when key k may appear in a listener of transport t (-1: unknown). */
 static int
 applies(const struct key *k, int t)
@@ -622,9 +599,9 @@ applies(const struct key *k, int t)
     if (t < 0)
         return 1;
     if (k->flags & KF_INET)
-        return !is_unix((enum nl_transport_kind)t);
+        return !nl_transport_is_unix((enum nl_transport_kind)t);
     if (k->flags & KF_UNIX)
-        return is_unix((enum nl_transport_kind)t);
+        return nl_transport_is_unix((enum nl_transport_kind)t);
     return 1;
 }
 
@@ -652,7 +629,7 @@ where(struct parse *p, const config_setting_t *first,
 static int
 same_address(const struct nl_listener_conf *a, const struct nl_listener_conf *b)
 {
-    if (is_unix(a->transport) && is_unix(b->transport))
+    if (nl_transport_is_unix(a->transport) && nl_transport_is_unix(b->transport))
         return a->path != NULL && nl_str_equal(a->path, b->path);
     /* XXX: "0.0.0.0" against "127.0.0.1", or a name against its address,
      * is not caught here; bind() reports it when the socket opens. */
@@ -722,7 +699,8 @@ peek(struct lparse *lp, const config_setting_t *g)
     m = config_setting_get_member(g, "transport");
     if (m != NULL && config_setting_type(m) == CONFIG_TYPE_STRING)
         lp->transport =
-            lookup(transport_names, NTRANSPORTS, config_setting_get_string(m));
+            lookup(transport_name, NL_TRANSPORT_KINDS,
+                   config_setting_get_string(m));
     m = config_setting_get_member(g, "name");
     if (m != NULL && config_setting_type(m) == CONFIG_TYPE_STRING &&
         (v = config_setting_get_string(m))[0] != '\0')
@@ -784,7 +762,7 @@ fill_listener(struct lparse *lp, const config_setting_t *g)
         }
         /* model comes before workers in keys[], so lc->model is final. */
         if (k->flags & KF_BY_MODEL)
-            *(int *)((char *)lc + k->off) = default_workers(lc->model);
+            *(int *)((char *)lc + k->off) = nl_model_default_workers(lc->model);
         else if (applies(k, lp->transport))
             set_default(k, lc);
     }
@@ -819,7 +797,7 @@ parse_listener(struct parse *p, const config_setting_t *g, size_t i)
      * an address besides the port.  A unix listener whose path is missing,
      * empty or not a string has none, and must not be compared. */
     if (lp.transport < 0 || p->src[i].addr == NULL ||
-        (is_unix(lp.lc->transport) ? lp.lc->path == NULL
+        (nl_transport_is_unix(lp.lc->transport) ? lp.lc->path == NULL
                                    : lp.lc->address == NULL))
         p->src[i].addr = NULL;
     else
@@ -1071,34 +1049,12 @@ nl_conf_rundir(void)
     return nl_xasprintf("%.*s", (int)(slash - pidfile), pidfile);
 }
 
-const char *
-nl_transport_name(enum nl_transport_kind t)
-{
-    if ((size_t)t >= NTRANSPORTS)
-        return "?";
-    return transport_names[t];
-}
-
-const char *
-nl_model_name(enum nl_model_kind m)
-{
-    if ((size_t)m >= NMODELS)
-        return "?";
-    return model_names[m];
-}
-
-int
-nl_transport_is_dgram(enum nl_transport_kind t)
-{
-    return t == NL_TRANSPORT_UDP || t == NL_TRANSPORT_UNIX_DGRAM;
-}
-
 char *
 nl_listener_address(const struct nl_listener_conf *lc, char *buf, size_t len)
 {
     if (len == 0)
         return buf;
-    if (is_unix(lc->transport))
+    if (nl_transport_is_unix(lc->transport))
         snprintf(buf, len, "%s", lc->path != NULL ? lc->path : "");
     else if (lc->address != NULL && strchr(lc->address, ':') != NULL)
         snprintf(buf, len, "[%s]:%d", lc->address, lc->port);
@@ -1114,7 +1070,7 @@ nl_listener_same_address(const struct nl_listener_conf *a,
 {
     if (a->transport != b->transport)
         return 0;
-    if (is_unix(a->transport))
+    if (nl_transport_is_unix(a->transport))
         return nl_str_equal(a->path, b->path);
     return nl_str_equal(a->address, b->address) && a->port == b->port &&
            a->ipv6only == b->ipv6only;

@@ -24,6 +24,10 @@ enum nl_transport_kind {
 
 enum nl_model_kind { NL_MODEL_PREFORK, NL_MODEL_THREADS, NL_MODEL_LIBEV };
 
+/* How many of each there are: the kinds run from 0 to these minus 1. */
+#define NL_TRANSPORT_KINDS 4
+#define NL_MODEL_KINDS     3
+
 /* One key of a listener's `options` group, its scalar value as text. */
 struct nl_option {
     char *key;
@@ -116,11 +120,30 @@ char *nl_conf_rundir(void);
 /* Frees a configuration from nl_conf_load(); NULL is fine. */
 void nl_conf_free(struct nl_conf *conf);
 
+/*
+ * What each transport and model is, from their tables (conf_kinds.c):
+ * ask these rather than compare kinds.  A value outside the enum is
+ * named "?" and is neither datagram nor unix.
+ */
 const char *nl_transport_name(enum nl_transport_kind t);
 const char *nl_model_name(enum nl_model_kind m);
 
 /* 1 for udp and unix-dgram. */
 int nl_transport_is_dgram(enum nl_transport_kind t);
+
+/* 1 for unix and unix-dgram: a socket file rather than an address. */
+int nl_transport_is_unix(enum nl_transport_kind t);
+
+/* The transport of a unix (is_unix = 1) or inet socket of datagrams
+ * (dgram = 1) or a stream, as enum nl_transport_kind. */
+int nl_transport_find(int is_unix, int dgram);
+
+/* `workers` when the listener does not set it. */
+int nl_model_default_workers(enum nl_model_kind m);
+
+/* How many serving processes a listener needs: its workers for prefork,
+ * where each worker is a process; 1 for the models of one process. */
+int nl_model_procs(const struct nl_listener_conf *lc);
 
 /*
  * Writes the listener's address as status shows it: "127.0.0.1:7001",

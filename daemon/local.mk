@@ -79,3 +79,8 @@ EXTRA_DIST += %reldir%/paths.h.in
 	else \
 	  mv -f %reldir%/paths.h-t %reldir%/paths.h; \
 	fi && touch $@
+
+# i9-keys: the configuration split by concern, and the tables of the
+# transports and models (conf_kinds.c).
+%canon_reldir%_libnetlabd_a_SOURCES += \
+	%reldir%/conf_kinds.c

@@ -217,7 +217,7 @@ bind_probe(const struct nl_listener_conf *lc, const struct addrinfo *ai)
     fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
     if (fd == -1)
         return errno;
-    if (lc->transport == NL_TRANSPORT_TCP)
+    if (!nl_transport_is_dgram(lc->transport)) /* tcp: as when binding */
         (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
     if (ai->ai_family == AF_INET6) {
         int v6only = lc->ipv6only;
@@ -309,8 +309,8 @@ nl_preflight(const struct nl_conf *conf, const char *pidfile,
         w.label = label;
         if (lc->path != NULL)
             check_unix_path(&w, lc->path,
-                            lc->transport == NL_TRANSPORT_UNIX ? SOCK_STREAM
-                                                               : SOCK_DGRAM);
+                            nl_transport_is_dgram(lc->transport) ? SOCK_DGRAM
+                                                                 : SOCK_STREAM);
         else
             check_inet(&w, lc, privileged_ok, unpriv_start);
         free(label);
