@@ -698,9 +698,7 @@ peek(struct lparse *lp, const config_setting_t *g)
     lp->transport = -1;
     m = config_setting_get_member(g, "transport");
     if (m != NULL && config_setting_type(m) == CONFIG_TYPE_STRING)
-        lp->transport =
-            lookup(transport_name, NL_TRANSPORT_KINDS,
-                   config_setting_get_string(m));
+        lp->transport = nl_transport_lookup(config_setting_get_string(m));
     m = config_setting_get_member(g, "name");
     if (m != NULL && config_setting_type(m) == CONFIG_TYPE_STRING &&
         (v = config_setting_get_string(m))[0] != '\0')

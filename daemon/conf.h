@@ -134,6 +134,9 @@ int nl_transport_is_dgram(enum nl_transport_kind t);
 /* 1 for unix and unix-dgram: a socket file rather than an address. */
 int nl_transport_is_unix(enum nl_transport_kind t);
 
+/* The transport named `name`, or -1. */
+int nl_transport_lookup(const char *name);
+
 /* The transport of a unix (is_unix = 1) or inet socket of datagrams
  * (dgram = 1) or a stream, as enum nl_transport_kind. */
 int nl_transport_find(int is_unix, int dgram);

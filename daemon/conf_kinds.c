@@ -9,6 +9,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "conf.h"
 
 struct transport_info {
@@ -76,6 +78,15 @@ int
 nl_transport_is_unix(enum nl_transport_kind t)
 {
     return transport(t) != NULL && transport(t)->is_unix;
+}
+
+int
+nl_transport_lookup(const char *name)
+{
+    for (unsigned t = 0; t < NL_TRANSPORT_KINDS; t++)
+        if (strcmp(transports[t].name, name) == 0)
+            return (int)t;
+    return -1;
 }
 
 int

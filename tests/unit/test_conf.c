@@ -887,6 +887,11 @@ test_transport_find(void **state)
         assert_int_equal(nl_transport_find(nl_transport_is_unix(t),
                                            nl_transport_is_dgram(t)),
                          t);
+    /* And from a name, as the config spells it. */
+    for (int t = 0; t < NL_TRANSPORT_KINDS; t++)
+        assert_int_equal(nl_transport_lookup(nl_transport_name(t)), t);
+    assert_int_equal(nl_transport_lookup("sctp"), -1);
+    assert_int_equal(nl_transport_lookup("TCP"), -1);
 }
 
 /* Each model's default workers, and the processes a listener needs. */
