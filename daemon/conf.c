@@ -193,7 +193,7 @@ struct lparse {
 };
 
 static int
-line_of(const config_setting_t *s)
+nl_conf_line_of(const config_setting_t *s)
 {
     return (int)config_setting_source_line(s);
 }
@@ -205,7 +205,7 @@ line_of(const config_setting_t *s)
  * the user can open.  Returns a new string.
  */
 static char *
-file_of(const struct parse *p, const config_setting_t *s)
+nl_conf_file_of(const struct parse *p, const config_setting_t *s)
 {
     const char *f = s != NULL ? config_setting_source_file(s) : NULL;
 
@@ -217,17 +217,17 @@ file_of(const struct parse *p, const config_setting_t *s)
  * are left out when prefix is NULL).
  */
 static void __attribute__((format(printf, 5, 6)))
-report(struct parse *p, const config_setting_t *s, const char *prefix,
-       const char *name, const char *fmt, ...)
+nl_conf_error(struct parse *p, const config_setting_t *s, const char *prefix,
+              const char *name, const char *fmt, ...)
 {
-    char *file = file_of(p, s), *msg;
+    char *file = nl_conf_file_of(p, s), *msg;
     va_list ap;
 
     va_start(ap, fmt);
     if (vasprintf(&msg, fmt, ap) == -1)
         nl_oom();
     va_end(ap);
-    nl_errs_add(p->errs, "%s:%d: %s%s%s: %s", file, line_of(s),
+    nl_errs_add(p->errs, "%s:%d: %s%s%s: %s", file, nl_conf_line_of(s),
                 prefix != NULL ? prefix : "", prefix != NULL ? "." : "", name,
                 msg);
     free(msg);
@@ -236,7 +236,7 @@ report(struct parse *p, const config_setting_t *s, const char *prefix,
 }
 
 static const char *
-type_name(const config_setting_t *s)
+nl_conf_type_name(const config_setting_t *s)
 {
     switch (config_setting_type(s)) {
     case CONFIG_TYPE_GROUP:
@@ -313,13 +313,14 @@ want_string(struct parse *p, const config_setting_t *s, const char *prefix)
     const char *v;
 
     if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-        report(p, s, prefix, config_setting_name(s),
-               "expected a string, got %s", type_name(s));
+        nl_conf_error(p, s, prefix, config_setting_name(s),
+                      "expected a string, got %s", nl_conf_type_name(s));
         return NULL;
     }
     v = config_setting_get_string(s);
     if (v[0] == '\0') {
-        report(p, s, prefix, config_setting_name(s), "must not be empty");
+        nl_conf_error(p, s, prefix, config_setting_name(s),
+                      "must not be empty");
         return NULL;
     }
     return v;
@@ -353,17 +354,18 @@ set_mode(struct parse *p, const config_setting_t *s, const char *prefix,
     /* libconfig reads an unquoted 0660 as the decimal 660, which would give
      * nonsense permissions; so a mode must be quoted. */
     if (config_setting_type(s) == CONFIG_TYPE_INT) {
-        report(p, s, prefix, config_setting_name(s),
-               "expected a quoted octal string such as \"0660\", got the "
-               "integer %d",
-               config_setting_get_int(s));
+        nl_conf_error(
+            p, s, prefix, config_setting_name(s),
+            "expected a quoted octal string such as \"0660\", got the "
+            "integer %d",
+            config_setting_get_int(s));
         return -1;
     }
     if ((v = want_string(p, s, prefix)) == NULL)
         return -1;
     if (parse_mode(v, field) == -1) {
-        report(p, s, prefix, config_setting_name(s),
-               "\"%s\" is not an octal mode (0000-0777)", v);
+        nl_conf_error(p, s, prefix, config_setting_name(s),
+                      "\"%s\" is not an octal mode (0000-0777)", v);
         return -1;
     }
     return 0;
@@ -382,14 +384,14 @@ set_int(struct parse *p, const struct key *k, const config_setting_t *s,
 
     if (config_setting_type(s) != CONFIG_TYPE_INT &&
         config_setting_type(s) != CONFIG_TYPE_INT64) {
-        report(p, s, prefix, k->name, "expected an integer, got %s",
-               type_name(s));
+        nl_conf_error(p, s, prefix, k->name, "expected an integer, got %s",
+                      nl_conf_type_name(s));
         return -1;
     }
     v = config_setting_get_int64(s);
     if (v < k->min || v > k->max) {
-        report(p, s, prefix, k->name, "%lld out of range (%lld-%lld)", v,
-               k->min, k->max);
+        nl_conf_error(p, s, prefix, k->name, "%lld out of range (%lld-%lld)", v,
+                      k->min, k->max);
         return -1;
     }
     *field = (int)v;
@@ -409,8 +411,9 @@ set_name(struct parse *p, const config_setting_t *s, const char *prefix,
     if ((v = want_string(p, s, prefix)) == NULL)
         return -1;
     if ((i = lookup(name, n, v)) == -1) {
-        report(p, s, prefix, config_setting_name(s), "\"%s\" is not one of %s",
-               v, join(list, sizeof(list), name, n));
+        nl_conf_error(p, s, prefix, config_setting_name(s),
+                      "\"%s\" is not one of %s", v,
+                      join(list, sizeof(list), name, n));
         return -1;
     }
     *index = i;
@@ -435,10 +438,10 @@ set_string(struct parse *p, const struct key *k, const config_setting_t *s,
         nv = nl_xstrdup(v);
     if ((k->flags & KF_SOCKET) &&
         strlen(nv) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
-        report(p, s, prefix, k->name,
-               "%s is longer than %zu bytes, the limit of a unix socket "
-               "path",
-               nv, sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
+        nl_conf_error(p, s, prefix, k->name,
+                      "%s is longer than %zu bytes, the limit of a unix socket "
+                      "path",
+                      nv, sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
         free(nv);
         return -1;
     }
@@ -473,11 +476,12 @@ set_options(struct parse *p, const config_setting_t *s, const char *prefix,
     int n;
 
     if (!config_setting_is_group(s)) {
-        report(p, s, prefix, "options",
-               "expected a group { key = value; ... }, got %s", type_name(s));
+        nl_conf_error(p, s, prefix, "options",
+                      "expected a group { key = value; ... }, got %s",
+                      nl_conf_type_name(s));
         return -1;
     }
-    lc->options_line = line_of(s);
+    lc->options_line = nl_conf_line_of(s);
     n = config_setting_length(s);
     lc->options = nl_xcalloc((size_t)n, sizeof(*lc->options));
     oprefix = nl_xasprintf("%s.options", prefix);
@@ -486,27 +490,27 @@ set_options(struct parse *p, const config_setting_t *s, const char *prefix,
         struct nl_option *o;
 
         if (!config_setting_is_scalar(m)) {
-            report(p, m, oprefix, config_setting_name(m),
-                   "expected a string, number or boolean, got %s",
-                   type_name(m));
+            nl_conf_error(p, m, oprefix, config_setting_name(m),
+                          "expected a string, number or boolean, got %s",
+                          nl_conf_type_name(m));
             continue;
         }
         o = &lc->options[lc->noptions++];
         o->key = nl_xstrdup(config_setting_name(m));
         o->value = option_text(m);
-        o->line = line_of(m);
+        o->line = nl_conf_line_of(m);
     }
     free(oprefix);
     return 0;
 }
 
-static void parse_listeners(struct parse *p, const config_setting_t *s);
+static void nl_conf_parse_listeners(struct parse *p, const config_setting_t *s);
 
 /* Checks the value of key k in setting s and stores it in the struct at
  * base.  Returns 0, or -1 after reporting what is wrong. */
 static int
-set_value(struct parse *p, const struct key *k, const config_setting_t *s,
-          const char *prefix, void *base)
+nl_conf_set_value(struct parse *p, const struct key *k,
+                  const config_setting_t *s, const char *prefix, void *base)
 {
     char *field = (char *)base + k->off;
     int rc = -1, i;
@@ -531,8 +535,9 @@ set_value(struct parse *p, const struct key *k, const config_setting_t *s,
         break;
     case KT_BOOL:
         if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-            report(p, s, prefix, k->name, "expected true or false, got %s",
-                   type_name(s));
+            nl_conf_error(p, s, prefix, k->name,
+                          "expected true or false, got %s",
+                          nl_conf_type_name(s));
             break;
         }
         *(int *)field = config_setting_get_bool(s);
@@ -551,7 +556,7 @@ set_value(struct parse *p, const struct key *k, const config_setting_t *s,
         rc = set_options(p, s, prefix, base);
         break;
     case KT_LISTENERS:
-        parse_listeners(p, s);
+        nl_conf_parse_listeners(p, s);
         rc = 0;
         break;
     }
@@ -562,7 +567,7 @@ set_value(struct parse *p, const struct key *k, const config_setting_t *s,
 
 /* Stores the default of key k in the struct at base. */
 static void
-set_default(const struct key *k, void *base)
+nl_conf_set_default(const struct key *k, void *base)
 {
     char *field = (char *)base + k->off;
 
@@ -611,12 +616,12 @@ static char *
 where(struct parse *p, const config_setting_t *first,
       const config_setting_t *second)
 {
-    char *f1 = file_of(p, first), *f2 = file_of(p, second), *w;
+    char *f1 = nl_conf_file_of(p, first), *f2 = nl_conf_file_of(p, second), *w;
 
     if (strcmp(f1, f2) == 0)
-        w = nl_xasprintf("line %d", line_of(first));
+        w = nl_xasprintf("line %d", nl_conf_line_of(first));
     else
-        w = nl_xasprintf("%s:%d", f1, line_of(first));
+        w = nl_xasprintf("%s:%d", f1, nl_conf_line_of(first));
     free(f1);
     free(f2);
     return w;
@@ -629,7 +634,8 @@ where(struct parse *p, const config_setting_t *first,
 static int
 same_address(const struct nl_listener_conf *a, const struct nl_listener_conf *b)
 {
-    if (nl_transport_is_unix(a->transport) && nl_transport_is_unix(b->transport))
+    if (nl_transport_is_unix(a->transport) &&
+        nl_transport_is_unix(b->transport))
         return a->path != NULL && nl_str_equal(a->path, b->path);
     /* XXX: "0.0.0.0" against "127.0.0.1", or a name against its address,
      * is not caught here; bind() reports it when the socket opens. */
@@ -639,7 +645,7 @@ same_address(const struct nl_listener_conf *a, const struct nl_listener_conf *b)
 
 /* Reports the name of listener i if one before it has it already. */
 static void
-check_name(struct parse *p, size_t i, const char *label)
+nl_conf_check_name(struct parse *p, size_t i, const char *label)
 {
     const struct lsrc *s = &p->src[i];
 
@@ -651,8 +657,8 @@ check_name(struct parse *p, size_t i, const char *label)
             strcmp(p->conf->listeners[i].name, p->conf->listeners[j].name))
             continue;
         w = where(p, os->name, s->name);
-        report(p, s->name, NULL, label,
-               "duplicate listener name (first defined at %s)", w);
+        nl_conf_error(p, s->name, NULL, label,
+                      "duplicate listener name (first defined at %s)", w);
         free(w);
         return;
     }
@@ -660,7 +666,7 @@ check_name(struct parse *p, size_t i, const char *label)
 
 /* Reports the address of listener i if one before it binds it already. */
 static void
-check_address(struct parse *p, size_t i, const char *label)
+nl_conf_check_address(struct parse *p, size_t i, const char *label)
 {
     const struct nl_listener_conf *lc = &p->conf->listeners[i];
     const struct lsrc *s = &p->src[i];
@@ -674,11 +680,11 @@ check_address(struct parse *p, size_t i, const char *label)
         if (os->addr == NULL || !same_address(lc, o))
             continue;
         w = where(p, os->addr, s->addr);
-        report(p, s->addr, NULL, label,
-               "%s %s is already used by listener %s (%s)",
-               nl_transport_name(lc->transport),
-               nl_listener_address(lc, buf, sizeof(buf)),
-               o->name != NULL ? o->name : "without a name", w);
+        nl_conf_error(p, s->addr, NULL, label,
+                      "%s %s is already used by listener %s (%s)",
+                      nl_transport_name(lc->transport),
+                      nl_listener_address(lc, buf, sizeof(buf)),
+                      o->name != NULL ? o->name : "without a name", w);
         free(w);
         return;
     }
@@ -719,21 +725,21 @@ read_members(struct lparse *lp, const config_setting_t *g)
         const struct key *k = find_key(name, KF_LISTENER);
 
         if (k == NULL) {
-            report(p, m, lp->label, name, "unknown key");
+            nl_conf_error(p, m, lp->label, name, "unknown key");
             continue;
         }
         lp->seen[k - keys] = 1;
         if (!applies(k, lp->transport)) {
-            report(p, m, lp->label, name, "only valid for %s",
-                   (k->flags & KF_INET) ? "tcp and udp"
-                                        : "unix and unix-dgram");
+            nl_conf_error(p, m, lp->label, name, "only valid for %s",
+                          (k->flags & KF_INET) ? "tcp and udp"
+                                               : "unix and unix-dgram");
             continue;
         }
-        if (set_value(p, k, m, lp->label, lp->lc) == -1)
+        if (nl_conf_set_value(p, k, m, lp->label, lp->lc) == -1)
             continue;
         if (strcmp(name, "name") == 0) {
             p->src[lp->index].name = m;
-            check_name(p, lp->index, lp->label);
+            nl_conf_check_name(p, lp->index, lp->label);
         } else if (strcmp(name, "port") == 0 || strcmp(name, "path") == 0)
             p->src[lp->index].addr = m;
     }
@@ -755,14 +761,14 @@ fill_listener(struct lparse *lp, const config_setting_t *g)
              * asked for: the transport's own error says enough. */
             if ((lp->transport >= 0 || !(k->flags & (KF_INET | KF_UNIX))) &&
                 applies(k, lp->transport))
-                report(lp->p, g, NULL, lp->label, "missing %s", k->name);
+                nl_conf_error(lp->p, g, NULL, lp->label, "missing %s", k->name);
             continue;
         }
         /* model comes before workers in keys[], so lc->model is final. */
         if (k->flags & KF_BY_MODEL)
             *(int *)((char *)lc + k->off) = nl_model_default_workers(lc->model);
         else if (applies(k, lp->transport))
-            set_default(k, lc);
+            nl_conf_set_default(k, lc);
     }
     if (lc->options == NULL)
         lc->options_line = lc->line;
@@ -777,13 +783,14 @@ parse_listener(struct parse *p, const config_setting_t *g, size_t i)
     lp.p = p;
     lp.lc = &p->conf->listeners[i];
     lp.index = i;
-    lp.lc->line = line_of(g);
+    lp.lc->line = nl_conf_line_of(g);
     if (!config_setting_is_group(g)) {
         char label[32];
 
         snprintf(label, sizeof(label), "listeners[%zu]", i);
-        report(p, g, NULL, label, "expected a group { name = ...; }, got %s",
-               type_name(g));
+        nl_conf_error(p, g, NULL, label,
+                      "expected a group { name = ...; }, got %s",
+                      nl_conf_type_name(g));
         return;
     }
     peek(&lp, g);
@@ -796,22 +803,22 @@ parse_listener(struct parse *p, const config_setting_t *g, size_t i)
      * empty or not a string has none, and must not be compared. */
     if (lp.transport < 0 || p->src[i].addr == NULL ||
         (nl_transport_is_unix(lp.lc->transport) ? lp.lc->path == NULL
-                                   : lp.lc->address == NULL))
+                                                : lp.lc->address == NULL))
         p->src[i].addr = NULL;
     else
-        check_address(p, i, lp.label);
+        nl_conf_check_address(p, i, lp.label);
     free(lp.label);
 }
 
 static void
-parse_listeners(struct parse *p, const config_setting_t *s)
+nl_conf_parse_listeners(struct parse *p, const config_setting_t *s)
 {
     size_t n;
 
     if (!config_setting_is_list(s) && !config_setting_is_array(s)) {
-        report(p, s, NULL, "listeners",
-               "expected a list of groups ( { ... }, { ... } ), got %s",
-               type_name(s));
+        nl_conf_error(p, s, NULL, "listeners",
+                      "expected a list of groups ( { ... }, { ... } ), got %s",
+                      nl_conf_type_name(s));
         return;
     }
     n = (size_t)config_setting_length(s);
@@ -833,16 +840,16 @@ parse_top(struct parse *p, const config_setting_t *root)
         const struct key *k = find_key(config_setting_name(m), KF_TOP);
 
         if (k == NULL) {
-            report(p, m, NULL, config_setting_name(m), "unknown key");
+            nl_conf_error(p, m, NULL, config_setting_name(m), "unknown key");
             continue;
         }
         seen[k - keys] = 1;
-        p->conf->top_lines[k - keys] = line_of(m);
-        (void)set_value(p, k, m, NULL, p->conf); /* reported if bad */
+        p->conf->top_lines[k - keys] = nl_conf_line_of(m);
+        (void)nl_conf_set_value(p, k, m, NULL, p->conf); /* reported if bad */
     }
     for (size_t i = 0; i < NKEYS; i++)
         if ((keys[i].flags & KF_TOP) && !seen[i])
-            set_default(&keys[i], p->conf);
+            nl_conf_set_default(&keys[i], p->conf);
     /* A group without a user is judged by privs.c, which knows whether a
      * default account applies. */
 }
@@ -955,7 +962,8 @@ nl_conf_load(const char *file, struct nl_errs *errs)
     included_ok = nl_conf_check_includes(file, fp, dir, errs) == 0;
     rewind(fp);
     /* config_read() rather than config_read_file(): it leaves the file of
-     * the top-level settings NULL, which file_of() turns into `file`. */
+     * the top-level settings NULL, which nl_conf_file_of() turns into `file`.
+     */
     if (!included_ok) {
         p.nerrs++;
     } else if (config_read(&cf, fp) == CONFIG_FALSE) {

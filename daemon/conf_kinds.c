@@ -29,7 +29,8 @@ static const struct transport_info transports[] = {
     [NL_TRANSPORT_TCP] = {.name = "tcp"},
     [NL_TRANSPORT_UDP] = {.name = "udp", .dgram = 1},
     [NL_TRANSPORT_UNIX] = {.name = "unix", .is_unix = 1},
-    [NL_TRANSPORT_UNIX_DGRAM] = {.name = "unix-dgram", .dgram = 1,
+    [NL_TRANSPORT_UNIX_DGRAM] = {.name = "unix-dgram",
+                                 .dgram = 1,
                                  .is_unix = 1},
 };
 
@@ -43,8 +44,7 @@ static const struct model_info models[] = {
                         .default_workers = NL_DEFAULT_WORKERS_LIBEV},
 };
 
-_Static_assert(sizeof(transports) / sizeof(transports[0]) ==
-                   NL_TRANSPORT_KINDS,
+_Static_assert(sizeof(transports) / sizeof(transports[0]) == NL_TRANSPORT_KINDS,
                "NL_TRANSPORT_KINDS counts the transports");
 _Static_assert(sizeof(models) / sizeof(models[0]) == NL_MODEL_KINDS,
                "NL_MODEL_KINDS counts the models");
