@@ -39,6 +39,7 @@ enum key_type {
 #define KF_UNIX     0x10 /* applies to unix and unix-dgram only */
 #define KF_SOCKET   0x20 /* a unix socket path: sun_path limits its length */
 #define KF_BY_MODEL 0x40 /* the default depends on the listener's model */
+#define KF_KEEP     0x80 /* left unset, a reload keeps the running value */
 
 struct key {
     const char *name; /* as in the file, and the field it fills */
@@ -49,8 +50,16 @@ struct key {
     long long min, max;
     long long def;    /* default of a number, mode, level, bool or model */
     const char *sdef; /* default of a string; NULL leaves the field NULL */
+    enum nl_change change; /* what a reload does when it changes */
     const char *doc;
 };
+
+/* conf.c's table of every key, nl_conf_nkeys of them. */
+extern const struct key *const nl_conf_keys;
+extern const size_t nl_conf_nkeys;
+
+/* 1 when key k may appear in a listener of transport t (-1: unknown). */
+int nl_conf_key_applies(const struct key *k, int t);
 
 /* Where the settings behind a listener are, for the cross-listener checks.
  * The pointers belong to libconfig and live as long as the parse. */

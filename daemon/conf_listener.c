@@ -113,39 +113,29 @@ nl_listener_address(const struct nl_listener_conf *lc, char *buf, size_t len)
     return buf;
 }
 
-int
-nl_listener_same_address(const struct nl_listener_conf *a,
-                         const struct nl_listener_conf *b)
-{
-    if (a->transport != b->transport)
-        return 0;
-    if (nl_transport_is_unix(a->transport))
-        return nl_str_equal(a->path, b->path);
-    return nl_str_equal(a->address, b->address) && a->port == b->port &&
-           a->ipv6only == b->ipv6only;
-}
-
-int
-nl_listener_equal(const struct nl_listener_conf *a,
-                  const struct nl_listener_conf *b)
+/* 1 when the handlers are other files, or the file changed on disk
+ * (rebuilt, copied over): the name as written does not matter. */
+static int
+handler_differs(const struct nl_listener_conf *a,
+                const struct nl_listener_conf *b)
 {
     const struct stat *sa = &a->handler_stat, *sb = &b->handler_stat;
 
-    if (!nl_listener_same_address(a, b) || !nl_str_equal(a->name, b->name) ||
-        a->mode != b->mode || a->mode_set != b->mode_set ||
-        a->model != b->model || a->workers != b->workers ||
-        !nl_str_equal(a->handler_path, b->handler_path) ||
-        a->max_connections != b->max_connections ||
-        a->idle_timeout != b->idle_timeout || a->max_line != b->max_line ||
-        a->backlog != b->backlog || a->noptions != b->noptions)
-        return 0;
-    if (sa->st_dev != sb->st_dev || sa->st_ino != sb->st_ino ||
-        sa->st_size != sb->st_size ||
-        sa->st_mtim.tv_sec != sb->st_mtim.tv_sec ||
-        sa->st_mtim.tv_nsec != sb->st_mtim.tv_nsec)
-        return 0;
-    /* Options are a set: their order in the file does not matter.  Keys
-     * are unique, and the counts are equal, so one direction suffices. */
+    return !nl_str_equal(a->handler_path, b->handler_path) ||
+           sa->st_dev != sb->st_dev || sa->st_ino != sb->st_ino ||
+           sa->st_size != sb->st_size ||
+           sa->st_mtim.tv_sec != sb->st_mtim.tv_sec ||
+           sa->st_mtim.tv_nsec != sb->st_mtim.tv_nsec;
+}
+
+/* Options are a set: their order in the file does not matter.  Keys are
+ * unique, and the counts are equal, so one direction suffices. */
+static int
+options_differ(const struct nl_listener_conf *a,
+               const struct nl_listener_conf *b)
+{
+    if (a->noptions != b->noptions)
+        return 1;
     for (size_t i = 0; i < a->noptions; i++) {
         size_t j = 0;
 
@@ -154,7 +144,104 @@ nl_listener_equal(const struct nl_listener_conf *a,
             j++;
         if (j == b->noptions ||
             !nl_str_equal(a->options[i].value, b->options[j].value))
-            return 0;
+            return 1;
     }
-    return 1;
+    return 0;
+}
+
+static int
+flag_of(const struct key *k, const void *base)
+{
+    return *(const int *)((const char *)base + k->set_off);
+}
+
+/* 1 when key k has another value in the struct at b than in the one at a
+ * (both nl_conf, or both nl_listener_conf). */
+static int
+key_differs(const struct key *k, const void *a, const void *b)
+{
+    const char *fa = (const char *)a + k->off, *fb = (const char *)b + k->off;
+
+    if (k->set_off != 0 && (k->flags & KF_KEEP) && !flag_of(k, b))
+        return 0; /* b leaves it unset: a's value stays */
+    if (k->set_off != 0 && !(k->flags & KF_KEEP) &&
+        flag_of(k, a) != flag_of(k, b))
+        return 1;
+    switch (k->type) {
+    case KT_STRING:
+    case KT_PATH:
+    case KT_LOG_TARGET:
+        return !nl_str_equal(*(char *const *)fa, *(char *const *)fb);
+    case KT_MODE:
+        return *(const mode_t *)fa != *(const mode_t *)fb;
+    case KT_LOG_LEVEL:
+    case KT_INT:
+    case KT_BOOL:
+        return *(const int *)fa != *(const int *)fb;
+    case KT_TRANSPORT:
+        return *(const enum nl_transport_kind *)fa !=
+               *(const enum nl_transport_kind *)fb;
+    case KT_MODEL:
+        return *(const enum nl_model_kind *)fa !=
+               *(const enum nl_model_kind *)fb;
+    case KT_HANDLER:
+        return handler_differs(a, b);
+    case KT_OPTIONS:
+        return options_differ(a, b);
+    case KT_LISTENERS:
+        break; /* compared listener by listener */
+    }
+    return 0;
+}
+
+/* 1 when a key in `scope` whose change a reload treats as `how` differs
+ * between the structs at a and b.  transport: a's, for a listener's keys
+ * (those of another transport are left out), or -1. */
+static int
+differs(unsigned scope, int transport, const void *a, const void *b,
+        enum nl_change how)
+{
+    for (size_t i = 0; i < nl_conf_nkeys; i++) {
+        const struct key *k = &nl_conf_keys[i];
+
+        if ((k->flags & scope) && k->change == how &&
+            nl_conf_key_applies(k, transport) && key_differs(k, a, b))
+            return 1;
+    }
+    return 0;
+}
+
+int
+nl_listener_change(const struct nl_listener_conf *a,
+                   const struct nl_listener_conf *b)
+{
+    static const enum nl_change strongest_first[] = {
+        NL_CHANGE_ADDRESS, NL_CHANGE_RESPAWN, NL_CHANGE_LIVE};
+
+    for (size_t i = 0; i < sizeof(strongest_first) / sizeof(*strongest_first);
+         i++)
+        if (differs(KF_LISTENER, (int)a->transport, a, b, strongest_first[i]))
+            return strongest_first[i];
+    return NL_CHANGE_NONE;
+}
+
+int
+nl_listener_same_address(const struct nl_listener_conf *a,
+                         const struct nl_listener_conf *b)
+{
+    return !differs(KF_LISTENER, (int)a->transport, a, b, NL_CHANGE_ADDRESS);
+}
+
+int
+nl_listener_equal(const struct nl_listener_conf *a,
+                  const struct nl_listener_conf *b)
+{
+    return nl_listener_change(a, b) == NL_CHANGE_NONE;
+}
+
+int
+nl_conf_changed(const struct nl_conf *a, const struct nl_conf *b,
+                enum nl_change how)
+{
+    return differs(KF_TOP, -1, a, b, how);
 }
