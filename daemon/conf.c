@@ -374,19 +374,6 @@ resolve_handlers(struct parse *p)
     }
 }
 
-/* The folder @include paths are relative to: the config's own. */
-static char *
-include_dir(const char *file)
-{
-    const char *slash = strrchr(file, '/');
-
-    if (slash == NULL)
-        return nl_xstrdup(".");
-    if (slash == file)
-        return nl_xstrdup("/");
-    return nl_xasprintf("%.*s", (int)(slash - file), file);
-}
-
 /*
  * Opens the file, or reports why not.  It must be a regular file: a
  * folder opens fine with fopen() and only fails on read, in libconfig's
@@ -453,7 +440,7 @@ nl_conf_load(const char *file, struct nl_errs *errs)
      * XXX: libconfig 1.5 then prefixes absolute @include paths too, so
      * those cannot be used.
      */
-    dir = include_dir(file);
+    dir = nl_path_dir(file);
     config_set_include_dir(&cf, dir);
     /* libconfig would end the process on an @include it cannot read, so
      * the included files are checked first (conf_include.c). */
@@ -532,8 +519,7 @@ nl_conf_report(const struct nl_conf *conf, struct nl_errs *errs, int line,
     va_list ap;
 
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) == -1)
-        nl_oom();
+    msg = nl_xvasprintf(fmt, ap);
     va_end(ap);
     if (line > 0)
         nl_errs_add(errs, "%s:%d: %s", conf->file, line, msg);

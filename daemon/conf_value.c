@@ -57,8 +57,7 @@ nl_conf_error(struct parse *p, const config_setting_t *s, const char *prefix,
     va_list ap;
 
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) == -1)
-        nl_oom();
+    msg = nl_xvasprintf(fmt, ap);
     va_end(ap);
     nl_errs_add(p->errs, "%s:%d: %s%s%s: %s", file, nl_conf_line_of(s),
                 prefix != NULL ? prefix : "", prefix != NULL ? "." : "", name,

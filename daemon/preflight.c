@@ -44,18 +44,6 @@ struct what {
     const char *label;
 };
 
-static char *
-dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-
-    if (slash == NULL)
-        return nl_xstrdup(".");
-    if (slash == path)
-        return nl_xstrdup("/");
-    return nl_xasprintf("%.*s", (int)(slash - path), path);
-}
-
 /* 1 when this process may create files in dir (its effective ids). */
 static int
 writable(const char *path)
@@ -68,13 +56,13 @@ writable(const char *path)
 static void
 check_folder(const struct what *w, const char *path)
 {
-    char *dir = dir_of(path), *parent;
+    char *dir = nl_path_dir(path), *parent;
     struct stat st;
 
     if (stat(dir, &st) == -1) {
         int e = errno;
 
-        parent = dir_of(dir);
+        parent = nl_path_dir(dir);
         if (e == ENOENT && strcmp(dir, w->rundir) == 0 &&
             stat(parent, &st) == 0 && S_ISDIR(st.st_mode) && writable(parent))
             ; /* made at start-up */
@@ -322,7 +310,7 @@ nl_preflight(const struct nl_conf *conf, const char *pidfile,
 static int
 in_folder(const char *path, const char *dir)
 {
-    char *d = dir_of(path);
+    char *d = nl_path_dir(path);
     int same = strcmp(d, dir) == 0;
 
     free(d);

@@ -202,6 +202,48 @@ test_str_equal(void **state)
 }
 
 static void
+test_path_dir(void **state)
+{
+    static const char *const cases[][2] = {
+        {"/etc/netlabd/netlabd.conf", "/etc/netlabd"},
+        {"/netlabd.conf", "/"},
+        {"netlabd.conf", "."},
+        {"conf/netlabd.conf", "conf"},
+        {"/run/netlabd/", "/run/netlabd"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *d = nl_path_dir(cases[i][0]);
+
+        assert_string_equal(d, cases[i][1]);
+        free(d);
+    }
+}
+
+static char *
+vformat(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+
+    va_start(ap, fmt);
+    s = nl_xvasprintf(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+static void
+test_xvasprintf(void **state)
+{
+    char *s = vformat("%s:%d: %s", "netlabd.conf", 12, "unknown key");
+
+    (void)state;
+    assert_string_equal(s, "netlabd.conf:12: unknown key");
+    free(s);
+}
+
+static void
 test_overflow_aborts(void **state)
 {
     int p[2], status;
@@ -327,6 +369,8 @@ main(void)
         cmocka_unit_test(test_fd_flags),
         cmocka_unit_test(test_xasprintf_and_alloc),
         cmocka_unit_test(test_str_equal),
+        cmocka_unit_test(test_path_dir),
+        cmocka_unit_test(test_xvasprintf),
         cmocka_unit_test(test_overflow_aborts),
         cmocka_unit_test_setup_teardown(test_fork, setup, teardown),
         cmocka_unit_test(test_now),
