@@ -468,13 +468,24 @@ nl_conf_load(const char *file, struct nl_errs *errs)
     return p.conf;
 }
 
+/* Frees the strings the keys of `scope` hold in the struct at base. */
+static void
+free_strings(unsigned scope, void *base)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        const struct key *k = &keys[i];
+
+        if ((k->flags & scope) &&
+            (k->type == KT_STRING || k->type == KT_PATH ||
+             k->type == KT_LOG_TARGET || k->type == KT_HANDLER))
+            free(*(char **)((char *)base + k->off));
+    }
+}
+
 static void
 free_listener(struct nl_listener_conf *lc)
 {
-    free(lc->name);
-    free(lc->address);
-    free(lc->path);
-    free(lc->handler);
+    free_strings(KF_LISTENER, lc);
     free(lc->handler_path);
     for (size_t i = 0; i < lc->noptions; i++) {
         free(lc->options[i].key);
@@ -491,13 +502,8 @@ nl_conf_free(struct nl_conf *conf)
     for (size_t i = 0; i < conf->nlisteners; i++)
         free_listener(&conf->listeners[i]);
     free(conf->listeners);
+    free_strings(KF_TOP, conf);
     free(conf->file);
-    free(conf->log_target);
-    free(conf->pidfile);
-    free(conf->control);
-    free(conf->plugin_dir);
-    free(conf->user);
-    free(conf->group);
     free(conf->top_lines);
     free(conf);
 }
