@@ -3,7 +3,10 @@
  * between the listeners of one file (no two with one name, no two binding
  * one socket), the address as status shows it, and the comparisons a
  * reload makes between a running listener and its new spec (the same
- * socket?  the same spec?).
+ * socket?  the same spec?) and between the old and new global settings.
+ * What those compare is read from the key table: each key's class
+ * (enum nl_change) says how strong a change to it is, its type how to
+ * compare it.
  */
 #include "config.h"
 
@@ -162,11 +165,12 @@ key_differs(const struct key *k, const void *a, const void *b)
 {
     const char *fa = (const char *)a + k->off, *fb = (const char *)b + k->off;
 
-    if (k->set_off != 0 && (k->flags & KF_KEEP) && !flag_of(k, b))
-        return 0; /* b leaves it unset: a's value stays */
-    if (k->set_off != 0 && !(k->flags & KF_KEEP) &&
-        flag_of(k, a) != flag_of(k, b))
-        return 1;
+    if (k->set_off != 0) {
+        if (!flag_of(k, b) && (k->flags & KF_KEEP))
+            return 0; /* b leaves it unset: a's value stays */
+        if (flag_of(k, a) != flag_of(k, b) && !(k->flags & KF_KEEP))
+            return 1; /* given against unset */
+    }
     switch (k->type) {
     case KT_STRING:
     case KT_PATH:
@@ -215,13 +219,10 @@ int
 nl_listener_change(const struct nl_listener_conf *a,
                    const struct nl_listener_conf *b)
 {
-    static const enum nl_change strongest_first[] = {
-        NL_CHANGE_ADDRESS, NL_CHANGE_RESPAWN, NL_CHANGE_LIVE};
-
-    for (size_t i = 0; i < sizeof(strongest_first) / sizeof(*strongest_first);
-         i++)
-        if (differs(KF_LISTENER, (int)a->transport, a, b, strongest_first[i]))
-            return strongest_first[i];
+    /* The strongest first: a listener's keys are never NL_CHANGE_RESTART. */
+    for (int how = NL_CHANGE_ADDRESS; how > NL_CHANGE_NONE; how--)
+        if (differs(KF_LISTENER, (int)a->transport, a, b, how))
+            return how;
     return NL_CHANGE_NONE;
 }
 
