@@ -142,6 +142,7 @@ test_fd_flags(void **state)
     assert_int_equal(nl_set_cloexec(-1), -1);
 }
 
+/* nl_xasprintf(), and so nl_xvasprintf(), which it calls. */
 static void
 test_xasprintf_and_alloc(void **state)
 {
@@ -219,28 +220,6 @@ test_path_dir(void **state)
         assert_string_equal(d, cases[i][1]);
         free(d);
     }
-}
-
-static char *
-vformat(const char *fmt, ...)
-{
-    va_list ap;
-    char *s;
-
-    va_start(ap, fmt);
-    s = nl_xvasprintf(fmt, ap);
-    va_end(ap);
-    return s;
-}
-
-static void
-test_xvasprintf(void **state)
-{
-    char *s = vformat("%s:%d: %s", "netlabd.conf", 12, "unknown key");
-
-    (void)state;
-    assert_string_equal(s, "netlabd.conf:12: unknown key");
-    free(s);
 }
 
 static void
@@ -370,7 +349,6 @@ main(void)
         cmocka_unit_test(test_xasprintf_and_alloc),
         cmocka_unit_test(test_str_equal),
         cmocka_unit_test(test_path_dir),
-        cmocka_unit_test(test_xvasprintf),
         cmocka_unit_test(test_overflow_aborts),
         cmocka_unit_test_setup_teardown(test_fork, setup, teardown),
         cmocka_unit_test(test_now),
