@@ -179,14 +179,9 @@ sock_info(int fd, struct sockinfo *si)
     si->sslen = sizeof(si->ss);
     if (getsockname(fd, (struct sockaddr *)&si->ss, &si->sslen) == -1)
         si->sslen = 0;
-    if (domain == AF_INET || domain == AF_INET6)
-        si->kind = type == SOCK_STREAM  ? NL_TRANSPORT_TCP
-                   : type == SOCK_DGRAM ? NL_TRANSPORT_UDP
-                                        : -1;
-    else if (domain == AF_UNIX)
-        si->kind = type == SOCK_STREAM  ? NL_TRANSPORT_UNIX
-                   : type == SOCK_DGRAM ? NL_TRANSPORT_UNIX_DGRAM
-                                        : -1;
+    if ((domain == AF_INET || domain == AF_INET6 || domain == AF_UNIX) &&
+        (type == SOCK_STREAM || type == SOCK_DGRAM))
+        si->kind = nl_transport_find(domain == AF_UNIX, type == SOCK_DGRAM);
     if (si->sslen > 0)
         nl_sockaddr_text((struct sockaddr *)&si->ss, si->sslen, addr,
                          sizeof(addr));
@@ -438,7 +433,7 @@ near_miss(const struct nl_conf *conf, const struct sockinfo *si, char *buf,
     int port;
 
     buf[0] = '\0';
-    if (si->kind != NL_TRANSPORT_TCP && si->kind != NL_TRANSPORT_UDP)
+    if (si->kind == -1 || nl_transport_is_unix(si->kind))
         return;
     port = sa->sa_family == AF_INET
                ? ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port)

@@ -24,6 +24,24 @@ enum nl_transport_kind {
 
 enum nl_model_kind { NL_MODEL_PREFORK, NL_MODEL_THREADS, NL_MODEL_LIBEV };
 
+/* How many of each there are: the kinds run from 0 to these minus 1. */
+#define NL_TRANSPORT_KINDS 4
+#define NL_MODEL_KINDS     3
+
+/*
+ * How a reload treats a change to a key, weakest first.  Each key in
+ * conf.c's table has one, and what a reload compares is derived from the
+ * table (nl_listener_change(), nl_conf_changed()), so that a new key
+ * cannot be forgotten there.
+ */
+enum nl_change {
+    NL_CHANGE_NONE,    /* the same; or a key not compared on its own */
+    NL_CHANGE_LIVE,    /* applied without new processes (no key yet) */
+    NL_CHANGE_RESPAWN, /* new serving processes; a listener keeps its socket */
+    NL_CHANGE_ADDRESS, /* another socket: a listener's address */
+    NL_CHANGE_RESTART  /* a global key that only the next start applies */
+};
+
 /* One key of a listener's `options` group, its scalar value as text. */
 struct nl_option {
     char *key;
@@ -116,11 +134,33 @@ char *nl_conf_rundir(void);
 /* Frees a configuration from nl_conf_load(); NULL is fine. */
 void nl_conf_free(struct nl_conf *conf);
 
+/*
+ * What each transport and model is, from their tables (conf_kinds.c):
+ * ask these rather than compare kinds.  A value outside the enum is
+ * named "?" and is neither datagram nor unix.
+ */
 const char *nl_transport_name(enum nl_transport_kind t);
 const char *nl_model_name(enum nl_model_kind m);
 
 /* 1 for udp and unix-dgram. */
 int nl_transport_is_dgram(enum nl_transport_kind t);
+
+/* 1 for unix and unix-dgram: a socket file rather than an address. */
+int nl_transport_is_unix(enum nl_transport_kind t);
+
+/* The transport named `name`, or -1. */
+int nl_transport_lookup(const char *name);
+
+/* The transport of a unix (is_unix = 1) or inet socket of datagrams
+ * (dgram = 1) or a stream, as enum nl_transport_kind. */
+int nl_transport_find(int is_unix, int dgram);
+
+/* `workers` when the listener does not set it. */
+int nl_model_default_workers(enum nl_model_kind m);
+
+/* How many serving processes a listener needs: its workers for prefork,
+ * where each worker is a process; 1 for the models of one process. */
+int nl_model_procs(const struct nl_listener_conf *lc);
 
 /*
  * Writes the listener's address as status shows it: "127.0.0.1:7001",
@@ -141,5 +181,26 @@ int nl_listener_same_address(const struct nl_listener_conf *a,
  */
 int nl_listener_equal(const struct nl_listener_conf *a,
                       const struct nl_listener_conf *b);
+
+/*
+ * The strongest change between listener specs a and b, as enum nl_change:
+ * NL_CHANGE_ADDRESS when they name different sockets, NL_CHANGE_RESPAWN
+ * when the socket is the same but the spec is not (the handler's file
+ * compared as nl_listener_equal() says, the options as a set),
+ * NL_CHANGE_NONE when they are equal.  Keys that do not apply to a's
+ * transport (a path for tcp, a port for unix) are not compared.
+ */
+int nl_listener_change(const struct nl_listener_conf *a,
+                       const struct nl_listener_conf *b);
+
+/*
+ * 1 when a top-level key whose change a reload treats as `how` differs
+ * between a (the running configuration) and b (the new one): with
+ * NL_CHANGE_RESPAWN, every listener needs new serving processes; with
+ * NL_CHANGE_RESTART, something changed that only the next start applies.
+ * A log_target that b does not set keeps a's, so it is not a change.
+ */
+int nl_conf_changed(const struct nl_conf *a, const struct nl_conf *b,
+                    enum nl_change how);
 
 #endif /* NL_CONF_H */

@@ -181,8 +181,7 @@ refuse(struct scan *s, const char *name, int line, const char *path,
     va_list ap;
 
     va_start(ap, fmt);
-    if (vasprintf(&why, fmt, ap) == -1)
-        nl_oom();
+    why = nl_xvasprintf(fmt, ap);
     va_end(ap);
     nl_errs_add(s->errs, "%s:%d: @include \"%s\": %s", name, line, path, why);
     free(why);

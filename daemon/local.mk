@@ -84,3 +84,11 @@ EXTRA_DIST += %reldir%/paths.h.in
 %canon_reldir%_libnetlabd_a_SOURCES += \
 	%reldir%/plugin_check.c \
 	%reldir%/plugin_check.h
+
+# i9-keys: the configuration split by concern, and the tables of the
+# transports and models (conf_kinds.c).
+%canon_reldir%_libnetlabd_a_SOURCES += \
+	%reldir%/conf_int.h \
+	%reldir%/conf_kinds.c \
+	%reldir%/conf_listener.c \
+	%reldir%/conf_value.c

@@ -44,18 +44,6 @@ struct what {
     const char *label;
 };
 
-static char *
-dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-
-    if (slash == NULL)
-        return nl_xstrdup(".");
-    if (slash == path)
-        return nl_xstrdup("/");
-    return nl_xasprintf("%.*s", (int)(slash - path), path);
-}
-
 /* 1 when this process may create files in dir (its effective ids). */
 static int
 writable(const char *path)
@@ -68,13 +56,13 @@ writable(const char *path)
 static void
 check_folder(const struct what *w, const char *path)
 {
-    char *dir = dir_of(path), *parent;
+    char *dir = nl_path_dir(path), *parent;
     struct stat st;
 
     if (stat(dir, &st) == -1) {
         int e = errno;
 
-        parent = dir_of(dir);
+        parent = nl_path_dir(dir);
         if (e == ENOENT && strcmp(dir, w->rundir) == 0 &&
             stat(parent, &st) == 0 && S_ISDIR(st.st_mode) && writable(parent))
             ; /* made at start-up */
@@ -217,7 +205,7 @@ bind_probe(const struct nl_listener_conf *lc, const struct addrinfo *ai)
     fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
     if (fd == -1)
         return errno;
-    if (lc->transport == NL_TRANSPORT_TCP)
+    if (!nl_transport_is_dgram(lc->transport)) /* tcp: as when binding */
         (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
     if (ai->ai_family == AF_INET6) {
         int v6only = lc->ipv6only;
@@ -309,8 +297,8 @@ nl_preflight(const struct nl_conf *conf, const char *pidfile,
         w.label = label;
         if (lc->path != NULL)
             check_unix_path(&w, lc->path,
-                            lc->transport == NL_TRANSPORT_UNIX ? SOCK_STREAM
-                                                               : SOCK_DGRAM);
+                            nl_transport_is_dgram(lc->transport) ? SOCK_DGRAM
+                                                                 : SOCK_STREAM);
         else
             check_inet(&w, lc, privileged_ok, unpriv_start);
         free(label);
@@ -322,7 +310,7 @@ nl_preflight(const struct nl_conf *conf, const char *pidfile,
 static int
 in_folder(const char *path, const char *dir)
 {
-    char *d = dir_of(path);
+    char *d = nl_path_dir(path);
     int same = strcmp(d, dir) == 0;
 
     free(d);

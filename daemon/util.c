@@ -69,16 +69,31 @@ nl_xstrdup(const char *s)
 }
 
 char *
+nl_xvasprintf(const char *fmt, va_list ap)
+{
+    char *s;
+
+    if (vasprintf(&s, fmt, ap) == -1)
+        nl_oom();
+    return s;
+}
+
+char *
 nl_xasprintf(const char *fmt, ...)
 {
     va_list ap;
     char *s;
 
     va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) == -1)
-        nl_oom();
+    s = nl_xvasprintf(fmt, ap);
     va_end(ap);
     return s;
+}
+
+int
+nl_str_equal(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
 char *
@@ -98,6 +113,18 @@ nl_path_resolve(const char *file, const char *path)
     if (slash == NULL)
         return nl_xasprintf("%s/%s", cwd, path);
     return nl_xasprintf("%s/%.*s/%s", cwd, (int)(slash - file), file, path);
+}
+
+char *
+nl_path_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash == NULL)
+        return nl_xstrdup(".");
+    if (slash == path)
+        return nl_xstrdup("/");
+    return nl_xasprintf("%.*s", (int)(slash - path), path);
 }
 
 int

@@ -4,6 +4,7 @@
 #ifndef NL_UTIL_H
 #define NL_UTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -15,6 +16,11 @@ void *nl_xcalloc(size_t n, size_t size);
 void *nl_xreallocarray(void *p, size_t n, size_t size);
 char *nl_xstrdup(const char *s);
 char *nl_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *nl_xvasprintf(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
+
+/* 1 when a and b are the same string, or both NULL; 0 otherwise. */
+int nl_str_equal(const char *a, const char *b);
 
 /*
  * Resolves `path` against the folder of `file`: an absolute path is kept, a
@@ -22,6 +28,12 @@ char *nl_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * directory when `file` is relative.  Returns a new string.
  */
 char *nl_path_resolve(const char *file, const char *path);
+
+/*
+ * The folder of `path`: what comes before its last slash, "/" for a file
+ * at the root, "." when there is no slash.  Returns a new string.
+ */
+char *nl_path_dir(const char *path);
 
 /* Sets O_NONBLOCK (on = 1) or clears it; returns 0 or -1. */
 int nl_set_nonblock(int fd, int on);

@@ -200,3 +200,13 @@ TESTS += %reldir%/test_answer
 	$(JSONC_CFLAGS)
 %canon_reldir%_test_answer_LDADD = $(CMOCKA_LIBS) $(JSONC_LIBS)
 endif
+
+# i9-keys: the key table against what is derived from it (what a reload
+# compares) and what describes it (etc/netlabd.conf.in, netlabd.conf(5)).
+if UNIT_TESTS
+check_PROGRAMS += %reldir%/test_conf_keys
+TESTS += %reldir%/test_conf_keys
+%canon_reldir%_test_conf_keys_SOURCES = %reldir%/test_conf_keys.c
+%canon_reldir%_test_conf_keys_CFLAGS = $(NL_UNIT_CFLAGS)
+%canon_reldir%_test_conf_keys_LDADD = $(NL_UNIT_LIBS)
+endif

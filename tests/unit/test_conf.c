@@ -863,6 +863,56 @@ test_names(void **state)
     assert_true(nl_transport_is_dgram(NL_TRANSPORT_UDP));
     assert_false(nl_transport_is_dgram(NL_TRANSPORT_UNIX));
     assert_true(nl_transport_is_dgram(NL_TRANSPORT_UNIX_DGRAM));
+    assert_false(nl_transport_is_unix(NL_TRANSPORT_TCP));
+    assert_false(nl_transport_is_unix(NL_TRANSPORT_UDP));
+    assert_true(nl_transport_is_unix(NL_TRANSPORT_UNIX));
+    assert_true(nl_transport_is_unix(NL_TRANSPORT_UNIX_DGRAM));
+    /* A value no transport or model has. */
+    assert_string_equal(nl_transport_name(NL_TRANSPORT_KINDS), "?");
+    assert_string_equal(nl_model_name(NL_MODEL_KINDS), "?");
+    assert_false(nl_transport_is_dgram(NL_TRANSPORT_KINDS));
+    assert_false(nl_transport_is_unix((enum nl_transport_kind)-1));
+}
+
+/* From a socket's family and type to its transport (socket activation). */
+static void
+test_transport_find(void **state)
+{
+    (void)state;
+    assert_int_equal(nl_transport_find(0, 0), NL_TRANSPORT_TCP);
+    assert_int_equal(nl_transport_find(0, 1), NL_TRANSPORT_UDP);
+    assert_int_equal(nl_transport_find(1, 0), NL_TRANSPORT_UNIX);
+    assert_int_equal(nl_transport_find(1, 1), NL_TRANSPORT_UNIX_DGRAM);
+    for (int t = 0; t < NL_TRANSPORT_KINDS; t++)
+        assert_int_equal(nl_transport_find(nl_transport_is_unix(t),
+                                           nl_transport_is_dgram(t)),
+                         t);
+    /* And from a name, as the config spells it. */
+    for (int t = 0; t < NL_TRANSPORT_KINDS; t++)
+        assert_int_equal(nl_transport_lookup(nl_transport_name(t)), t);
+    assert_int_equal(nl_transport_lookup("sctp"), -1);
+    assert_int_equal(nl_transport_lookup("TCP"), -1);
+}
+
+/* Each model's default workers, and the processes a listener needs. */
+static void
+test_models(void **state)
+{
+    struct nl_listener_conf lc = {.workers = 6};
+
+    (void)state;
+    assert_int_equal(nl_model_default_workers(NL_MODEL_PREFORK),
+                     NL_DEFAULT_WORKERS_PREFORK);
+    assert_int_equal(nl_model_default_workers(NL_MODEL_THREADS),
+                     NL_DEFAULT_WORKERS_THREADS);
+    assert_int_equal(nl_model_default_workers(NL_MODEL_LIBEV),
+                     NL_DEFAULT_WORKERS_LIBEV);
+    lc.model = NL_MODEL_PREFORK; /* one process per worker */
+    assert_int_equal(nl_model_procs(&lc), 6);
+    lc.model = NL_MODEL_THREADS;
+    assert_int_equal(nl_model_procs(&lc), 1);
+    lc.model = NL_MODEL_LIBEV;
+    assert_int_equal(nl_model_procs(&lc), 1);
 }
 
 static void
@@ -927,6 +977,8 @@ main(void)
         cmocka_unit_test(test_include_special),
         cmocka_unit_test(test_errors_appended),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_transport_find),
+        cmocka_unit_test(test_models),
         cmocka_unit_test(test_listener_address),
         cmocka_unit_test(test_free_null),
     };

@@ -1,7 +1,9 @@
 /*
  * test_conf_equal.c - the comparisons a reload decides with:
- * nl_listener_same_address() (the same socket?) and nl_listener_equal()
- * (the same listener, to be kept as it runs?), on specs built by hand.
+ * nl_listener_same_address() (the same socket?), nl_listener_equal()
+ * (the same listener, to be kept as it runs?) and nl_listener_change()
+ * (which of the two, or neither), on specs built by hand.  test_conf_keys
+ * changes every key of the table in turn.
  */
 #include "config.h"
 
@@ -68,14 +70,21 @@ setup(void **state)
     return 0;
 }
 
-/* Both comparisons, both ways round. */
+/* The three comparisons, both ways round: another address is the
+ * strongest change, then another spec on the same socket. */
 static void
 same(int address, int equal)
 {
+    int change = !address ? NL_CHANGE_ADDRESS
+                 : !equal ? NL_CHANGE_RESPAWN
+                          : NL_CHANGE_NONE;
+
     assert_int_equal(nl_listener_same_address(&a, &b), address);
     assert_int_equal(nl_listener_same_address(&b, &a), address);
     assert_int_equal(nl_listener_equal(&a, &b), equal);
     assert_int_equal(nl_listener_equal(&b, &a), equal);
+    assert_int_equal(nl_listener_change(&a, &b), change);
+    assert_int_equal(nl_listener_change(&b, &a), change);
 }
 
 static void

@@ -142,6 +142,7 @@ test_fd_flags(void **state)
     assert_int_equal(nl_set_cloexec(-1), -1);
 }
 
+/* nl_xasprintf(), and so nl_xvasprintf(), which it calls. */
 static void
 test_xasprintf_and_alloc(void **state)
 {
@@ -183,6 +184,42 @@ test_xasprintf_and_alloc(void **state)
     a = nl_xreallocarray(a, 1000, sizeof(*a));
     assert_int_equal(a[3], 3);
     free(a);
+}
+
+static void
+test_str_equal(void **state)
+{
+    char a[] = "web", b[] = "web";
+
+    assert_true(nl_str_equal(a, b)); /* by content, not by pointer */
+    assert_true(nl_str_equal(a, a));
+    assert_true(nl_str_equal(NULL, NULL));
+    assert_true(nl_str_equal("", ""));
+    assert_false(nl_str_equal(a, "we"));
+    assert_false(nl_str_equal("we", a));
+    assert_false(nl_str_equal(a, NULL));
+    assert_false(nl_str_equal(NULL, a));
+    assert_false(nl_str_equal("", NULL));
+}
+
+static void
+test_path_dir(void **state)
+{
+    static const char *const cases[][2] = {
+        {"/etc/netlabd/netlabd.conf", "/etc/netlabd"},
+        {"/netlabd.conf", "/"},
+        {"netlabd.conf", "."},
+        {"conf/netlabd.conf", "conf"},
+        {"/run/netlabd/", "/run/netlabd"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *d = nl_path_dir(cases[i][0]);
+
+        assert_string_equal(d, cases[i][1]);
+        free(d);
+    }
 }
 
 static void
@@ -310,6 +347,8 @@ main(void)
                                         teardown),
         cmocka_unit_test(test_fd_flags),
         cmocka_unit_test(test_xasprintf_and_alloc),
+        cmocka_unit_test(test_str_equal),
+        cmocka_unit_test(test_path_dir),
         cmocka_unit_test(test_overflow_aborts),
         cmocka_unit_test_setup_teardown(test_fork, setup, teardown),
         cmocka_unit_test(test_now),
