@@ -9,6 +9,7 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/blocking.h \
 	%reldir%/buf.c \
 	%reldir%/buf.h \
+	%reldir%/commands.c \
 	%reldir%/conf.c \
 	%reldir%/conf.h \
 	%reldir%/conf_include.c \
@@ -28,6 +29,7 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/model_libev.c \
 	%reldir%/model_prefork.c \
 	%reldir%/model_threads.c \
+	%reldir%/notify.c \
 	%reldir%/pidfile.c \
 	%reldir%/pidfile.h \
 	%reldir%/preflight.c \
@@ -45,6 +47,7 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/session.h \
 	%reldir%/stats.c \
 	%reldir%/stats.h \
+	%reldir%/supervisor.c \
 	%reldir%/transport.c \
 	%reldir%/transport.h \
 	%reldir%/transport_inet.c \

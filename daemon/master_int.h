@@ -17,6 +17,7 @@
 struct nl_check;
 struct nl_conf;
 struct nl_control;
+struct nl_control_client;
 struct nl_listener_conf;
 struct nl_master;
 
@@ -132,7 +133,38 @@ struct nl_master {
  * socket (NL_CONTROL_MAX_CLIENTS). */
 #define NL_MAX_QUEUED_RELOADS 8
 
+/* A serving process gets SIGKILL this long after shutdown_timeout. */
+#define KILL_GRACE 2.0
+
+/* Every serving process of every current listener. */
+#define FOR_EACH_PROC(m, pr)                                                   \
+    for (size_t i_ = 0; i_ < (m)->nlst; i_++)                                  \
+        for (struct proc *pr = (m)->lst[i_]->procs;                            \
+             pr < (m)->lst[i_]->procs + (m)->lst[i_]->nprocs; pr++)
+
 /* master.c */
+void child_close_master_fds(struct nl_master *m, struct lst *keep);
+void finish_stop(struct nl_master *m);
+void master_stop(struct nl_master *m, const char *why);
+int log_reopen(struct nl_master *m);
+
+/* notify.c */
+void notify_ready(struct nl_master *m, int ok);
+void sd_status(void *arg, char *buf, size_t len);
+
+/* commands.c */
+void control_cmd(void *arg, struct nl_control_client *c, const char *line);
+
+/* supervisor.c */
+int lst_ready(const struct lst *l);
+void check_started(struct nl_master *m);
+void reap(struct nl_master *m);
+void drain_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
+void kill_cb(struct ev_loop *loop, ev_timer *t, int revents);
+void lst_close_socket(struct lst *l);
+void drain_free(struct drain *d);
+int children_left(const struct nl_master *m);
+int drains_full(const struct nl_master *m);
 struct lst *nl_lst_new(struct nl_master *m, const struct nl_listener_conf *lc);
 void nl_lst_spawn(struct lst *l);
 /* Turns l's serving processes into drains (SIGTERM) and frees l; its
@@ -149,6 +181,14 @@ void nl_lst_free(struct lst *l);
  * nc; it takes nc.  Returns 0, or -1 with the errors in errs and the
  * running configuration untouched.
  */
+void flush_replies(struct nl_master *m, int force);
+void replies_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents);
+void check_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents);
+void reload_next(struct nl_master *m);
+void reload_abort(struct nl_master *m);
+void reload_request(struct nl_master *m, const char *why,
+                    struct nl_control_client *client);
+int queued_clients(const struct nl_master *m);
 struct nl_conf *nl_reload_parse(struct nl_master *m, struct nl_errs *errs);
 int nl_reload_apply(struct nl_master *m, struct nl_conf *nc,
                     struct nl_errs *errs);

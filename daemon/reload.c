@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,14 +35,20 @@
 #include <unistd.h>
 
 #include "activation.h"
+#include "buf.h"
 #include "conf.h"
+#include "control.h"
 #include "errs.h"
+#include "json.h"
 #include "log.h"
 #include "master_int.h"
 #include "plugins.h"
 #include "privs.h"
+#include "sdnotify.h"
 #include "transport.h"
 #include "util.h"
+
+#define REPLY_WAIT   2.0 /* longest a reload answer waits for old processes */
 
 static int
 same_string(const char *a, const char *b)
@@ -257,4 +264,273 @@ fail:
     free(taken);
     nl_conf_free(nc);
     return -1;
+}
+
+/* Sends the reload answers held back, once no older process accepts any
+ * more (or the wait is over). */
+void
+flush_replies(struct nl_master *m, int force)
+{
+    struct reply **rp = &m->replies;
+    double now = nl_now(), next = 0;
+
+    while (*rp != NULL) {
+        struct reply *r = *rp;
+        int wait = 0;
+
+        /* Only processes that reload (or an earlier one) retired count. */
+        for (struct drain *d = m->drains; d != NULL && !wait; d = d->next)
+            wait = d->accepting && d->retired <= r->generation;
+        if (wait && !force && now < r->deadline) {
+            if (next == 0 || r->deadline < next)
+                next = r->deadline;
+            rp = &r->next;
+            continue;
+        }
+        *rp = r->next;
+        nl_control_reply(r->client, r->json);
+        free(r->json);
+        free(r);
+    }
+    ev_timer_stop(m->loop, &m->replies_w);
+    if (next > 0) {
+        ev_timer_set(&m->replies_w, next - now, 0.0);
+        ev_timer_start(m->loop, &m->replies_w);
+    }
+}
+
+void
+replies_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    flush_replies(t->data, 0); /* sends those whose deadline passed */
+}
+
+/*
+ * Reloading.  The new file is parsed at once, its handlers are checked in
+ * a child while the loop goes on (so status, restarts and logs do not wait
+ * for a slow init()), and the rest is applied when the child is done.  A
+ * control client gets the outcome when it is known.  A reload asked for
+ * while one runs is queued and runs after it; so is one asked for while
+ * NL_MAX_OLD_GENERATIONS older generations drain, until one of them ends:
+ * reloads in a quick row never end a live session before its
+ * shutdown_timeout, and never pile up processes.
+ */
+static void reload_run(struct nl_master *m, const char *why,
+                       struct nl_control_client *client);
+
+/* Answers a client's `reload`: at once if it failed, else once the old
+ * processes stopped accepting, so that a client that connects after the
+ * answer meets the new configuration. */
+static void
+answer_reload(struct nl_master *m, struct nl_control_client *c)
+{
+    struct nl_buf b = {0};
+    struct reply *r;
+
+    nl_buf_printf(&b,
+                  "{\"ok\": %s, \"error\": ", m->reload_ok ? "true" : "false");
+    if (m->reload_error != NULL)
+        nl_json_string(&b, m->reload_error);
+    else
+        nl_buf_printf(&b, "null");
+    nl_buf_printf(&b, ", \"generation\": %u}", m->generation);
+    nl_buf_append(&b, "", 1);
+    if (!m->reload_ok) {
+        nl_control_reply(c, nl_buf_head(&b));
+        nl_buf_free(&b);
+        return;
+    }
+    r = nl_xcalloc(1, sizeof(*r));
+    r->client = c;
+    r->json = nl_xstrdup(nl_buf_head(&b));
+    r->generation = m->generation;
+    r->deadline = nl_now() + REPLY_WAIT;
+    r->next = m->replies;
+    m->replies = r;
+    nl_buf_free(&b);
+    flush_replies(m, 0);
+}
+
+/* Records the outcome of a reload, answers who asked, starts the next. */
+static void
+reload_done(struct nl_master *m, int rc)
+{
+    struct nl_control_client *c = m->reloader;
+
+    free(m->reload_error);
+    m->reload_error = NULL;
+    if (rc == -1) {
+        for (size_t i = 0; i < m->check_errs.n; i++)
+            nl_errx(NULL, "%s", m->check_errs.msg[i]);
+        m->reload_error = nl_errs_join(&m->check_errs);
+    }
+    nl_errs_clear(&m->check_errs);
+    m->reloaded = 1;
+    m->reload_ok = rc == 0;
+    m->reload_time = time(NULL);
+    if (rc == 0)
+        nl_notice(NULL, "reloaded: generation %u%s", m->generation,
+                  m->reload_to_root ? "; handlers now run as root" : "");
+    else
+        nl_errx(NULL, "reload refused, configuration unchanged");
+    /* Refused or not, the reload is over: systemd must not stay in
+     * "reloading" (STATUS= then names the error). */
+    if (m->started_up && !m->stopping)
+        nl_sd_ready();
+    m->reloader = NULL;
+    m->reloading = 0;
+    if (c != NULL)
+        answer_reload(m, c);
+    reload_next(m);
+}
+
+static void
+check_done(struct nl_master *m, int timed_out)
+{
+    struct nl_conf *nc = m->check_conf;
+    int rc;
+
+    ev_io_stop(m->loop, &m->check_w);
+    ev_timer_stop(m->loop, &m->check_t);
+    rc = nl_check_end(m->check, timed_out);
+    m->check = NULL;
+    m->check_conf = NULL;
+    if (rc == 0)
+        rc = nl_reload_apply(m, nc, &m->check_errs);
+    else
+        nl_conf_free(nc);
+    reload_done(m, rc);
+}
+
+static void
+check_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct nl_master *m = io->data;
+
+    if (nl_check_read(m->check))
+        check_done(m, 0);
+}
+
+void
+check_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    check_done(t->data, 1);
+}
+
+/* A stop ends a reload in progress; whoever asked, for it or for one
+ * queued after it, is told. */
+void
+reload_abort(struct nl_master *m)
+{
+    if (m->check == NULL) {
+        reload_next(m); /* the queue, which m->stopping refuses */
+        return;
+    }
+    ev_io_stop(m->loop, &m->check_w);
+    ev_timer_stop(m->loop, &m->check_t);
+    (void)nl_check_end(m->check, 1); /* its verdict no longer matters */
+    m->check = NULL;
+    nl_conf_free(m->check_conf);
+    m->check_conf = NULL;
+    nl_errs_clear(&m->check_errs);
+    nl_errs_add(&m->check_errs, "netlabd is stopping");
+    reload_done(m, -1); /* runs the queue, which m->stopping refuses */
+}
+
+static void
+reload_run(struct nl_master *m, const char *why,
+           struct nl_control_client *client)
+{
+    m->reloader = client;
+    m->reloading = 1;
+    if (m->stopping) {
+        nl_errs_add(&m->check_errs, "netlabd is stopping");
+        reload_done(m, -1);
+        return;
+    }
+    nl_notice(NULL, "%s: reloading %s", why, m->conf->file);
+    if (m->started_up) {
+        char what[512];
+
+        snprintf(what, sizeof(what), "reloading %s", m->conf->file);
+        nl_sd_reloading(what);
+    }
+    m->reload_to_root = 0;
+    if ((m->check_conf = nl_reload_parse(m, &m->check_errs)) == NULL ||
+        (m->check = nl_check_start(m->check_conf, &m->check_errs)) == NULL) {
+        nl_conf_free(m->check_conf);
+        m->check_conf = NULL;
+        reload_done(m, -1);
+        return;
+    }
+    ev_io_init(&m->check_w, check_cb, nl_check_fd(m->check), EV_READ);
+    m->check_w.data = m;
+    ev_io_start(m->loop, &m->check_w);
+    ev_timer_set(&m->check_t, NL_CHECK_TIMEOUT, 0.0);
+    ev_timer_start(m->loop, &m->check_t);
+}
+
+/*
+ * Starts the first reload asked for, unless one runs, or
+ * NL_MAX_OLD_GENERATIONS older generations still drain: then it waits for
+ * one of them to end (reap() calls again), which it does at the latest
+ * when its processes are killed after shutdown_timeout.  A reload that
+ * waits reads the file when it runs, so it applies what was asked for
+ * meanwhile too.
+ */
+void
+reload_next(struct nl_master *m)
+{
+    struct waiter *w = m->queue;
+    const char *why;
+    struct nl_control_client *c;
+
+    if (w == NULL || m->reloading)
+        return;
+    if (!m->stopping && drains_full(m)) {
+        if (!m->reload_deferred)
+            nl_notice(NULL,
+                      "%s: reload deferred: %d older generations still "
+                      "draining",
+                      w->why, NL_MAX_OLD_GENERATIONS);
+        m->reload_deferred = 1;
+        return;
+    }
+    m->reload_deferred = 0;
+    m->queue = w->next;
+    why = w->why;
+    c = w->client;
+    free(w);
+    reload_run(m, why, c);
+}
+
+/* Control clients whose reload waits in the queue. */
+int
+queued_clients(const struct nl_master *m)
+{
+    int n = 0;
+
+    for (const struct waiter *w = m->queue; w != NULL; w = w->next)
+        n += w->client != NULL;
+    return n;
+}
+
+/* A reload asked for by client (NULL: SIGHUP): now, or after those that
+ * run or wait.  A SIGHUP while one waits is coalesced into it: that one
+ * reads the file later.  A client's reload is its own, answered with its
+ * outcome. */
+void
+reload_request(struct nl_master *m, const char *why,
+               struct nl_control_client *client)
+{
+    struct waiter **tail = &m->queue;
+
+    if (client == NULL && m->queue != NULL)
+        return;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = nl_xcalloc(1, sizeof(**tail));
+    (*tail)->client = client;
+    (*tail)->why = why;
+    reload_next(m);
 }
