@@ -12,9 +12,24 @@
 #include "conf.h"
 #include "control.h"
 #include "json.h"
+#include "commands.h"
+#include "log.h"
 #include "master_int.h"
+#include "reload.h"
+#include "supervisor.h"
 #include "stats.h"
 #include "transport.h"
+
+int
+nl_commands_log_reopen(void)
+{
+    if (nl_log_reopen() == -1) {
+        nl_log_errno(NULL, "reopening the log");
+        return -1;
+    }
+    nl_info(NULL, "log reopened");
+    return 0;
+}
 
 static void
 counters_json(struct nl_buf *b, const struct nl_counters *c)
@@ -35,15 +50,9 @@ counters_json(struct nl_buf *b, const struct nl_counters *c)
 static void
 listener_json(struct nl_master *m, const struct lst *l, struct nl_buf *b)
 {
-    struct nl_counters c = l->kept;
+    struct nl_counters c;
 
-    c.active = 0;
-    for (int j = 0; j < l->nprocs; j++)
-        if (l->procs[j].slot != NULL)
-            nl_stats_sum(&c, l->procs[j].slot);
-    for (const struct drain *d = m->drains; d != NULL; d = d->next)
-        if (d->id == l->id)
-            nl_stats_sum(&c, d->slot);
+    nl_lst_counters(&m->sup, l, &c);
     nl_buf_printf(b, "{\"name\": ");
     nl_json_string(b, l->lc->name);
     nl_buf_printf(b, ", \"transport\": ");
@@ -56,11 +65,11 @@ listener_json(struct nl_master *m, const struct lst *l, struct nl_buf *b)
     nl_json_string(b, l->lc->handler);
     nl_buf_printf(b, ", ");
     counters_json(b, &c);
-    nl_buf_printf(b, ", \"serving\": %s}", lst_ready(l) ? "true" : "false");
+    nl_buf_printf(b, ", \"serving\": %s}", nl_lst_ready(l) ? "true" : "false");
 }
 
-static void
-status_json(struct nl_master *m, struct nl_buf *b)
+void
+nl_commands_status(struct nl_master *m, struct nl_buf *b)
 {
     char when[32];
     struct tm tm;
@@ -70,7 +79,7 @@ status_json(struct nl_master *m, struct nl_buf *b)
     nl_buf_printf(b, ", \"uptime_s\": %ld, \"config\": ",
                   (long)(time(NULL) - m->start_time));
     nl_json_string(b, m->conf->file);
-    nl_buf_printf(b, ", \"generation\": %u, \"last_reload\": ", m->generation);
+    nl_buf_printf(b, ", \"generation\": %u, \"last_reload\": ", m->sup.generation);
     if (!m->reloaded) {
         nl_buf_printf(b, "null");
     } else {
@@ -85,13 +94,13 @@ status_json(struct nl_master *m, struct nl_buf *b)
         nl_buf_printf(b, ", \"time\": \"%s\"}", when);
     }
     nl_buf_printf(b, ", \"listeners\": [");
-    for (size_t i = 0; i < m->nlst; i++) {
+    for (size_t i = 0; i < m->sup.nlst; i++) {
         nl_buf_printf(b, "%s", i ? ", " : "");
-        listener_json(m, m->lst[i], b);
+        listener_json(m, m->sup.lst[i], b);
     }
     nl_buf_printf(b, "], \"draining\": [");
-    for (const struct drain *d = m->drains; d != NULL; d = d->next) {
-        nl_buf_printf(b, "%s{\"listener\": ", d == m->drains ? "" : ", ");
+    for (const struct drain *d = m->sup.drains; d != NULL; d = d->next) {
+        nl_buf_printf(b, "%s{\"listener\": ", d == m->sup.drains ? "" : ", ");
         nl_json_string(b, d->name);
         nl_buf_printf(b,
                       ", \"pid\": %ld, \"generation\": %u, "
@@ -104,14 +113,15 @@ status_json(struct nl_master *m, struct nl_buf *b)
 }
 
 void
-control_cmd(void *arg, struct nl_control_client *c, const char *line)
+nl_commands_run(void *arg, struct nl_control_client *c, const char *line)
 {
-    struct nl_master *m = arg;
+    struct nl_commands *cmds = arg;
+    struct nl_master *m = cmds->m;
     struct nl_buf b = {0};
     int stop = 0;
 
     if (strcmp(line, "status") == 0) {
-        status_json(m, &b);
+        nl_commands_status(m, &b);
     } else if (strcmp(line, "stop") == 0) {
         nl_buf_printf(&b, "{\"ok\": true}");
         stop = 1;
@@ -119,7 +129,7 @@ control_cmd(void *arg, struct nl_control_client *c, const char *line)
         /* Each waits for its answer with a place of the control socket's:
          * past a few, more would fill them all and shut `status` and
          * `stop` out, so the newcomer is told to come back. */
-        if (queued_clients(m) >= NL_MAX_QUEUED_RELOADS) {
+        if (nl_reload_queued_clients(m) >= NL_MAX_QUEUED_RELOADS) {
             nl_buf_printf(&b,
                           "{\"ok\": false, \"error\": \"%d reloads asked "
                           "for on the control socket are waiting already; "
@@ -127,11 +137,11 @@ control_cmd(void *arg, struct nl_control_client *c, const char *line)
                           NL_MAX_QUEUED_RELOADS);
         } else {
             /* Answered when the reload is done (answer_reload()). */
-            reload_request(m, "reload requested on the control socket", c);
+            nl_reload_request(m, "reload requested on the control socket", c);
             return;
         }
     } else if (strcmp(line, "log-reopen") == 0) {
-        if (log_reopen(m) == 0) {
+        if (nl_commands_log_reopen() == 0) {
             nl_buf_printf(&b, "{\"ok\": true}");
         } else {
             nl_buf_printf(&b, "{\"ok\": false, \"error\": ");
@@ -157,5 +167,5 @@ control_cmd(void *arg, struct nl_control_client *c, const char *line)
     nl_control_reply(c, nl_buf_head(&b));
     nl_buf_free(&b);
     if (stop)
-        master_stop(m, "stop requested on the control socket");
+        cmds->stop(m, "stop requested on the control socket");
 }

@@ -1,20 +1,28 @@
 /*
- * notify.c - what the master tells whoever waits for it: the daemonize
- * pipe's one byte and systemd's READY=1 once every listener serves, and the
- * STATUS= line systemctl status shows.  sdnotify.c carries the messages.
+ * notify.c - the master's notify protocol: the daemonize pipe's one byte
+ * and READY=1 once every listener serves, RELOADING=1 and READY=1 around a
+ * reload, STOPPING=1, and the STATUS= line systemctl status shows.
+ *
+ * Its own file rather than part of sdnotify.c: sdnotify.c is the wire
+ * (NOTIFY_SOCKET, datagrams, the watchdog, retries) and knows nothing of
+ * listeners or reloads, which keeps it testable alone (test_sdnotify.c);
+ * what the master says, and when, depends on the master's state, read
+ * here.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "log.h"
 #include "master_int.h"
+#include "notify.h"
 #include "sdnotify.h"
-#include "stats.h"
+#include "supervisor.h"
 
 void
-notify_ready(struct nl_master *m, int ok)
+nl_notify_ready(struct nl_master *m, int ok)
 {
     if (m->ready_fd != -1) {
         /* The waiting parent exits 0 on "R"; nothing to do if it is gone. */
@@ -26,36 +34,50 @@ notify_ready(struct nl_master *m, int ok)
     nl_log_startup_end();
     if (ok) {
         nl_sd_ready();
-        nl_notice(NULL, "ready: %zu listener(s) serving", m->nlst);
+        nl_notice(NULL, "ready: %zu listener(s) serving", m->sup.nlst);
     }
 }
 
-/* The line systemctl status shows: STATUS= (sdnotify.c sends it). */
 void
-sd_status(void *arg, char *buf, size_t len)
+nl_notify_reloading(struct nl_master *m)
+{
+    char what[512];
+
+    if (!m->sup.started_up)
+        return;
+    snprintf(what, sizeof(what), "reloading %s", m->conf->file);
+    nl_sd_reloading(what);
+}
+
+void
+nl_notify_reloaded(struct nl_master *m)
+{
+    if (m->sup.started_up && !m->sup.stopping)
+        nl_sd_ready();
+}
+
+void
+nl_notify_stopping(void)
+{
+    nl_sd_stopping();
+}
+
+void
+nl_notify_status(void *arg, char *buf, size_t len)
 {
     struct nl_master *m = arg;
-    unsigned long long active = 0;
-    size_t serving = 0;
+    unsigned long long active = nl_sup_active(&m->sup);
     int n;
 
-    FOR_EACH_PROC(m, pr)
-    {
-        if (pr->slot != NULL)
-            active += __atomic_load_n(&pr->slot->active, __ATOMIC_RELAXED);
-    }
-    for (const struct drain *d = m->drains; d != NULL; d = d->next)
-        active += __atomic_load_n(&d->slot->active, __ATOMIC_RELAXED);
-    if (m->stopping) {
+    if (m->sup.stopping) {
         snprintf(buf, len, "stopping; %llu active connection(s)", active);
         return;
     }
-    for (size_t i = 0; i < m->nlst; i++)
-        serving += lst_ready(m->lst[i]);
     n = snprintf(buf, len,
                  "generation %u; %zu/%zu listener(s) serving; %llu active "
                  "connection(s)",
-                 m->generation, serving, m->nlst, active);
+                 m->sup.generation, nl_sup_serving(&m->sup), m->sup.nlst,
+                 active);
     if (m->reloaded && !m->reload_ok && m->reload_error != NULL && n > 0 &&
         (size_t)n < len)
         snprintf(buf + n, len - (size_t)n, "; last reload refused: %s",

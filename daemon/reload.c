@@ -44,11 +44,30 @@
 #include "master_int.h"
 #include "plugins.h"
 #include "privs.h"
-#include "sdnotify.h"
+#include "reload.h"
+#include "supervisor.h"
+#include "notify.h"
 #include "transport.h"
 #include "util.h"
 
-#define REPLY_WAIT   2.0 /* longest a reload answer waits for old processes */
+#define REPLY_WAIT 2.0 /* longest a reload answer waits for old processes */
+
+/* A reload asked for while another runs: by a control client, or by
+ * SIGHUP (client NULL). */
+struct waiter {
+    struct nl_control_client *client;
+    const char *why; /* a string constant, for the log */
+    struct waiter *next;
+};
+
+/* A `reload` answer held until the old processes stopped accepting. */
+struct reply {
+    struct nl_control_client *client;
+    char *json;
+    unsigned generation; /* the reload's */
+    double deadline;     /* sent then at the latest */
+    struct reply *next;
+};
 
 static int
 same_string(const char *a, const char *b)
@@ -134,7 +153,7 @@ nl_reload_apply(struct nl_master *m, struct nl_conf *nc, struct nl_errs *errs)
     n = nc->nlisteners;
     next = nl_xcalloc(n ? n : 1, sizeof(*next));
     match = nl_xcalloc(n ? n : 1, sizeof(*match));
-    taken = nl_xcalloc(m->nlst ? m->nlst : 1, 1);
+    taken = nl_xcalloc(m->sup.nlst ? m->sup.nlst : 1, 1);
 
     /* Match by address; bind the new addresses before changing anything.
      * Passes, most specific first: a listener that names a port gets the
@@ -142,13 +161,13 @@ nl_reload_apply(struct nl_master *m, struct nl_conf *nc, struct nl_errs *errs)
      * address, are told apart by name; then anything that fits. */
     for (int pass = 0; pass < 3; pass++)
         for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < m->nlst && match[i] == NULL; j++)
-                if (!taken[j] && same_socket(m->lst[j], &nc->listeners[i]) &&
+            for (size_t j = 0; j < m->sup.nlst && match[i] == NULL; j++)
+                if (!taken[j] && same_socket(m->sup.lst[j], &nc->listeners[i]) &&
                     (pass == 2 || (pass == 0 && nc->listeners[i].port != 0) ||
-                     (pass == 1 && same_string(m->lst[j]->lc->name,
+                     (pass == 1 && same_string(m->sup.lst[j]->lc->name,
                                                nc->listeners[i].name)))) {
                     taken[j] = 1;
-                    match[i] = m->lst[j];
+                    match[i] = m->sup.lst[j];
                 }
     nl_activation_names(nc); /* which sockets from systemd go by name */
     for (size_t i = 0; i < n; i++) {
@@ -156,7 +175,7 @@ nl_reload_apply(struct nl_master *m, struct nl_conf *nc, struct nl_errs *errs)
 
         if (match[i] != NULL)
             continue;
-        next[i] = nl_lst_new(m, lc);
+        next[i] = nl_lst_new(&m->sup, lc);
         if ((next[i]->gate = nl_stats_alloc()) == NULL) {
             nl_errs_add(errs, "%s:%d: listener %s: no counter slot left",
                         nc->file, lc->line, lc->name);
@@ -200,7 +219,7 @@ nl_reload_apply(struct nl_master *m, struct nl_conf *nc, struct nl_errs *errs)
         old->shutdown_timeout != nc->shutdown_timeout ||
         old->log_level != nc->log_level ||
         (nc->log_target_set && !same_string(old->log_target, nc->log_target));
-    m->generation++;
+    m->sup.generation++;
     for (size_t i = 0; i < n; i++) {
         const struct nl_listener_conf *lc = &nc->listeners[i];
         struct lst *o = match[i];
@@ -212,7 +231,7 @@ nl_reload_apply(struct nl_master *m, struct nl_conf *nc, struct nl_errs *errs)
             next[i] = o;
             continue;
         }
-        next[i] = nl_lst_new(m, lc);
+        next[i] = nl_lst_new(&m->sup, lc);
         next[i]->id = o->id;
         next[i]->sk = o->sk;
         next[i]->gate = o->gate;
@@ -230,8 +249,8 @@ nl_reload_apply(struct nl_master *m, struct nl_conf *nc, struct nl_errs *errs)
         nl_info(lc->name, "changed: new serving processes, old ones drain");
         nl_lst_retire(o);
     }
-    for (size_t j = 0; j < m->nlst; j++) {
-        struct lst *o = m->lst[j];
+    for (size_t j = 0; j < m->sup.nlst; j++) {
+        struct lst *o = m->sup.lst[j];
 
         if (taken[j])
             continue;
@@ -240,10 +259,11 @@ nl_reload_apply(struct nl_master *m, struct nl_conf *nc, struct nl_errs *errs)
         nl_transport_close(o->lc, &o->sk); /* systemd's goes back */
         nl_lst_retire(o);
     }
-    free(m->lst);
-    m->lst = next;
-    m->nlst = n;
+    free(m->sup.lst);
+    m->sup.lst = next;
+    m->sup.nlst = n;
     m->conf = nc;
+    m->sup.conf = nc;
     nl_conf_free(old);
     for (size_t i = 0; i < n; i++)
         if (next[i] != match[i])
@@ -268,7 +288,7 @@ fail:
 
 /* Sends the reload answers held back, once no older process accepts any
  * more (or the wait is over). */
-void
+static void
 flush_replies(struct nl_master *m, int force)
 {
     struct reply **rp = &m->replies;
@@ -276,11 +296,8 @@ flush_replies(struct nl_master *m, int force)
 
     while (*rp != NULL) {
         struct reply *r = *rp;
-        int wait = 0;
-
         /* Only processes that reload (or an earlier one) retired count. */
-        for (struct drain *d = m->drains; d != NULL && !wait; d = d->next)
-            wait = d->accepting && d->retired <= r->generation;
+        int wait = nl_sup_accepting(&m->sup, r->generation);
         if (wait && !force && now < r->deadline) {
             if (next == 0 || r->deadline < next)
                 next = r->deadline;
@@ -299,7 +316,7 @@ flush_replies(struct nl_master *m, int force)
     }
 }
 
-void
+static void
 replies_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     flush_replies(t->data, 0); /* sends those whose deadline passed */
@@ -315,8 +332,8 @@ replies_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
  * reloads in a quick row never end a live session before its
  * shutdown_timeout, and never pile up processes.
  */
-static void reload_run(struct nl_master *m, const char *why,
-                       struct nl_control_client *client);
+static void reload_next(struct nl_master *m);
+static void flush_replies(struct nl_master *m, int force);
 
 /* Answers a client's `reload`: at once if it failed, else once the old
  * processes stopped accepting, so that a client that connects after the
@@ -333,7 +350,7 @@ answer_reload(struct nl_master *m, struct nl_control_client *c)
         nl_json_string(&b, m->reload_error);
     else
         nl_buf_printf(&b, "null");
-    nl_buf_printf(&b, ", \"generation\": %u}", m->generation);
+    nl_buf_printf(&b, ", \"generation\": %u}", m->sup.generation);
     nl_buf_append(&b, "", 1);
     if (!m->reload_ok) {
         nl_control_reply(c, nl_buf_head(&b));
@@ -343,7 +360,7 @@ answer_reload(struct nl_master *m, struct nl_control_client *c)
     r = nl_xcalloc(1, sizeof(*r));
     r->client = c;
     r->json = nl_xstrdup(nl_buf_head(&b));
-    r->generation = m->generation;
+    r->generation = m->sup.generation;
     r->deadline = nl_now() + REPLY_WAIT;
     r->next = m->replies;
     m->replies = r;
@@ -369,14 +386,13 @@ reload_done(struct nl_master *m, int rc)
     m->reload_ok = rc == 0;
     m->reload_time = time(NULL);
     if (rc == 0)
-        nl_notice(NULL, "reloaded: generation %u%s", m->generation,
+        nl_notice(NULL, "reloaded: generation %u%s", m->sup.generation,
                   m->reload_to_root ? "; handlers now run as root" : "");
     else
         nl_errx(NULL, "reload refused, configuration unchanged");
     /* Refused or not, the reload is over: systemd must not stay in
      * "reloading" (STATUS= then names the error). */
-    if (m->started_up && !m->stopping)
-        nl_sd_ready();
+    nl_notify_reloaded(m);
     m->reloader = NULL;
     m->reloading = 0;
     if (c != NULL)
@@ -411,7 +427,7 @@ check_cb(struct ev_loop *loop, ev_io *io, int revents)
         check_done(m, 0);
 }
 
-void
+static void
 check_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     check_done(t->data, 1);
@@ -420,10 +436,10 @@ check_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 /* A stop ends a reload in progress; whoever asked, for it or for one
  * queued after it, is told. */
 void
-reload_abort(struct nl_master *m)
+nl_reload_abort(struct nl_master *m)
 {
     if (m->check == NULL) {
-        reload_next(m); /* the queue, which m->stopping refuses */
+        reload_next(m); /* the queue, which m->sup.stopping refuses */
         return;
     }
     ev_io_stop(m->loop, &m->check_w);
@@ -434,7 +450,7 @@ reload_abort(struct nl_master *m)
     m->check_conf = NULL;
     nl_errs_clear(&m->check_errs);
     nl_errs_add(&m->check_errs, "netlabd is stopping");
-    reload_done(m, -1); /* runs the queue, which m->stopping refuses */
+    reload_done(m, -1); /* runs the queue, which m->sup.stopping refuses */
 }
 
 static void
@@ -443,18 +459,13 @@ reload_run(struct nl_master *m, const char *why,
 {
     m->reloader = client;
     m->reloading = 1;
-    if (m->stopping) {
+    if (m->sup.stopping) {
         nl_errs_add(&m->check_errs, "netlabd is stopping");
         reload_done(m, -1);
         return;
     }
     nl_notice(NULL, "%s: reloading %s", why, m->conf->file);
-    if (m->started_up) {
-        char what[512];
-
-        snprintf(what, sizeof(what), "reloading %s", m->conf->file);
-        nl_sd_reloading(what);
-    }
+    nl_notify_reloading(m);
     m->reload_to_root = 0;
     if ((m->check_conf = nl_reload_parse(m, &m->check_errs)) == NULL ||
         (m->check = nl_check_start(m->check_conf, &m->check_errs)) == NULL) {
@@ -473,12 +484,12 @@ reload_run(struct nl_master *m, const char *why,
 /*
  * Starts the first reload asked for, unless one runs, or
  * NL_MAX_OLD_GENERATIONS older generations still drain: then it waits for
- * one of them to end (reap() calls again), which it does at the latest
+ * one of them to end (nl_reload_on_drained()), which it does at the latest
  * when its processes are killed after shutdown_timeout.  A reload that
  * waits reads the file when it runs, so it applies what was asked for
  * meanwhile too.
  */
-void
+static void
 reload_next(struct nl_master *m)
 {
     struct waiter *w = m->queue;
@@ -487,7 +498,8 @@ reload_next(struct nl_master *m)
 
     if (w == NULL || m->reloading)
         return;
-    if (!m->stopping && drains_full(m)) {
+    if (!m->sup.stopping &&
+        nl_sup_old_generations(&m->sup) >= NL_MAX_OLD_GENERATIONS) {
         if (!m->reload_deferred)
             nl_notice(NULL,
                       "%s: reload deferred: %d older generations still "
@@ -506,7 +518,7 @@ reload_next(struct nl_master *m)
 
 /* Control clients whose reload waits in the queue. */
 int
-queued_clients(const struct nl_master *m)
+nl_reload_queued_clients(const struct nl_master *m)
 {
     int n = 0;
 
@@ -520,7 +532,7 @@ queued_clients(const struct nl_master *m)
  * reads the file later.  A client's reload is its own, answered with its
  * outcome. */
 void
-reload_request(struct nl_master *m, const char *why,
+nl_reload_request(struct nl_master *m, const char *why,
                struct nl_control_client *client)
 {
     struct waiter **tail = &m->queue;
@@ -533,4 +545,34 @@ reload_request(struct nl_master *m, const char *why,
     (*tail)->client = client;
     (*tail)->why = why;
     reload_next(m);
+}
+
+void
+nl_reload_init(struct nl_master *m)
+{
+    ev_init(&m->check_t, check_timeout_cb);
+    m->check_t.data = m;
+    ev_init(&m->replies_w, replies_timeout_cb);
+    m->replies_w.data = m;
+}
+
+void
+nl_reload_flush(struct nl_master *m)
+{
+    flush_replies(m, 1);
+}
+
+void
+nl_reload_on_stopped_accepting(void *arg)
+{
+    struct nl_master *m = arg;
+
+    if (m->replies != NULL)
+        flush_replies(m, 0);
+}
+
+void
+nl_reload_on_drained(void *arg)
+{
+    reload_next(arg);
 }

@@ -1,15 +1,19 @@
 /*
  * supervisor.c - listeners and their serving processes.
  *
- * The master binds every listener's socket, then forks its serving
- * processes (serve.c), which inherit the socket: one per listener, or
- * `workers` for a prefork listener.  It watches them: a serving process
+ * The master binds every listener's socket, then the supervisor forks its
+ * serving processes (serve.c), which inherit the socket: one per listener,
+ * or `workers` for a prefork listener.  It watches them: a serving process
  * that dies is logged with its exit status or signal and started again
  * after a back-off that doubles while it keeps failing, so a handler that
  * crashes at once cannot fork-bomb the machine.  Counters live in shared
- * memory (stats.c); the master folds in those of ended processes.  After a
- * reload (reload.c), serving processes of older generations drain: they
- * are listed in status and killed if they outstay shutdown_timeout.
+ * memory (stats.c); the supervisor folds in those of ended processes.
+ * After a reload (reload.c), serving processes of older generations drain:
+ * they are listed in status and killed if they outstay shutdown_timeout.
+ *
+ * It calls neither master.c nor reload.c: what they must know (every
+ * listener serves, start-up failed, a drain stopped accepting or ended,
+ * nothing is left after a stop) goes through struct nl_sup_events.
  */
 #include "config.h"
 
@@ -21,15 +25,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "activation.h"
 #include "conf.h"
 #include "log.h"
-#include "master_int.h"
 #include "serve.h"
 #include "stats.h"
+#include "supervisor.h"
 #include "transport.h"
 #include "util.h"
 
@@ -37,13 +40,36 @@
 #define BACKOFF_MAX  30.0 /* and the longest wait between restarts */
 #define STABLE_AFTER 10.0 /* a process that lived this long resets it */
 
+/* Tells the owner, when it listens for that event. */
+#define TELL(s, what)                                                          \
+    do {                                                                       \
+        if ((s)->ev.what != NULL)                                              \
+            (s)->ev.what((s)->ev.arg);                                         \
+    } while (0)
+
+static void ready_cb(struct ev_loop *loop, ev_io *io, int revents);
+static void restart_cb(struct ev_loop *loop, ev_timer *t, int revents);
+static void drain_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
+static void kill_cb(struct ev_loop *loop, ev_timer *t, int revents);
+
+void
+nl_sup_init(struct nl_sup *s, const struct nl_conf *conf,
+            const struct nl_sup_events *ev)
+{
+    memset(s, 0, sizeof(*s));
+    s->conf = conf;
+    s->generation = 1;
+    s->log_fd = -1;
+    s->ev = *ev;
+}
+
 struct lst *
-nl_lst_new(struct nl_master *m, const struct nl_listener_conf *lc)
+nl_lst_new(struct nl_sup *s, const struct nl_listener_conf *lc)
 {
     struct lst *l = nl_xcalloc(1, sizeof(*l));
 
-    l->m = m;
-    l->id = ++m->next_id;
+    l->sup = s;
+    l->id = ++s->next_id;
     l->lc = lc;
     l->sk.fd = -1;
     l->nprocs = lc->model == NL_MODEL_PREFORK ? lc->workers : 1;
@@ -66,9 +92,8 @@ nl_lst_free(struct lst *l)
     free(l);
 }
 
-/* 1 when every serving process of the listener is serving. */
 int
-lst_ready(const struct lst *l)
+nl_lst_ready(const struct lst *l)
 {
     for (int j = 0; j < l->nprocs; j++)
         if (!l->procs[j].ready)
@@ -76,26 +101,42 @@ lst_ready(const struct lst *l)
     return 1;
 }
 
-void
-check_started(struct nl_master *m)
+static void
+check_started(struct nl_sup *s)
 {
-    if (m->started_up)
+    if (s->started_up || nl_sup_serving(s) < s->nlst)
         return;
-    for (size_t i = 0; i < m->nlst; i++)
-        if (!lst_ready(m->lst[i]))
-            return;
-    m->started_up = 1;
-    notify_ready(m, 1);
+    s->started_up = 1;
+    TELL(s, all_ready);
 }
 
-static void ready_cb(struct ev_loop *loop, ev_io *io, int revents);
-static void restart_cb(struct ev_loop *loop, ev_timer *t, int revents);
+/* In a forked serving process: close what belongs to the master. */
+static void
+child_close_fds(struct nl_sup *s, struct lst *keep)
+{
+    TELL(s, in_child);
+    for (size_t i = 0; i < s->nlst; i++) {
+        if (s->lst[i] != keep && s->lst[i]->sk.fd != -1)
+            close(s->lst[i]->sk.fd);
+    }
+    FOR_EACH_PROC(s, pr)
+    {
+        if (pr->ready_fd != -1)
+            close(pr->ready_fd);
+    }
+    for (struct drain *d = s->drains; d != NULL; d = d->next)
+        if (d->notify_fd != -1)
+            close(d->notify_fd);
+    /* Frees the loop's memory and closes its epoll descriptor; it touches
+     * no watcher, so the master's loop is unaffected. */
+    ev_loop_destroy(s->loop);
+}
 
 static void
 spawn(struct proc *pr)
 {
     struct lst *l = pr->l;
-    struct nl_master *m = l->m;
+    struct nl_sup *s = l->sup;
     int p[2];
     pid_t pid;
 
@@ -119,24 +160,24 @@ spawn(struct proc *pr)
     }
     if (pid == 0) {
         close(p[0]);
-        child_close_master_fds(m, l);
-        nl_log_to_pipe(m->logpipe[1]);
-        nl_serve(m->conf, l->lc, l->sk.fd, pr->slot, l->gate, p[1]);
+        child_close_fds(s, l);
+        nl_log_to_pipe(s->log_fd);
+        nl_serve(s->conf, l->lc, l->sk.fd, pr->slot, l->gate, p[1]);
     }
     close(p[1]);
     pr->pid = pid;
     pr->ready = 0;
-    pr->generation = m->generation;
+    pr->generation = s->generation;
     pr->started = nl_now();
     pr->ready_fd = p[0];
     ev_io_init(&pr->ready_w, ready_cb, p[0], EV_READ);
     pr->ready_w.data = pr;
-    ev_io_start(m->loop, &pr->ready_w);
+    ev_io_start(s->loop, &pr->ready_w);
     nl_debug(l->lc->name, "serving process %ld started", (long)pid);
     return;
 retry:
     ev_timer_set(&pr->restart_w, 1.0, 0.0);
-    ev_timer_start(m->loop, &pr->restart_w);
+    ev_timer_start(s->loop, &pr->restart_w);
 }
 
 void
@@ -149,21 +190,33 @@ nl_lst_spawn(struct lst *l)
     }
 }
 
+/* Reads the byte a serving process sent on its status pipe: 1 with it in
+ * *c, 0 at EOF (or an error), -1 when there is nothing yet. */
+static int
+read_status_byte(int fd, char *c)
+{
+    ssize_t n = read(fd, c, 1);
+
+    if (n == -1 && (errno == EINTR || errno == EAGAIN))
+        return -1;
+    return n == 1;
+}
+
 static void
 ready_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct proc *pr = io->data;
     char c;
-    ssize_t n = read(pr->ready_fd, &c, 1);
+    int n = read_status_byte(pr->ready_fd, &c);
 
-    if (n == -1 && (errno == EINTR || errno == EAGAIN))
+    if (n == -1)
         return;
     if (n == 1) {
         /* "R": serving.  An "S" (stopped accepting) only matters once
          * the process drains; see notify_cb(). */
         if (c == 'R') {
             pr->ready = 1;
-            check_started(pr->l->m);
+            check_started(pr->l->sup);
         }
         return;
     }
@@ -177,13 +230,12 @@ static void
 drain_stopped_accepting(struct drain *d)
 {
     if (d->notify_fd != -1) {
-        ev_io_stop(d->m->loop, &d->notify_w);
+        ev_io_stop(d->sup->loop, &d->notify_w);
         close(d->notify_fd);
         d->notify_fd = -1;
     }
     d->accepting = 0;
-    if (d->m->replies != NULL)
-        flush_replies(d->m, 0);
+    TELL(d->sup, stopped_accepting);
 }
 
 static void
@@ -191,12 +243,10 @@ notify_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct drain *d = io->data;
     char c;
-    ssize_t n = read(d->notify_fd, &c, 1);
+    int n = read_status_byte(d->notify_fd, &c);
 
-    if (n == -1 && (errno == EINTR || errno == EAGAIN))
-        return;
     /* "S", or EOF: the process is gone. */
-    if (n <= 0 || c == 'S')
+    if (n == 0 || (n == 1 && c == 'S'))
         drain_stopped_accepting(d);
 }
 
@@ -205,12 +255,12 @@ restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     struct proc *pr = t->data;
 
-    if (!pr->l->m->stopping && pr->pid == 0)
+    if (!pr->l->sup->stopping && pr->pid == 0)
         spawn(pr);
 }
 
-static void
-describe_status(int status, char *buf, size_t len)
+void
+nl_describe_status(int status, char *buf, size_t len)
 {
     if (WIFEXITED(status))
         snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
@@ -232,18 +282,32 @@ close_gate(struct nl_counters *gate, struct nl_counters *slot)
                        __ATOMIC_RELAXED);
 }
 
+/* Seconds before restarting pr, which just failed: doubles while it keeps
+ * failing, from BACKOFF_MIN up to BACKOFF_MAX. */
+static double
+backoff(struct proc *pr)
+{
+    double delay;
 
+    if (nl_now() - pr->started >= STABLE_AFTER)
+        pr->failures = 0;
+    delay = BACKOFF_MIN * (double)(1u << (pr->failures < 9 ? pr->failures : 9));
+    if (delay > BACKOFF_MAX)
+        delay = BACKOFF_MAX;
+    pr->failures++;
+    return delay;
+}
 
 static void
 reaped(struct proc *pr, int status)
 {
     struct lst *l = pr->l;
-    struct nl_master *m = l->m;
+    struct nl_sup *s = l->sup;
     char how[128];
     double delay;
 
     if (pr->ready_fd != -1) {
-        ev_io_stop(m->loop, &pr->ready_w);
+        ev_io_stop(s->loop, &pr->ready_w);
         close(pr->ready_fd);
         pr->ready_fd = -1;
     }
@@ -251,48 +315,40 @@ reaped(struct proc *pr, int status)
     nl_stats_release(pr->slot, &l->kept);
     pr->slot = NULL;
     pr->ready = 0;
-    describe_status(status, how, sizeof(how));
+    nl_describe_status(status, how, sizeof(how));
     pr->pid = 0;
-    if (m->stopping) {
+    if (s->stopping) {
         nl_debug(l->lc->name, "serving process %s", how);
         return;
     }
     nl_errx(l->lc->name, "serving process %s", how);
-    if (!m->started_up) {
+    if (!s->started_up) {
         nl_errx(NULL, "a serving process failed during start-up; stopping");
-        m->status = 2;
-        notify_ready(m, 0);
-        m->stopping = 1;
-        finish_stop(m);
+        TELL(s, start_failed);
         return;
     }
-    if (nl_now() - pr->started >= STABLE_AFTER)
-        pr->failures = 0;
-    delay = BACKOFF_MIN * (double)(1u << (pr->failures < 9 ? pr->failures : 9));
-    if (delay > BACKOFF_MAX)
-        delay = BACKOFF_MAX;
-    pr->failures++;
+    delay = backoff(pr);
     nl_notice(l->lc->name, "restarting the serving process in %.1f s", delay);
     ev_timer_set(&pr->restart_w, delay, 0.0);
-    ev_timer_start(m->loop, &pr->restart_w);
+    ev_timer_start(s->loop, &pr->restart_w);
 }
 
 /* The current listener a draining process belongs to, if it still has
  * one: the same one, changed (and maybe renamed) by reloads since. */
 static struct lst *
-lst_by_id(struct nl_master *m, unsigned id)
+lst_by_id(const struct nl_sup *s, unsigned id)
 {
-    for (size_t i = 0; i < m->nlst; i++)
-        if (m->lst[i]->id == id)
-            return m->lst[i];
+    for (size_t i = 0; i < s->nlst; i++)
+        if (s->lst[i]->id == id)
+            return s->lst[i];
     return NULL;
 }
 
-void
+static void
 drain_free(struct drain *d)
 {
     if (d->notify_fd != -1) {
-        ev_io_stop(d->m->loop, &d->notify_w);
+        ev_io_stop(d->sup->loop, &d->notify_w);
         close(d->notify_fd);
     }
     free(d->name);
@@ -301,13 +357,13 @@ drain_free(struct drain *d)
 
 /* A draining process ended: its counts go to the listener of its name. */
 static void
-drain_reaped(struct nl_master *m, struct drain *d, int status)
+drain_reaped(struct nl_sup *s, struct drain *d, int status)
 {
-    struct lst *l = lst_by_id(m, d->id);
+    struct lst *l = lst_by_id(s, d->id);
     char how[128];
 
     drain_stopped_accepting(d);
-    describe_status(status, how, sizeof(how));
+    nl_describe_status(status, how, sizeof(how));
     nl_info(d->name, "serving process %ld of generation %u %s after draining",
             (long)d->pid, d->generation, how);
     close_gate(d->gate, d->slot);
@@ -315,79 +371,127 @@ drain_reaped(struct nl_master *m, struct drain *d, int status)
     nl_stats_release(d->gate, NULL);
 }
 
+/* pr becomes a drain; the process is asked to finish (SIGTERM). */
+static void
+drain_new(struct lst *l, struct proc *pr, double deadline)
+{
+    struct nl_sup *s = l->sup;
+    struct drain *d = nl_xcalloc(1, sizeof(*d));
+
+    d->sup = s;
+    /* The process says "S" on this pipe once it stopped accepting. */
+    d->notify_fd = pr->ready_fd;
+    d->accepting = pr->ready_fd != -1;
+    if (d->accepting) {
+        ev_io_init(&d->notify_w, notify_cb, d->notify_fd, EV_READ);
+        d->notify_w.data = d;
+        ev_io_start(s->loop, &d->notify_w);
+    }
+    pr->ready_fd = -1;
+    d->pid = pr->pid;
+    d->id = l->id;
+    d->name = nl_xstrdup(l->lc->name);
+    d->slot = pr->slot;
+    d->gate = l->gate;
+    nl_stats_ref(l->gate);
+    d->generation = pr->generation;
+    d->retired = s->generation;
+    d->deadline = deadline;
+    d->next = s->drains;
+    s->drains = d;
+    kill(pr->pid, SIGTERM);
+}
+
 void
 nl_lst_retire(struct lst *l)
 {
-    struct nl_master *m = l->m;
-    double deadline = nl_now() + m->conf->shutdown_timeout + KILL_GRACE;
+    struct nl_sup *s = l->sup;
+    double deadline = nl_now() + s->conf->shutdown_timeout + NL_KILL_GRACE;
 
     for (int j = 0; j < l->nprocs; j++) {
         struct proc *pr = &l->procs[j];
-        struct drain *d;
 
-        ev_timer_stop(m->loop, &pr->restart_w);
+        ev_timer_stop(s->loop, &pr->restart_w);
         if (pr->ready_fd != -1)
-            ev_io_stop(m->loop, &pr->ready_w);
-        if (pr->pid == 0) {
-            if (pr->ready_fd != -1)
-                close(pr->ready_fd);
-            continue;
-        }
-        d = nl_xcalloc(1, sizeof(*d));
-        d->m = m;
-        /* The process says "S" on this pipe once it stopped accepting. */
-        d->notify_fd = pr->ready_fd;
-        d->accepting = pr->ready_fd != -1;
-        if (d->accepting) {
-            ev_io_init(&d->notify_w, notify_cb, d->notify_fd, EV_READ);
-            d->notify_w.data = d;
-            ev_io_start(m->loop, &d->notify_w);
-        }
-        pr->ready_fd = -1;
-        d->pid = pr->pid;
-        d->id = l->id;
-        d->name = nl_xstrdup(l->lc->name);
-        d->slot = pr->slot;
-        d->gate = l->gate;
-        nl_stats_ref(l->gate);
-        d->generation = pr->generation;
-        d->retired = m->generation;
-        d->deadline = deadline;
-        d->next = m->drains;
-        m->drains = d;
-        kill(pr->pid, SIGTERM);
+            ev_io_stop(s->loop, &pr->ready_w);
+        if (pr->pid != 0)
+            drain_new(l, pr, deadline);
+        else if (pr->ready_fd != -1)
+            close(pr->ready_fd);
     }
     nl_lst_free(l);
 }
 
-/* 1 when NL_MAX_OLD_GENERATIONS generations still drain: a reload now
- * would add one more.  Each reload retires at most one generation, and a
- * process is counted until it is reaped, sessions or not. */
 int
-drains_full(const struct nl_master *m)
+nl_sup_old_generations(const struct nl_sup *s)
 {
-    unsigned gens[NL_MAX_OLD_GENERATIONS];
     int n = 0;
 
-    for (const struct drain *d = m->drains; d != NULL; d = d->next) {
-        int seen = 0;
+    /* Each generation once: where it first appears in the list. */
+    for (const struct drain *d = s->drains; d != NULL; d = d->next) {
+        const struct drain *e = s->drains;
 
-        for (int i = 0; i < n; i++)
-            seen |= gens[i] == d->retired;
-        if (!seen)
-            gens[n++] = d->retired;
-        if (n == NL_MAX_OLD_GENERATIONS)
-            return 1;
+        while (e != d && e->retired != d->retired)
+            e = e->next;
+        n += e == d;
     }
-    return 0;
+    return n;
 }
 
 int
-children_left(const struct nl_master *m)
+nl_sup_accepting(const struct nl_sup *s, unsigned generation)
 {
-    if (m->drains != NULL)
+    for (const struct drain *d = s->drains; d != NULL; d = d->next)
+        if (d->accepting && d->retired <= generation)
+            return 1;
+    return 0;
+}
+
+unsigned long long
+nl_sup_active(const struct nl_sup *s)
+{
+    unsigned long long active = 0;
+
+    FOR_EACH_PROC(s, pr)
+    {
+        if (pr->slot != NULL)
+            active += __atomic_load_n(&pr->slot->active, __ATOMIC_RELAXED);
+    }
+    for (const struct drain *d = s->drains; d != NULL; d = d->next)
+        active += __atomic_load_n(&d->slot->active, __ATOMIC_RELAXED);
+    return active;
+}
+
+size_t
+nl_sup_serving(const struct nl_sup *s)
+{
+    size_t serving = 0;
+
+    for (size_t i = 0; i < s->nlst; i++)
+        serving += nl_lst_ready(s->lst[i]);
+    return serving;
+}
+
+void
+nl_lst_counters(const struct nl_sup *s, const struct lst *l,
+                struct nl_counters *c)
+{
+    *c = l->kept;
+    c->active = 0;
+    for (int j = 0; j < l->nprocs; j++)
+        if (l->procs[j].slot != NULL)
+            nl_stats_sum(c, l->procs[j].slot);
+    for (const struct drain *d = s->drains; d != NULL; d = d->next)
+        if (d->id == l->id)
+            nl_stats_sum(c, d->slot);
+}
+
+static int
+children_left(const struct nl_sup *s)
+{
+    if (s->drains != NULL)
         return 1;
-    FOR_EACH_PROC(m, pr)
+    FOR_EACH_PROC(s, pr)
     {
         if (pr->pid != 0)
             return 1;
@@ -395,17 +499,15 @@ children_left(const struct nl_master *m)
     return 0;
 }
 
-
-
 void
-reap(struct nl_master *m)
+nl_sup_reap(struct nl_sup *s)
 {
-    struct drain **dp = &m->drains;
+    struct drain **dp = &s->drains;
     int status, drained = 0;
 
     /* Only our own serving processes: a plugin check child is waited for
      * by whoever forked it. */
-    FOR_EACH_PROC(m, pr)
+    FOR_EACH_PROC(s, pr)
     {
         if (pr->pid != 0 && waitpid(pr->pid, &status, WNOHANG) == pr->pid)
             reaped(pr, status);
@@ -415,30 +517,30 @@ reap(struct nl_master *m)
 
         if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
             *dp = d->next;
-            drain_reaped(m, d, status);
+            drain_reaped(s, d, status);
             drain_free(d);
             drained = 1;
         } else {
             dp = &d->next;
         }
     }
-    if (m->stopping && !children_left(m)) {
-        ev_break(m->loop, EVBREAK_ALL);
+    if (s->stopping && !children_left(s)) {
+        TELL(s, all_gone);
         return;
     }
     /* A reload that waited for an older generation to finish may go. */
     if (drained)
-        reload_next(m);
+        TELL(s, drained);
 }
 
 /* Kills draining processes that outstay shutdown_timeout. */
-void
+static void
 drain_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    struct nl_master *m = t->data;
+    struct nl_sup *s = t->data;
     double now = nl_now();
 
-    for (struct drain *d = m->drains; d != NULL; d = d->next)
+    for (struct drain *d = s->drains; d != NULL; d = d->next)
         if (now > d->deadline) {
             nl_warnx(d->name,
                      "serving process %ld of generation %u did not finish "
@@ -450,12 +552,12 @@ drain_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
     nl_log_tick();
 }
 
-void
+static void
 kill_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    struct nl_master *m = t->data;
+    struct nl_sup *s = t->data;
 
-    FOR_EACH_PROC(m, pr)
+    FOR_EACH_PROC(s, pr)
     {
         if (pr->pid != 0) {
             nl_warnx(pr->l->lc->name,
@@ -464,14 +566,28 @@ kill_cb(struct ev_loop *loop, ev_timer *t, int revents)
             kill(pr->pid, SIGKILL);
         }
     }
-    for (struct drain *d = m->drains; d != NULL; d = d->next)
+    for (struct drain *d = s->drains; d != NULL; d = d->next)
         kill(d->pid, SIGKILL);
+}
+
+void
+nl_sup_start(struct nl_sup *s, struct ev_loop *loop)
+{
+    s->loop = loop;
+    ev_init(&s->kill_w, kill_cb);
+    s->kill_w.data = s;
+    ev_timer_init(&s->drain_w, drain_timer_cb, 1.0, 1.0);
+    s->drain_w.data = s;
+    ev_timer_start(loop, &s->drain_w);
+    for (size_t i = 0; i < s->nlst; i++)
+        nl_lst_spawn(s->lst[i]);
+    check_started(s);
 }
 
 /* Closes the master's copy of l's socket for good; a socket systemd
  * passed in leaves the pool too, so that nothing holds a stale descriptor
  * (its file is systemd's, and nl_unix_unlink() leaves it). */
-void
+static void
 lst_close_socket(struct lst *l)
 {
     if (l->sk.fd == -1)
@@ -481,4 +597,50 @@ lst_close_socket(struct lst *l)
     else
         close(l->sk.fd);
     l->sk.fd = -1;
+}
+
+void
+nl_sup_stop(struct nl_sup *s)
+{
+    s->stopping = 1;
+    /* Our copy of the socket goes now; the file is removed at exit. */
+    for (size_t i = 0; i < s->nlst; i++)
+        lst_close_socket(s->lst[i]);
+    FOR_EACH_PROC(s, pr)
+    {
+        ev_timer_stop(s->loop, &pr->restart_w);
+        if (pr->pid != 0)
+            kill(pr->pid, SIGTERM);
+    }
+    if (!children_left(s)) {
+        TELL(s, all_gone);
+        return;
+    }
+    ev_timer_set(&s->kill_w, s->conf->shutdown_timeout + NL_KILL_GRACE, 0.0);
+    ev_timer_start(s->loop, &s->kill_w);
+}
+
+void
+nl_sup_free(struct nl_sup *s)
+{
+    for (size_t i = 0; i < s->nlst; i++) {
+        struct lst *l = s->lst[i];
+
+        lst_close_socket(l);
+        if (l->lc->path != NULL)
+            nl_unix_unlink(l->lc->path, &l->sk);
+        for (int j = 0; j < l->nprocs; j++)
+            if (l->procs[j].ready_fd != -1)
+                close(l->procs[j].ready_fd);
+        nl_lst_free(l);
+    }
+    free(s->lst);
+    s->lst = NULL;
+    s->nlst = 0;
+    while (s->drains != NULL) {
+        struct drain *d = s->drains;
+
+        s->drains = d->next;
+        drain_free(d);
+    }
 }

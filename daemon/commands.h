@@ -1,0 +1,33 @@
+/*
+ * commands.h - the control socket's commands (status, reload, stop,
+ * log-reopen, help) and the status document.  The master opens the
+ * control socket (control.c) with nl_commands_run() as its callback.
+ */
+#ifndef NL_COMMANDS_H
+#define NL_COMMANDS_H
+
+struct nl_buf;
+struct nl_control_client;
+struct nl_master;
+
+/* What the commands work on.  commands.c does not call master.c: a stop
+ * goes through stop. */
+struct nl_commands {
+    struct nl_master *m;
+    /* Stops netlabd gracefully; why goes to the log. */
+    void (*stop)(struct nl_master *m, const char *why);
+};
+
+/* Runs the command line (without its "\n"); arg is a struct nl_commands.
+ * Answers c, at once or (reload) when done. */
+void nl_commands_run(void *arg, struct nl_control_client *c,
+                     const char *line);
+
+/* Reopens the log file (SIGUSR1, `log-reopen`), and logs the outcome:
+ * 0, or -1 with errno set. */
+int nl_commands_log_reopen(void);
+
+/* Appends the status document (DESIGN.md, the control socket). */
+void nl_commands_status(struct nl_master *m, struct nl_buf *b);
+
+#endif /* NL_COMMANDS_H */
