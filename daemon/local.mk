@@ -10,6 +10,7 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/buf.c \
 	%reldir%/buf.h \
 	%reldir%/commands.c \
+	%reldir%/commands.h \
 	%reldir%/conf.c \
 	%reldir%/conf.h \
 	%reldir%/conf_include.c \
@@ -30,6 +31,7 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/model_prefork.c \
 	%reldir%/model_threads.c \
 	%reldir%/notify.c \
+	%reldir%/notify.h \
 	%reldir%/pidfile.c \
 	%reldir%/pidfile.h \
 	%reldir%/preflight.c \
@@ -39,6 +41,8 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/privs.c \
 	%reldir%/privs.h \
 	%reldir%/reload.c \
+	%reldir%/reload.h \
+	%reldir%/reload_apply.c \
 	%reldir%/sdnotify.c \
 	%reldir%/sdnotify.h \
 	%reldir%/serve.c \
@@ -48,6 +52,7 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/stats.c \
 	%reldir%/stats.h \
 	%reldir%/supervisor.c \
+	%reldir%/supervisor.h \
 	%reldir%/transport.c \
 	%reldir%/transport.h \
 	%reldir%/transport_inet.c \
