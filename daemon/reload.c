@@ -63,6 +63,7 @@ flush_replies(struct nl_master *m, int force)
         struct reply *r = *rp;
         /* Only processes that reload (or an earlier one) retired count. */
         int wait = nl_sup_accepting(&m->sup, r->generation);
+
         if (wait && !force && now < r->deadline) {
             if (next == 0 || r->deadline < next)
                 next = r->deadline;
@@ -87,18 +88,7 @@ replies_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
     flush_replies(t->data, 0); /* sends those whose deadline passed */
 }
 
-/*
- * Reloading.  The new file is parsed at once, its handlers are checked in
- * a child while the loop goes on (so status, restarts and logs do not wait
- * for a slow init()), and the rest is applied when the child is done.  A
- * control client gets the outcome when it is known.  A reload asked for
- * while one runs is queued and runs after it; so is one asked for while
- * NL_MAX_OLD_GENERATIONS older generations drain, until one of them ends:
- * reloads in a quick row never end a live session before its
- * shutdown_timeout, and never pile up processes.
- */
 static void reload_next(struct nl_master *m);
-static void flush_replies(struct nl_master *m, int force);
 
 /* Answers a client's `reload`: at once if it failed, else once the old
  * processes stopped accepting, so that a client that connects after the

@@ -88,8 +88,9 @@ int nl_reload_bind(struct nl_master *m, struct nl_reload_plan *p,
                    struct nl_errs *errs);
 void nl_reload_commit(struct nl_master *m, struct nl_reload_plan *p);
 void nl_reload_spawn(struct nl_reload_plan *p);
-/* Frees the plan; before a commit it closes the sockets bind opened, and
- * frees nc too. */
+/* Frees the plan.  Before a commit (committed 0) it also closes the
+ * sockets nl_reload_bind() opened and frees nc; after one, those belong to
+ * the master and its supervisor. */
 void nl_reload_plan_free(struct nl_reload_plan *p, int committed);
 
 #endif /* NL_RELOAD_H */

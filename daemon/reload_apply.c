@@ -111,57 +111,108 @@ apply_log(const struct nl_conf *old, const struct nl_conf *nc,
     return 0;
 }
 
-int
-nl_reload_apply(struct nl_master *m, struct nl_conf *nc, struct nl_errs *errs)
+/*
+ * How a reload treats a change of one listener that keeps its socket: 0,
+ * none (its processes go on serving), or 1, new serving processes (the
+ * old ones drain).  respawn_all says that a global setting the processes
+ * took with them changed (settings_respawn()).  The one place that
+ * decides it per listener.
+ */
+static int
+listener_respawns(const struct nl_listener_conf *o,
+                  const struct nl_listener_conf *lc, int respawn_all)
 {
-    struct nl_conf *old = m->conf;
-    struct lst **next = NULL, **match = NULL;
-    unsigned char *taken = NULL;
-    int spec_all; /* every listener counts as changed */
-    char err[512];
-    size_t n;
+    return respawn_all || !nl_listener_equal(o, lc);
+}
 
-    n = nc->nlisteners;
-    next = nl_xcalloc(n ? n : 1, sizeof(*next));
-    match = nl_xcalloc(n ? n : 1, sizeof(*match));
-    taken = nl_xcalloc(m->sup.nlst ? m->sup.nlst : 1, 1);
+/* 1 when a global setting changed that a serving process took with it
+ * when it was forked: then every listener gets new processes. */
+static int
+settings_respawn(const struct nl_conf *old, const struct nl_conf *nc)
+{
+    return !same_string(old->user, nc->user) ||
+           !same_string(old->group, nc->group) ||
+           old->shutdown_timeout != nc->shutdown_timeout ||
+           old->log_level != nc->log_level ||
+           (nc->log_target_set && !same_string(old->log_target, nc->log_target));
+}
 
-    /* Match by address; bind the new addresses before changing anything.
-     * Passes, most specific first: a listener that names a port gets the
+/* Whether, in match pass 0, 1 or 2, the new listener lc may take the
+ * socket of the current listener o (which same_socket() allows). */
+static int
+pass_fits(int pass, const struct lst *o, const struct nl_listener_conf *lc)
+{
+    switch (pass) {
+    case 0:
+        return lc->port != 0;
+    case 1:
+        return same_string(o->lc->name, lc->name);
+    default:
+        return 1;
+    }
+}
+
+void
+nl_reload_match(const struct nl_master *m, struct nl_conf *nc,
+                struct nl_reload_plan *p)
+{
+    const struct nl_sup *s = &m->sup;
+
+    p->nc = nc;
+    p->n = nc->nlisteners;
+    p->next = nl_xcalloc(p->n ? p->n : 1, sizeof(*p->next));
+    p->match = nl_xcalloc(p->n ? p->n : 1, sizeof(*p->match));
+    p->taken = nl_xcalloc(s->nlst ? s->nlst : 1, 1);
+    /* Passes, most specific first: a listener that names a port gets the
      * socket on it; port 0 listeners, which all share one configured
      * address, are told apart by name; then anything that fits. */
     for (int pass = 0; pass < 3; pass++)
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < m->sup.nlst && match[i] == NULL; j++)
-                if (!taken[j] && same_socket(m->sup.lst[j], &nc->listeners[i]) &&
-                    (pass == 2 || (pass == 0 && nc->listeners[i].port != 0) ||
-                     (pass == 1 && same_string(m->sup.lst[j]->lc->name,
-                                               nc->listeners[i].name)))) {
-                    taken[j] = 1;
-                    match[i] = m->sup.lst[j];
-                }
+        for (size_t i = 0; i < p->n; i++)
+            for (size_t j = 0; j < s->nlst && p->match[i] == NULL; j++) {
+                const struct nl_listener_conf *lc = &nc->listeners[i];
+
+                if (p->taken[j] || !same_socket(s->lst[j], lc) ||
+                    !pass_fits(pass, s->lst[j], lc))
+                    continue;
+                p->taken[j] = 1;
+                p->match[i] = s->lst[j];
+            }
+}
+
+int
+nl_reload_bind(struct nl_master *m, struct nl_reload_plan *p,
+               struct nl_errs *errs)
+{
+    struct nl_conf *nc = p->nc;
+    char err[512];
+
     nl_activation_names(nc); /* which sockets from systemd go by name */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < p->n; i++) {
         const struct nl_listener_conf *lc = &nc->listeners[i];
 
-        if (match[i] != NULL)
+        if (p->match[i] != NULL)
             continue;
-        next[i] = nl_lst_new(&m->sup, lc);
-        if ((next[i]->gate = nl_stats_alloc()) == NULL) {
+        p->next[i] = nl_lst_new(&m->sup, lc);
+        if ((p->next[i]->gate = nl_stats_alloc()) == NULL) {
             nl_errs_add(errs, "%s:%d: listener %s: no counter slot left",
                         nc->file, lc->line, lc->name);
-            goto fail;
+            return -1;
         }
-        if (nl_transport_open(lc, &next[i]->sk, err, sizeof(err)) == -1) {
+        if (nl_transport_open(lc, &p->next[i]->sk, err, sizeof(err)) == -1) {
             nl_errs_add(errs, "%s:%d: listener %s: %s", nc->file, lc->line,
                         lc->name, err);
-            goto fail;
+            return -1;
         }
     }
-    if (apply_log(old, nc, errs) == -1)
-        goto fail;
+    return apply_log(m->conf, nc, errs);
+}
 
-    /* From here on nothing fails. */
+/* What a reload says about settings it does not apply, or that change who
+ * handlers run as. */
+static void
+warn_settings(struct nl_master *m, const struct nl_conf *old,
+              const struct nl_conf *nc)
+{
     /* Handlers ran as an account and will run as root, because `user` is
      * not set and there is no default account (any more): never silent. */
     if (old->user != NULL && nc->user == NULL && geteuid() == 0) {
@@ -182,77 +233,121 @@ nl_reload_apply(struct nl_master *m, struct nl_conf *nc, struct nl_errs *errs)
         !same_string(old->pidfile, nc->pidfile))
         nl_notice(NULL, "reload: control and pidfile changes take effect "
                         "at the next start");
-    /* Settings a serving process took with it when it was forked: when
-     * they change, every listener gets new processes. */
-    spec_all =
-        !same_string(old->user, nc->user) ||
-        !same_string(old->group, nc->group) ||
-        old->shutdown_timeout != nc->shutdown_timeout ||
-        old->log_level != nc->log_level ||
-        (nc->log_target_set && !same_string(old->log_target, nc->log_target));
-    m->sup.generation++;
-    for (size_t i = 0; i < n; i++) {
-        const struct nl_listener_conf *lc = &nc->listeners[i];
-        struct lst *o = match[i];
+}
+
+/* The socket settings Linux applies to o's socket as it is. */
+static void
+apply_socket_live(const struct lst *o, const struct nl_listener_conf *lc)
+{
+    if (lc->path != NULL && lc->mode_set && lc->mode != o->lc->mode &&
+        !o->sk.adopted && /* systemd's SocketMode= rules its file */
+        chmod(lc->path, lc->mode) == -1)
+        nl_log_errno(lc->name, "chmod %s", lc->path);
+    /* Linux applies a new backlog to a listening socket. */
+    if (lc->backlog != o->lc->backlog &&
+        !nl_transport_is_dgram(lc->transport) &&
+        listen(o->sk.fd, lc->backlog) == -1)
+        nl_log_errno(lc->name, "listen");
+}
+
+/* A new listener for lc on o's socket, with o's counts; o's processes
+ * drain. */
+static struct lst *
+replace_listener(struct nl_master *m, struct lst *o,
+                 const struct nl_listener_conf *lc)
+{
+    struct lst *l = nl_lst_new(&m->sup, lc);
+
+    l->id = o->id;
+    l->sk = o->sk;
+    l->gate = o->gate;
+    nl_stats_ref(o->gate);
+    l->kept = o->kept;
+    apply_socket_live(o, lc);
+    nl_info(lc->name, "changed: new serving processes, old ones drain");
+    nl_lst_retire(o);
+    return l;
+}
+
+void
+nl_reload_commit(struct nl_master *m, struct nl_reload_plan *p)
+{
+    struct nl_sup *s = &m->sup;
+    struct nl_conf *old = m->conf;
+    int respawn_all = settings_respawn(old, p->nc);
+
+    warn_settings(m, old, p->nc);
+    s->generation++;
+    for (size_t i = 0; i < p->n; i++) {
+        const struct nl_listener_conf *lc = &p->nc->listeners[i];
+        struct lst *o = p->match[i];
 
         if (o == NULL)
             continue;
-        if (!spec_all && nl_listener_equal(o->lc, lc)) {
-            o->lc = lc; /* same spec: the processes go on serving */
-            next[i] = o;
+        if (listener_respawns(o->lc, lc, respawn_all)) {
+            p->next[i] = replace_listener(m, o, lc);
             continue;
         }
-        next[i] = nl_lst_new(&m->sup, lc);
-        next[i]->id = o->id;
-        next[i]->sk = o->sk;
-        next[i]->gate = o->gate;
-        nl_stats_ref(o->gate);
-        next[i]->kept = o->kept;
-        if (lc->path != NULL && lc->mode_set && lc->mode != o->lc->mode &&
-            !o->sk.adopted && /* systemd's SocketMode= rules its file */
-            chmod(lc->path, lc->mode) == -1)
-            nl_log_errno(lc->name, "chmod %s", lc->path);
-        /* Linux applies a new backlog to a listening socket. */
-        if (lc->backlog != o->lc->backlog &&
-            !nl_transport_is_dgram(lc->transport) &&
-            listen(o->sk.fd, lc->backlog) == -1)
-            nl_log_errno(lc->name, "listen");
-        nl_info(lc->name, "changed: new serving processes, old ones drain");
-        nl_lst_retire(o);
+        o->lc = lc; /* same spec: the processes go on serving */
+        p->next[i] = o;
     }
-    for (size_t j = 0; j < m->sup.nlst; j++) {
-        struct lst *o = m->sup.lst[j];
+    for (size_t j = 0; j < s->nlst; j++) {
+        struct lst *o = s->lst[j];
 
-        if (taken[j])
+        if (p->taken[j])
             continue;
         nl_info(o->lc->name, "removed: closing %s, its processes drain",
                 o->sk.address);
         nl_transport_close(o->lc, &o->sk); /* systemd's goes back */
         nl_lst_retire(o);
     }
-    free(m->sup.lst);
-    m->sup.lst = next;
-    m->sup.nlst = n;
-    m->conf = nc;
-    m->sup.conf = nc;
+    free(s->lst);
+    s->lst = p->next;
+    s->nlst = p->n; /* p->next is the supervisor's now */
+    m->conf = p->nc;
+    s->conf = p->nc;
     nl_conf_free(old);
-    for (size_t i = 0; i < n; i++)
-        if (next[i] != match[i])
-            nl_lst_spawn(next[i]);
-    free(match);
-    free(taken);
-    return 0;
+}
 
-fail:
-    for (size_t i = 0; next != NULL && i < n; i++) {
-        if (next[i] == NULL)
+void
+nl_reload_spawn(struct nl_reload_plan *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->next[i] != p->match[i])
+            nl_lst_spawn(p->next[i]);
+}
+
+void
+nl_reload_plan_free(struct nl_reload_plan *p, int committed)
+{
+    for (size_t i = 0; !committed && p->next != NULL && i < p->n; i++) {
+        if (p->next[i] == NULL)
             continue;
-        nl_transport_close(next[i]->lc, &next[i]->sk);
-        nl_lst_free(next[i]);
+        nl_transport_close(p->next[i]->lc, &p->next[i]->sk);
+        nl_lst_free(p->next[i]);
     }
-    free(next);
-    free(match);
-    free(taken);
-    nl_conf_free(nc);
-    return -1;
+    if (!committed)
+        nl_conf_free(p->nc);
+    if (!committed)
+        free(p->next);
+    free(p->match);
+    free(p->taken);
+    memset(p, 0, sizeof(*p));
+}
+
+int
+nl_reload_apply(struct nl_master *m, struct nl_conf *nc, struct nl_errs *errs)
+{
+    struct nl_reload_plan p;
+
+    nl_reload_match(m, nc, &p);
+    if (nl_reload_bind(m, &p, errs) == -1) {
+        nl_reload_plan_free(&p, 0);
+        return -1;
+    }
+    /* From here on nothing fails. */
+    nl_reload_commit(m, &p);
+    nl_reload_spawn(&p);
+    nl_reload_plan_free(&p, 1);
+    return 0;
 }
