@@ -1,23 +1,30 @@
 /*
  * commands.c - the control socket's commands and the status document.
+ *
+ * The commands are a table (name, help, handler): `help` lists it, and a
+ * line that names none gets the same "try help" answer.  Every answer is
+ * one JSON document written with struct nl_json (json.c), which places the
+ * commas; DESIGN.md fixes their shape, and clients (netlabctl, scripts)
+ * rely on it byte for byte.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "commands.h"
 #include "conf.h"
 #include "control.h"
 #include "json.h"
-#include "commands.h"
 #include "log.h"
 #include "master_int.h"
 #include "reload.h"
-#include "supervisor.h"
 #include "stats.h"
+#include "supervisor.h"
 #include "transport.h"
 
 int
@@ -32,140 +39,210 @@ nl_commands_log_reopen(void)
 }
 
 static void
-counters_json(struct nl_buf *b, const struct nl_counters *c)
+counters_json(struct nl_json *j, const struct nl_counters *c)
 {
-    nl_buf_printf(
-        b,
-        "\"connections_active\": %llu, "
-        "\"connections_total\": %llu, "
-        "\"connections_refused\": %llu, \"bytes_in\": %llu, "
-        "\"bytes_out\": %llu, \"errors\": %llu, "
-        "\"connections_waited\": %llu, \"longest_wait_ms\": %llu",
-        (unsigned long long)c->active, (unsigned long long)c->total,
-        (unsigned long long)c->refused, (unsigned long long)c->bytes_in,
-        (unsigned long long)c->bytes_out, (unsigned long long)c->errors,
-        (unsigned long long)c->waited, (unsigned long long)c->longest_wait_ms);
+    nl_json_uint(j, "connections_active", c->active);
+    nl_json_uint(j, "connections_total", c->total);
+    nl_json_uint(j, "connections_refused", c->refused);
+    nl_json_uint(j, "bytes_in", c->bytes_in);
+    nl_json_uint(j, "bytes_out", c->bytes_out);
+    nl_json_uint(j, "errors", c->errors);
+    nl_json_uint(j, "connections_waited", c->waited);
+    nl_json_uint(j, "longest_wait_ms", c->longest_wait_ms);
 }
 
 static void
-listener_json(struct nl_master *m, const struct lst *l, struct nl_buf *b)
+listener_json(struct nl_json *j, const struct nl_sup *s, const struct lst *l)
 {
     struct nl_counters c;
 
-    nl_lst_counters(&m->sup, l, &c);
-    nl_buf_printf(b, "{\"name\": ");
-    nl_json_string(b, l->lc->name);
-    nl_buf_printf(b, ", \"transport\": ");
-    nl_json_string(b, nl_transport_name(l->lc->transport));
-    nl_buf_printf(b, ", \"address\": ");
-    nl_json_string(b, l->sk.address);
-    nl_buf_printf(b, ", \"model\": ");
-    nl_json_string(b, nl_model_name(l->lc->model));
-    nl_buf_printf(b, ", \"workers\": %d, \"handler\": ", l->lc->workers);
-    nl_json_string(b, l->lc->handler);
-    nl_buf_printf(b, ", ");
-    counters_json(b, &c);
-    nl_buf_printf(b, ", \"serving\": %s}", nl_lst_ready(l) ? "true" : "false");
+    nl_lst_counters(s, l, &c);
+    nl_json_obj_begin(j, NULL);
+    nl_json_str(j, "name", l->lc->name);
+    nl_json_str(j, "transport", nl_transport_name(l->lc->transport));
+    nl_json_str(j, "address", l->sk.address);
+    nl_json_str(j, "model", nl_model_name(l->lc->model));
+    nl_json_int(j, "workers", l->lc->workers);
+    nl_json_str(j, "handler", l->lc->handler);
+    counters_json(j, &c);
+    nl_json_bool(j, "serving", nl_lst_ready(l));
+    nl_json_obj_end(j);
+}
+
+static void
+drain_json(struct nl_json *j, const struct drain *d)
+{
+    nl_json_obj_begin(j, NULL);
+    nl_json_str(j, "listener", d->name);
+    nl_json_int(j, "pid", (long)d->pid);
+    nl_json_uint(j, "generation", d->generation);
+    nl_json_uint(j, "connections_active",
+                 __atomic_load_n(&d->slot->active, __ATOMIC_RELAXED));
+    nl_json_obj_end(j);
+}
+
+/* "last_reload": null before the first, else its outcome and time. */
+static void
+last_reload_json(struct nl_json *j, const struct nl_master *m)
+{
+    char when[32];
+    struct tm tm;
+
+    if (!m->reloaded) {
+        nl_json_null(j, "last_reload");
+        return;
+    }
+    gmtime_r(&m->reload_time, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    nl_json_obj_begin(j, "last_reload");
+    nl_reload_outcome(m, j);
+    nl_json_str(j, "time", when);
+    nl_json_obj_end(j);
 }
 
 void
 nl_commands_status(struct nl_master *m, struct nl_buf *b)
 {
-    char when[32];
-    struct tm tm;
+    struct nl_json j;
 
-    nl_buf_printf(b, "{\"pid\": %ld, \"version\": ", (long)getpid());
-    nl_json_string(b, PACKAGE_VERSION);
-    nl_buf_printf(b, ", \"uptime_s\": %ld, \"config\": ",
-                  (long)(time(NULL) - m->start_time));
-    nl_json_string(b, m->conf->file);
-    nl_buf_printf(b, ", \"generation\": %u, \"last_reload\": ", m->sup.generation);
-    if (!m->reloaded) {
-        nl_buf_printf(b, "null");
-    } else {
-        gmtime_r(&m->reload_time, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        nl_buf_printf(
-            b, "{\"ok\": %s, \"error\": ", m->reload_ok ? "true" : "false");
-        if (m->reload_error != NULL)
-            nl_json_string(b, m->reload_error);
-        else
-            nl_buf_printf(b, "null");
-        nl_buf_printf(b, ", \"time\": \"%s\"}", when);
+    nl_json_init(&j, b);
+    nl_json_obj_begin(&j, NULL);
+    nl_json_int(&j, "pid", (long)getpid());
+    nl_json_str(&j, "version", PACKAGE_VERSION);
+    nl_json_int(&j, "uptime_s", (long)(time(NULL) - m->start_time));
+    nl_json_str(&j, "config", m->conf->file);
+    nl_json_uint(&j, "generation", m->sup.generation);
+    last_reload_json(&j, m);
+    nl_json_arr_begin(&j, "listeners");
+    for (size_t i = 0; i < m->sup.nlst; i++)
+        listener_json(&j, &m->sup, m->sup.lst[i]);
+    nl_json_arr_end(&j);
+    nl_json_arr_begin(&j, "draining");
+    for (const struct drain *d = m->sup.drains; d != NULL; d = d->next)
+        drain_json(&j, d);
+    nl_json_arr_end(&j);
+    nl_json_obj_end(&j);
+}
+
+typedef enum nl_cmd_outcome (*command_fn)(struct nl_commands *cmds,
+                                   struct nl_control_client *c,
+                                   struct nl_json *j);
+
+static enum nl_cmd_outcome
+cmd_status(struct nl_commands *cmds, struct nl_control_client *c,
+           struct nl_json *j)
+{
+    nl_commands_status(cmds->m, j->b);
+    return NL_CMD_REPLY;
+}
+
+static enum nl_cmd_outcome
+cmd_reload(struct nl_commands *cmds, struct nl_control_client *c,
+           struct nl_json *j)
+{
+    /* Each waits for its answer with a place of the control socket's:
+     * past a few, more would fill them all and shut `status` and `stop`
+     * out, so the newcomer is told to come back. */
+    if (nl_reload_queued_clients(cmds->m) >= NL_MAX_QUEUED_RELOADS) {
+        char msg[160];
+
+        snprintf(msg, sizeof(msg),
+                 "%d reloads asked for on the control socket are waiting "
+                 "already; try again once they are done",
+                 NL_MAX_QUEUED_RELOADS);
+        nl_json_obj_begin(j, NULL);
+        nl_json_bool(j, "ok", 0);
+        nl_json_str(j, "error", msg);
+        nl_json_obj_end(j);
+        return NL_CMD_REPLY;
     }
-    nl_buf_printf(b, ", \"listeners\": [");
-    for (size_t i = 0; i < m->sup.nlst; i++) {
-        nl_buf_printf(b, "%s", i ? ", " : "");
-        listener_json(m, m->sup.lst[i], b);
-    }
-    nl_buf_printf(b, "], \"draining\": [");
-    for (const struct drain *d = m->sup.drains; d != NULL; d = d->next) {
-        nl_buf_printf(b, "%s{\"listener\": ", d == m->sup.drains ? "" : ", ");
-        nl_json_string(b, d->name);
-        nl_buf_printf(b,
-                      ", \"pid\": %ld, \"generation\": %u, "
-                      "\"connections_active\": %llu}",
-                      (long)d->pid, d->generation,
-                      (unsigned long long)__atomic_load_n(&d->slot->active,
-                                                          __ATOMIC_RELAXED));
-    }
-    nl_buf_printf(b, "]}");
+    /* Answered when the reload is done (reload.c). */
+    nl_reload_request(cmds->m, "reload requested on the control socket", c);
+    return NL_CMD_LATER;
+}
+
+static enum nl_cmd_outcome
+cmd_stop(struct nl_commands *cmds, struct nl_control_client *c,
+         struct nl_json *j)
+{
+    nl_json_obj_begin(j, NULL);
+    nl_json_bool(j, "ok", 1);
+    nl_json_obj_end(j);
+    return NL_CMD_REPLY_THEN_STOP;
+}
+
+static enum nl_cmd_outcome
+cmd_log_reopen(struct nl_commands *cmds, struct nl_control_client *c,
+               struct nl_json *j)
+{
+    int ok = nl_commands_log_reopen() == 0;
+
+    nl_json_obj_begin(j, NULL);
+    nl_json_bool(j, "ok", ok);
+    if (!ok)
+        nl_json_str(j, "error", strerror(errno));
+    nl_json_obj_end(j);
+    return NL_CMD_REPLY;
+}
+
+static enum nl_cmd_outcome cmd_help(struct nl_commands *cmds,
+                             struct nl_control_client *c, struct nl_json *j);
+
+static const struct command {
+    const char *name;
+    const char *help;
+    command_fn run;
+} commands[] = {
+    {"status", "listeners, counters and reloads", cmd_status},
+    {"reload", "read the config again and apply it", cmd_reload},
+    {"stop", "stop gracefully", cmd_stop},
+    {"log-reopen", "reopen the log file", cmd_log_reopen},
+    {"help", "this list", cmd_help},
+};
+
+static enum nl_cmd_outcome
+cmd_help(struct nl_commands *cmds, struct nl_control_client *c,
+         struct nl_json *j)
+{
+    nl_json_obj_begin(j, NULL);
+    nl_json_obj_begin(j, "commands");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
+        nl_json_str(j, commands[i].name, commands[i].help);
+    nl_json_obj_end(j);
+    nl_json_obj_end(j);
+    return NL_CMD_REPLY;
+}
+
+enum nl_cmd_outcome
+nl_commands_answer(struct nl_commands *cmds, struct nl_control_client *c,
+                   const char *line, struct nl_buf *b)
+{
+    struct nl_json j;
+
+    nl_json_init(&j, b);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
+        if (strcmp(line, commands[i].name) == 0)
+            return commands[i].run(cmds, c, &j);
+    nl_json_obj_begin(&j, NULL);
+    nl_json_str(&j, "error", line[0] ? "unknown command; try help"
+                                     : "empty command; try help");
+    nl_json_str(&j, "command", line);
+    nl_json_obj_end(&j);
+    return NL_CMD_REPLY;
 }
 
 void
 nl_commands_run(void *arg, struct nl_control_client *c, const char *line)
 {
     struct nl_commands *cmds = arg;
-    struct nl_master *m = cmds->m;
     struct nl_buf b = {0};
-    int stop = 0;
+    enum nl_cmd_outcome o = nl_commands_answer(cmds, c, line, &b);
 
-    if (strcmp(line, "status") == 0) {
-        nl_commands_status(m, &b);
-    } else if (strcmp(line, "stop") == 0) {
-        nl_buf_printf(&b, "{\"ok\": true}");
-        stop = 1;
-    } else if (strcmp(line, "reload") == 0) {
-        /* Each waits for its answer with a place of the control socket's:
-         * past a few, more would fill them all and shut `status` and
-         * `stop` out, so the newcomer is told to come back. */
-        if (nl_reload_queued_clients(m) >= NL_MAX_QUEUED_RELOADS) {
-            nl_buf_printf(&b,
-                          "{\"ok\": false, \"error\": \"%d reloads asked "
-                          "for on the control socket are waiting already; "
-                          "try again once they are done\"}",
-                          NL_MAX_QUEUED_RELOADS);
-        } else {
-            /* Answered when the reload is done (answer_reload()). */
-            nl_reload_request(m, "reload requested on the control socket", c);
-            return;
-        }
-    } else if (strcmp(line, "log-reopen") == 0) {
-        if (nl_commands_log_reopen() == 0) {
-            nl_buf_printf(&b, "{\"ok\": true}");
-        } else {
-            nl_buf_printf(&b, "{\"ok\": false, \"error\": ");
-            nl_json_string(&b, strerror(errno));
-            nl_buf_printf(&b, "}");
-        }
-    } else if (strcmp(line, "help") == 0) {
-        nl_buf_printf(&b, "{\"commands\": {"
-                          "\"status\": \"listeners, counters and reloads\", "
-                          "\"reload\": \"read the config again and apply it\", "
-                          "\"stop\": \"stop gracefully\", "
-                          "\"log-reopen\": \"reopen the log file\", "
-                          "\"help\": \"this list\"}}");
-    } else {
-        nl_buf_printf(&b, "{\"error\": ");
-        nl_json_string(&b, line[0] ? "unknown command; try help"
-                                   : "empty command; try help");
-        nl_buf_printf(&b, ", \"command\": ");
-        nl_json_string(&b, line);
-        nl_buf_printf(&b, "}");
+    if (o != NL_CMD_LATER) {
+        nl_buf_append(&b, "", 1);
+        nl_control_reply(c, nl_buf_head(&b));
     }
-    nl_buf_append(&b, "", 1);
-    nl_control_reply(c, nl_buf_head(&b));
     nl_buf_free(&b);
-    if (stop)
-        cmds->stop(m, "stop requested on the control socket");
+    if (o == NL_CMD_REPLY_THEN_STOP)
+        cmds->stop(cmds->m, "stop requested on the control socket");
 }

@@ -18,6 +18,19 @@ struct nl_commands {
     void (*stop)(struct nl_master *m, const char *why);
 };
 
+/* What became of a command's answer. */
+enum nl_cmd_outcome {
+    NL_CMD_REPLY,           /* the answer is written */
+    NL_CMD_REPLY_THEN_STOP, /* the answer is written; then netlabd stops */
+    NL_CMD_LATER,           /* the client is answered later (reload) */
+};
+
+/* Writes the answer to the command line into b (a JSON document, no
+ * newline); c is who asked, for an answer given later. */
+enum nl_cmd_outcome nl_commands_answer(struct nl_commands *cmds,
+                                       struct nl_control_client *c,
+                                       const char *line, struct nl_buf *b);
+
 /* Runs the command line (without its "\n"); arg is a struct nl_commands.
  * Answers c, at once or (reload) when done. */
 void nl_commands_run(void *arg, struct nl_control_client *c,

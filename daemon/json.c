@@ -1,11 +1,13 @@
 /*
  * json.c - just enough JSON output for the control socket.  Documents are
- * built by the caller key by key; this module makes sure that any text the
- * operator controls (listener names, paths, error messages) comes out as a
- * valid JSON string.
+ * built by the caller member by member (struct nl_json, which places the
+ * commas); this module makes sure that any text the operator controls
+ * (listener names, paths, error messages) comes out as a valid JSON
+ * string.
  */
 #include "config.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -101,4 +103,107 @@ nl_json_string(struct nl_buf *b, const char *s)
         }
     }
     nl_buf_append(b, "\"", 1);
+}
+
+void
+nl_json_init(struct nl_json *j, struct nl_buf *b)
+{
+    j->b = b;
+    j->depth = 0;
+    j->empty[0] = 1;
+}
+
+/* Starts a member: the comma before it, and its key inside an object. */
+static void
+member(struct nl_json *j, const char *key)
+{
+    if (!j->empty[j->depth])
+        nl_buf_append(j->b, ", ", 2);
+    j->empty[j->depth] = 0;
+    if (key != NULL) {
+        nl_json_string(j->b, key);
+        nl_buf_append(j->b, ": ", 2);
+    }
+}
+
+static void
+open_level(struct nl_json *j, const char *key, const char *bracket)
+{
+    member(j, key);
+    assert(j->depth < NL_JSON_DEPTH);
+    nl_buf_append(j->b, bracket, 1);
+    j->empty[++j->depth] = 1;
+}
+
+static void
+close_level(struct nl_json *j, const char *bracket)
+{
+    assert(j->depth > 0);
+    j->depth--;
+    nl_buf_append(j->b, bracket, 1);
+}
+
+void
+nl_json_obj_begin(struct nl_json *j, const char *key)
+{
+    open_level(j, key, "{");
+}
+
+void
+nl_json_obj_end(struct nl_json *j)
+{
+    close_level(j, "}");
+}
+
+void
+nl_json_arr_begin(struct nl_json *j, const char *key)
+{
+    open_level(j, key, "[");
+}
+
+void
+nl_json_arr_end(struct nl_json *j)
+{
+    close_level(j, "]");
+}
+
+void
+nl_json_str(struct nl_json *j, const char *key, const char *s)
+{
+    member(j, key);
+    if (s == NULL)
+        nl_buf_append(j->b, "null", 4);
+    else
+        nl_json_string(j->b, s);
+}
+
+void
+nl_json_uint(struct nl_json *j, const char *key, unsigned long long v)
+{
+    member(j, key);
+    nl_buf_printf(j->b, "%llu", v);
+}
+
+void
+nl_json_int(struct nl_json *j, const char *key, long long v)
+{
+    member(j, key);
+    nl_buf_printf(j->b, "%lld", v);
+}
+
+void
+nl_json_bool(struct nl_json *j, const char *key, int v)
+{
+    member(j, key);
+    if (v)
+        nl_buf_append(j->b, "true", 4);
+    else
+        nl_buf_append(j->b, "false", 5);
+}
+
+void
+nl_json_null(struct nl_json *j, const char *key)
+{
+    member(j, key);
+    nl_buf_append(j->b, "null", 4);
 }

@@ -14,4 +14,32 @@ void nl_json_string(struct nl_buf *b, const char *s);
 void nl_buf_printf(struct nl_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * A JSON document written member by member: the writer places the commas
+ * and colons, so that no caller writes one by hand.  Output style: ", "
+ * between members, ": " after a key, no other space.  key is the member's
+ * name inside an object, NULL inside an array or for the document itself.
+ * Nesting deeper than NL_JSON_DEPTH is a caller's bug (assert).
+ */
+#define NL_JSON_DEPTH 8
+
+struct nl_json {
+    struct nl_buf *b;
+    int depth;
+    unsigned char empty[NL_JSON_DEPTH + 1]; /* no member yet, per level */
+};
+
+/* Starts writing a document into b. */
+void nl_json_init(struct nl_json *j, struct nl_buf *b);
+void nl_json_obj_begin(struct nl_json *j, const char *key);
+void nl_json_obj_end(struct nl_json *j);
+void nl_json_arr_begin(struct nl_json *j, const char *key);
+void nl_json_arr_end(struct nl_json *j);
+/* A string member (nl_json_string()), or null when s is NULL. */
+void nl_json_str(struct nl_json *j, const char *key, const char *s);
+void nl_json_uint(struct nl_json *j, const char *key, unsigned long long v);
+void nl_json_int(struct nl_json *j, const char *key, long long v);
+void nl_json_bool(struct nl_json *j, const char *key, int v);
+void nl_json_null(struct nl_json *j, const char *key);
+
 #endif /* NL_JSON_H */

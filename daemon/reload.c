@@ -97,15 +97,14 @@ static void
 answer_reload(struct nl_master *m, struct nl_control_client *c)
 {
     struct nl_buf b = {0};
+    struct nl_json j;
     struct reply *r;
 
-    nl_buf_printf(&b,
-                  "{\"ok\": %s, \"error\": ", m->reload_ok ? "true" : "false");
-    if (m->reload_error != NULL)
-        nl_json_string(&b, m->reload_error);
-    else
-        nl_buf_printf(&b, "null");
-    nl_buf_printf(&b, ", \"generation\": %u}", m->sup.generation);
+    nl_json_init(&j, &b);
+    nl_json_obj_begin(&j, NULL);
+    nl_reload_outcome(m, &j);
+    nl_json_uint(&j, "generation", m->sup.generation);
+    nl_json_obj_end(&j);
     nl_buf_append(&b, "", 1);
     if (!m->reload_ok) {
         nl_control_reply(c, nl_buf_head(&b));
@@ -330,4 +329,11 @@ void
 nl_reload_on_drained(void *arg)
 {
     reload_next(arg);
+}
+
+void
+nl_reload_outcome(const struct nl_master *m, struct nl_json *j)
+{
+    nl_json_bool(j, "ok", m->reload_ok);
+    nl_json_str(j, "error", m->reload_error);
 }

@@ -13,6 +13,7 @@ struct lst;
 struct nl_conf;
 struct nl_control_client;
 struct nl_errs;
+struct nl_json;
 struct nl_master;
 
 /* At most this many older generations drain at once: a reload waits
@@ -42,6 +43,10 @@ void nl_reload_abort(struct nl_master *m);
 
 /* Sends the answers held back, even if older processes still accept. */
 void nl_reload_flush(struct nl_master *m);
+
+/* The last reload's "ok" and "error" members (the `reload` answer's, and
+ * status's last_reload). */
+void nl_reload_outcome(const struct nl_master *m, struct nl_json *j);
 
 /* The supervisor's events, arg the master: a draining process stopped
  * accepting (a held answer may go), or ended (a deferred reload may). */
