@@ -17,6 +17,8 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/conf_include.h \
 	%reldir%/control.c \
 	%reldir%/control.h \
+	%reldir%/drain.c \
+	%reldir%/drain.h \
 	%reldir%/errs.c \
 	%reldir%/errs.h \
 	%reldir%/json.c \

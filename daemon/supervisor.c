@@ -29,6 +29,7 @@
 
 #include "activation.h"
 #include "conf.h"
+#include "drain.h"
 #include "log.h"
 #include "serve.h"
 #include "stats.h"
@@ -40,16 +41,8 @@
 #define BACKOFF_MAX  30.0 /* and the longest wait between restarts */
 #define STABLE_AFTER 10.0 /* a process that lived this long resets it */
 
-/* Tells the owner, when it listens for that event. */
-#define TELL(s, what)                                                          \
-    do {                                                                       \
-        if ((s)->ev.what != NULL)                                              \
-            (s)->ev.what((s)->ev.arg);                                         \
-    } while (0)
-
 static void ready_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void restart_cb(struct ev_loop *loop, ev_timer *t, int revents);
-static void drain_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
 static void kill_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
 void
@@ -190,18 +183,6 @@ nl_lst_spawn(struct lst *l)
     }
 }
 
-/* Reads the byte a serving process sent on its status pipe: 1 with it in
- * *c, 0 at EOF (or an error), -1 when there is nothing yet. */
-static int
-read_status_byte(int fd, char *c)
-{
-    ssize_t n = read(fd, c, 1);
-
-    if (n == -1 && (errno == EINTR || errno == EAGAIN))
-        return -1;
-    return n == 1;
-}
-
 static void
 ready_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
@@ -227,59 +208,12 @@ ready_cb(struct ev_loop *loop, ev_io *io, int revents)
 }
 
 static void
-drain_stopped_accepting(struct drain *d)
-{
-    if (d->notify_fd != -1) {
-        ev_io_stop(d->sup->loop, &d->notify_w);
-        close(d->notify_fd);
-        d->notify_fd = -1;
-    }
-    d->accepting = 0;
-    TELL(d->sup, stopped_accepting);
-}
-
-static void
-notify_cb(struct ev_loop *loop, ev_io *io, int revents)
-{
-    struct drain *d = io->data;
-    char c;
-    int n = read_status_byte(d->notify_fd, &c);
-
-    /* "S", or EOF: the process is gone. */
-    if (n == 0 || (n == 1 && c == 'S'))
-        drain_stopped_accepting(d);
-}
-
-static void
 restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     struct proc *pr = t->data;
 
     if (!pr->l->sup->stopping && pr->pid == 0)
         spawn(pr);
-}
-
-void
-nl_describe_status(int status, char *buf, size_t len)
-{
-    if (WIFEXITED(status))
-        snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        snprintf(buf, len, "killed by signal %d (SIG%s)%s", WTERMSIG(status),
-                 sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status))
-                                                : "?",
-                 WCOREDUMP(status) ? ", core dumped" : "");
-    else
-        snprintf(buf, len, "ended with status 0x%x", status);
-}
-
-/* Gives back the sessions a process had open: a crashed process cannot. */
-static void
-close_gate(struct nl_counters *gate, struct nl_counters *slot)
-{
-    __atomic_sub_fetch(&gate->active,
-                       __atomic_load_n(&slot->active, __ATOMIC_RELAXED),
-                       __ATOMIC_RELAXED);
 }
 
 /* Seconds before restarting pr, which just failed: doubles while it keeps
@@ -333,75 +267,6 @@ reaped(struct proc *pr, int status)
     ev_timer_start(s->loop, &pr->restart_w);
 }
 
-/* The current listener a draining process belongs to, if it still has
- * one: the same one, changed (and maybe renamed) by reloads since. */
-static struct lst *
-lst_by_id(const struct nl_sup *s, unsigned id)
-{
-    for (size_t i = 0; i < s->nlst; i++)
-        if (s->lst[i]->id == id)
-            return s->lst[i];
-    return NULL;
-}
-
-static void
-drain_free(struct drain *d)
-{
-    if (d->notify_fd != -1) {
-        ev_io_stop(d->sup->loop, &d->notify_w);
-        close(d->notify_fd);
-    }
-    free(d->name);
-    free(d);
-}
-
-/* A draining process ended: its counts go to the listener of its name. */
-static void
-drain_reaped(struct nl_sup *s, struct drain *d, int status)
-{
-    struct lst *l = lst_by_id(s, d->id);
-    char how[128];
-
-    drain_stopped_accepting(d);
-    nl_describe_status(status, how, sizeof(how));
-    nl_info(d->name, "serving process %ld of generation %u %s after draining",
-            (long)d->pid, d->generation, how);
-    close_gate(d->gate, d->slot);
-    nl_stats_release(d->slot, l != NULL ? &l->kept : NULL);
-    nl_stats_release(d->gate, NULL);
-}
-
-/* pr becomes a drain; the process is asked to finish (SIGTERM). */
-static void
-drain_new(struct lst *l, struct proc *pr, double deadline)
-{
-    struct nl_sup *s = l->sup;
-    struct drain *d = nl_xcalloc(1, sizeof(*d));
-
-    d->sup = s;
-    /* The process says "S" on this pipe once it stopped accepting. */
-    d->notify_fd = pr->ready_fd;
-    d->accepting = pr->ready_fd != -1;
-    if (d->accepting) {
-        ev_io_init(&d->notify_w, notify_cb, d->notify_fd, EV_READ);
-        d->notify_w.data = d;
-        ev_io_start(s->loop, &d->notify_w);
-    }
-    pr->ready_fd = -1;
-    d->pid = pr->pid;
-    d->id = l->id;
-    d->name = nl_xstrdup(l->lc->name);
-    d->slot = pr->slot;
-    d->gate = l->gate;
-    nl_stats_ref(l->gate);
-    d->generation = pr->generation;
-    d->retired = s->generation;
-    d->deadline = deadline;
-    d->next = s->drains;
-    s->drains = d;
-    kill(pr->pid, SIGTERM);
-}
-
 void
 nl_lst_retire(struct lst *l)
 {
@@ -420,31 +285,6 @@ nl_lst_retire(struct lst *l)
             close(pr->ready_fd);
     }
     nl_lst_free(l);
-}
-
-int
-nl_sup_old_generations(const struct nl_sup *s)
-{
-    int n = 0;
-
-    /* Each generation once: where it first appears in the list. */
-    for (const struct drain *d = s->drains; d != NULL; d = d->next) {
-        const struct drain *e = s->drains;
-
-        while (e != d && e->retired != d->retired)
-            e = e->next;
-        n += e == d;
-    }
-    return n;
-}
-
-int
-nl_sup_accepting(const struct nl_sup *s, unsigned generation)
-{
-    for (const struct drain *d = s->drains; d != NULL; d = d->next)
-        if (d->accepting && d->retired <= generation)
-            return 1;
-    return 0;
 }
 
 unsigned long long
@@ -531,25 +371,6 @@ nl_sup_reap(struct nl_sup *s)
     /* A reload that waited for an older generation to finish may go. */
     if (drained)
         TELL(s, drained);
-}
-
-/* Kills draining processes that outstay shutdown_timeout. */
-static void
-drain_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-    struct nl_sup *s = t->data;
-    double now = nl_now();
-
-    for (struct drain *d = s->drains; d != NULL; d = d->next)
-        if (now > d->deadline) {
-            nl_warnx(d->name,
-                     "serving process %ld of generation %u did not finish "
-                     "draining in time; killing it",
-                     (long)d->pid, d->generation);
-            kill(d->pid, SIGKILL);
-            d->deadline = now + 60; /* once */
-        }
-    nl_log_tick();
 }
 
 static void
