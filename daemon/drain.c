@@ -26,7 +26,7 @@
 /* Reads the byte a serving process sent on its status pipe: 1 with it in
  * *c, 0 at EOF (or an error), -1 when there is nothing yet. */
 int
-read_status_byte(int fd, char *c)
+nl_read_status_byte(int fd, char *c)
 {
     ssize_t n = read(fd, c, 1);
 
@@ -52,7 +52,7 @@ notify_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct drain *d = io->data;
     char c;
-    int n = read_status_byte(d->notify_fd, &c);
+    int n = nl_read_status_byte(d->notify_fd, &c);
 
     /* "S", or EOF: the process is gone. */
     if (n == 0 || (n == 1 && c == 'S'))
@@ -75,7 +75,7 @@ nl_describe_status(int status, char *buf, size_t len)
 
 /* Gives back the sessions a process had open: a crashed process cannot. */
 void
-close_gate(struct nl_counters *gate, struct nl_counters *slot)
+nl_close_gate(struct nl_counters *gate, struct nl_counters *slot)
 {
     __atomic_sub_fetch(&gate->active,
                        __atomic_load_n(&slot->active, __ATOMIC_RELAXED),
@@ -93,7 +93,7 @@ lst_by_id(const struct nl_sup *s, unsigned id)
     return NULL;
 }
 
-void
+static void
 drain_free(struct drain *d)
 {
     if (d->notify_fd != -1) {
@@ -105,7 +105,7 @@ drain_free(struct drain *d)
 }
 
 /* A draining process ended: its counts go to the listener of its name. */
-void
+static void
 drain_reaped(struct nl_sup *s, struct drain *d, int status)
 {
     struct lst *l = lst_by_id(s, d->id);
@@ -115,14 +115,14 @@ drain_reaped(struct nl_sup *s, struct drain *d, int status)
     nl_describe_status(status, how, sizeof(how));
     nl_info(d->name, "serving process %ld of generation %u %s after draining",
             (long)d->pid, d->generation, how);
-    close_gate(d->gate, d->slot);
+    nl_close_gate(d->gate, d->slot);
     nl_stats_release(d->slot, l != NULL ? &l->kept : NULL);
     nl_stats_release(d->gate, NULL);
 }
 
 /* pr becomes a drain; the process is asked to finish (SIGTERM). */
 void
-drain_new(struct lst *l, struct proc *pr, double deadline)
+nl_drain_new(struct lst *l, struct proc *pr, double deadline)
 {
     struct nl_sup *s = l->sup;
     struct drain *d = nl_xcalloc(1, sizeof(*d));
@@ -178,7 +178,7 @@ nl_sup_accepting(const struct nl_sup *s, unsigned generation)
 
 /* Kills draining processes that outstay shutdown_timeout. */
 void
-drain_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+nl_drain_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     struct nl_sup *s = t->data;
     double now = nl_now();
@@ -193,4 +193,36 @@ drain_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
             d->deadline = now + 60; /* once */
         }
     nl_log_tick();
+}
+
+int
+nl_drain_reap(struct nl_sup *s)
+{
+    struct drain **dp = &s->drains;
+    int status, drained = 0;
+
+    while (*dp != NULL) {
+        struct drain *d = *dp;
+
+        if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+            *dp = d->next;
+            drain_reaped(s, d, status);
+            drain_free(d);
+            drained = 1;
+        } else {
+            dp = &d->next;
+        }
+    }
+    return drained;
+}
+
+void
+nl_drain_free_all(struct nl_sup *s)
+{
+    while (s->drains != NULL) {
+        struct drain *d = s->drains;
+
+        s->drains = d->next;
+        drain_free(d);
+    }
 }

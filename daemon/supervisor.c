@@ -8,8 +8,9 @@
  * after a back-off that doubles while it keeps failing, so a handler that
  * crashes at once cannot fork-bomb the machine.  Counters live in shared
  * memory (stats.c); the supervisor folds in those of ended processes.
- * After a reload (reload.c), serving processes of older generations drain:
- * they are listed in status and killed if they outstay shutdown_timeout.
+ * After a reload (reload.c), serving processes of older generations drain
+ * (drain.c): they are listed in status and killed if they outstay
+ * shutdown_timeout.
  *
  * It calls neither master.c nor reload.c: what they must know (every
  * listener serves, start-up failed, a drain stopped accepting or ended,
@@ -188,7 +189,7 @@ ready_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct proc *pr = io->data;
     char c;
-    int n = read_status_byte(pr->ready_fd, &c);
+    int n = nl_read_status_byte(pr->ready_fd, &c);
 
     if (n == -1)
         return;
@@ -245,7 +246,7 @@ reaped(struct proc *pr, int status)
         close(pr->ready_fd);
         pr->ready_fd = -1;
     }
-    close_gate(l->gate, pr->slot);
+    nl_close_gate(l->gate, pr->slot);
     nl_stats_release(pr->slot, &l->kept);
     pr->slot = NULL;
     pr->ready = 0;
@@ -280,7 +281,7 @@ nl_lst_retire(struct lst *l)
         if (pr->ready_fd != -1)
             ev_io_stop(s->loop, &pr->ready_w);
         if (pr->pid != 0)
-            drain_new(l, pr, deadline);
+            nl_drain_new(l, pr, deadline);
         else if (pr->ready_fd != -1)
             close(pr->ready_fd);
     }
@@ -342,8 +343,7 @@ children_left(const struct nl_sup *s)
 void
 nl_sup_reap(struct nl_sup *s)
 {
-    struct drain **dp = &s->drains;
-    int status, drained = 0;
+    int status, drained;
 
     /* Only our own serving processes: a plugin check child is waited for
      * by whoever forked it. */
@@ -352,18 +352,7 @@ nl_sup_reap(struct nl_sup *s)
         if (pr->pid != 0 && waitpid(pr->pid, &status, WNOHANG) == pr->pid)
             reaped(pr, status);
     }
-    while (*dp != NULL) {
-        struct drain *d = *dp;
-
-        if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-            *dp = d->next;
-            drain_reaped(s, d, status);
-            drain_free(d);
-            drained = 1;
-        } else {
-            dp = &d->next;
-        }
-    }
+    drained = nl_drain_reap(s);
     if (s->stopping && !children_left(s)) {
         TELL(s, all_gone);
         return;
@@ -397,7 +386,7 @@ nl_sup_start(struct nl_sup *s, struct ev_loop *loop)
     s->loop = loop;
     ev_init(&s->kill_w, kill_cb);
     s->kill_w.data = s;
-    ev_timer_init(&s->drain_w, drain_timer_cb, 1.0, 1.0);
+    ev_timer_init(&s->drain_w, nl_drain_timer_cb, 1.0, 1.0);
     s->drain_w.data = s;
     ev_timer_start(loop, &s->drain_w);
     for (size_t i = 0; i < s->nlst; i++)
@@ -458,10 +447,5 @@ nl_sup_free(struct nl_sup *s)
     free(s->lst);
     s->lst = NULL;
     s->nlst = 0;
-    while (s->drains != NULL) {
-        struct drain *d = s->drains;
-
-        s->drains = d->next;
-        drain_free(d);
-    }
+    nl_drain_free_all(s);
 }

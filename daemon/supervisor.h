@@ -3,7 +3,8 @@
  * restarting after a back-off, and the processes of older generations that
  * drain after a reload.  The supervisor calls nothing of the master's or
  * the reload's: it tells them what happened through struct nl_sup_events.
- * Only the master process uses it.
+ * Only the master process uses it.  supervisor.c holds the current
+ * listeners' processes, drain.c the older generations'.
  */
 #ifndef NL_SUPERVISOR_H
 #define NL_SUPERVISOR_H
