@@ -7,16 +7,9 @@
 #define NL_COMMANDS_H
 
 struct nl_buf;
+struct nl_commands; /* master_int.h */
 struct nl_control_client;
 struct nl_master;
-
-/* What the commands work on.  commands.c does not call master.c: a stop
- * goes through stop. */
-struct nl_commands {
-    struct nl_master *m;
-    /* Stops netlabd gracefully; why goes to the log. */
-    void (*stop)(struct nl_master *m, const char *why);
-};
 
 /* What became of a command's answer. */
 enum nl_cmd_outcome {

@@ -10,7 +10,6 @@
 #include <ev.h>
 #include <time.h>
 
-#include "commands.h"
 #include "errs.h"
 #include "supervisor.h"
 
@@ -18,6 +17,14 @@ struct nl_check;
 struct nl_conf;
 struct nl_control;
 struct nl_control_client;
+
+/* What the control commands work on (commands.c does not call master.c:
+ * a stop goes through stop). */
+struct nl_commands {
+    struct nl_master *m;
+    /* Stops netlabd gracefully; why goes to the log. */
+    void (*stop)(struct nl_master *m, const char *why);
+};
 
 struct nl_master {
     struct ev_loop *loop;
