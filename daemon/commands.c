@@ -125,8 +125,8 @@ nl_commands_status(struct nl_master *m, struct nl_buf *b)
 }
 
 typedef enum nl_cmd_outcome (*command_fn)(struct nl_commands *cmds,
-                                   struct nl_control_client *c,
-                                   struct nl_json *j);
+                                          struct nl_control_client *c,
+                                          struct nl_json *j);
 
 static enum nl_cmd_outcome
 cmd_status(struct nl_commands *cmds, struct nl_control_client *c,
@@ -186,7 +186,8 @@ cmd_log_reopen(struct nl_commands *cmds, struct nl_control_client *c,
 }
 
 static enum nl_cmd_outcome cmd_help(struct nl_commands *cmds,
-                             struct nl_control_client *c, struct nl_json *j);
+                                    struct nl_control_client *c,
+                                    struct nl_json *j);
 
 static const struct command {
     const char *name;
@@ -224,8 +225,9 @@ nl_commands_answer(struct nl_commands *cmds, struct nl_control_client *c,
         if (strcmp(line, commands[i].name) == 0)
             return commands[i].run(cmds, c, &j);
     nl_json_obj_begin(&j, NULL);
-    nl_json_str(&j, "error", line[0] ? "unknown command; try help"
-                                     : "empty command; try help");
+    nl_json_str(&j, "error",
+                line[0] ? "unknown command; try help"
+                        : "empty command; try help");
     nl_json_str(&j, "command", line);
     nl_json_obj_end(&j);
     return NL_CMD_REPLY;

@@ -26,8 +26,7 @@ enum nl_cmd_outcome nl_commands_answer(struct nl_commands *cmds,
 
 /* Runs the command line (without its "\n"); arg is a struct nl_commands.
  * Answers c, at once or (reload) when done. */
-void nl_commands_run(void *arg, struct nl_control_client *c,
-                     const char *line);
+void nl_commands_run(void *arg, struct nl_control_client *c, const char *line);
 
 /* Reopens the log file (SIGUSR1, `log-reopen`), and logs the outcome:
  * 0, or -1 with errno set. */

@@ -226,8 +226,8 @@ load_conf(const struct options *o, struct nl_conf **confp, int *as_root)
     struct nl_errs errs = {0}, warns = {0};
     int rc;
 
-    rc = check_conf(o->file, o->pidfile, o->test, confp, as_root, &errs,
-                    &warns);
+    rc =
+        check_conf(o->file, o->pidfile, o->test, confp, as_root, &errs, &warns);
     if (o->test && *as_root)
         fprintf(stderr, "%s: warning: %s\n", o->file, AS_ROOT_WARNING);
     print_errs(&warns);

@@ -321,9 +321,9 @@ master_start(struct nl_master *m)
         nl_errx(NULL, "%s", err);
         return -1;
     }
-    m->ctl = nl_control_open(m->loop, m->control_path,
-                             (int)m->conf->control_mode, nl_commands_run,
-                             &m->cmds, err, sizeof(err));
+    m->ctl =
+        nl_control_open(m->loop, m->control_path, (int)m->conf->control_mode,
+                        nl_commands_run, &m->cmds, err, sizeof(err));
     if (m->ctl == NULL) {
         nl_errx(NULL, "control socket: %s", err);
         return -1;

@@ -287,7 +287,7 @@ nl_reload_queued_clients(const struct nl_master *m)
  * outcome. */
 void
 nl_reload_request(struct nl_master *m, const char *why,
-               struct nl_control_client *client)
+                  struct nl_control_client *client)
 {
     struct waiter **tail = &m->queue;
 

@@ -134,7 +134,8 @@ settings_respawn(const struct nl_conf *old, const struct nl_conf *nc)
            !same_string(old->group, nc->group) ||
            old->shutdown_timeout != nc->shutdown_timeout ||
            old->log_level != nc->log_level ||
-           (nc->log_target_set && !same_string(old->log_target, nc->log_target));
+           (nc->log_target_set &&
+            !same_string(old->log_target, nc->log_target));
 }
 
 /* Whether, in match pass 0, 1 or 2, the new listener lc may take the

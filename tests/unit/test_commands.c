@@ -120,11 +120,13 @@ test_unknown(void **state)
     expect("", "{\"error\": \"empty command; try help\", \"command\": \"\"}",
            NL_CMD_REPLY);
     /* A near miss is no command either. */
-    expect("statu", "{\"error\": \"unknown command; try help\", "
-                    "\"command\": \"statu\"}",
+    expect("statu",
+           "{\"error\": \"unknown command; try help\", "
+           "\"command\": \"statu\"}",
            NL_CMD_REPLY);
-    expect("say \"x\"", "{\"error\": \"unknown command; try help\", "
-                        "\"command\": \"say \\\"x\\\"\"}",
+    expect("say \"x\"",
+           "{\"error\": \"unknown command; try help\", "
+           "\"command\": \"say \\\"x\\\"\"}",
            NL_CMD_REPLY);
 }
 
@@ -171,8 +173,8 @@ static void
 test_status(void **state)
 {
     struct nl_counters slot = {.active = 4};
-    struct drain d = {.pid = 42, .name = "web", .slot = &slot,
-                      .generation = 1, .id = 99};
+    struct drain d = {
+        .pid = 42, .name = "web", .slot = &slot, .generation = 1, .id = 99};
 
     expect_status("null", "");
     m.sup.generation = 3;

@@ -30,11 +30,35 @@ static struct {
     int all_ready, start_failed, stopped_accepting, drained, all_gone;
 } seen;
 
-static void on_all_ready(void *arg) { seen.all_ready++; }
-static void on_start_failed(void *arg) { seen.start_failed++; }
-static void on_stopped_accepting(void *arg) { seen.stopped_accepting++; }
-static void on_drained(void *arg) { seen.drained++; }
-static void on_all_gone(void *arg) { seen.all_gone++; }
+static void
+on_all_ready(void *arg)
+{
+    seen.all_ready++;
+}
+
+static void
+on_start_failed(void *arg)
+{
+    seen.start_failed++;
+}
+
+static void
+on_stopped_accepting(void *arg)
+{
+    seen.stopped_accepting++;
+}
+
+static void
+on_drained(void *arg)
+{
+    seen.drained++;
+}
+
+static void
+on_all_gone(void *arg)
+{
+    seen.all_gone++;
+}
 
 static const struct nl_sup_events events = {
     .all_ready = on_all_ready,
@@ -234,7 +258,7 @@ test_drain(void **state)
     assert_int_equal(nl_sup_old_generations(&sup), 1);
     assert_true(nl_sup_accepting(&sup, 2));
     assert_false(nl_sup_accepting(&sup, 1)); /* retired by a later one */
-    REAP_UNTIL(sup.drains == NULL); /* SIGTERM ended it */
+    REAP_UNTIL(sup.drains == NULL);          /* SIGTERM ended it */
     assert_int_equal(seen.drained, 1);
     assert_int_equal(seen.stopped_accepting, 1);
     assert_int_equal(now->kept.total, 5);
