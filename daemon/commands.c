@@ -57,7 +57,7 @@ listener_json(struct nl_json *j, const struct nl_sup *s, const struct lst *l)
     struct nl_counters c;
 
     nl_lst_counters(s, l, &c);
-    nl_json_obj_begin(j, NULL);
+    nl_json_open(j, NULL, NL_JSON_OBJECT);
     nl_json_str(j, "name", l->lc->name);
     nl_json_str(j, "transport", nl_transport_name(l->lc->transport));
     nl_json_str(j, "address", l->sk.address);
@@ -66,19 +66,19 @@ listener_json(struct nl_json *j, const struct nl_sup *s, const struct lst *l)
     nl_json_str(j, "handler", l->lc->handler);
     counters_json(j, &c);
     nl_json_bool(j, "serving", nl_lst_ready(l));
-    nl_json_obj_end(j);
+    nl_json_close(j);
 }
 
 static void
 drain_json(struct nl_json *j, const struct drain *d)
 {
-    nl_json_obj_begin(j, NULL);
+    nl_json_open(j, NULL, NL_JSON_OBJECT);
     nl_json_str(j, "listener", d->name);
     nl_json_int(j, "pid", (long)d->pid);
     nl_json_uint(j, "generation", d->generation);
     nl_json_uint(j, "connections_active",
                  __atomic_load_n(&d->slot->active, __ATOMIC_RELAXED));
-    nl_json_obj_end(j);
+    nl_json_close(j);
 }
 
 /* "last_reload": null before the first, else its outcome and time. */
@@ -94,10 +94,10 @@ last_reload_json(struct nl_json *j, const struct nl_master *m)
     }
     gmtime_r(&m->reload_time, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    nl_json_obj_begin(j, "last_reload");
+    nl_json_open(j, "last_reload", NL_JSON_OBJECT);
     nl_reload_outcome(m, j);
     nl_json_str(j, "time", when);
-    nl_json_obj_end(j);
+    nl_json_close(j);
 }
 
 void
@@ -106,22 +106,22 @@ nl_commands_status(struct nl_master *m, struct nl_buf *b)
     struct nl_json j;
 
     nl_json_init(&j, b);
-    nl_json_obj_begin(&j, NULL);
+    nl_json_open(&j, NULL, NL_JSON_OBJECT);
     nl_json_int(&j, "pid", (long)getpid());
     nl_json_str(&j, "version", PACKAGE_VERSION);
     nl_json_int(&j, "uptime_s", (long)(time(NULL) - m->start_time));
     nl_json_str(&j, "config", m->conf->file);
     nl_json_uint(&j, "generation", m->sup.generation);
     last_reload_json(&j, m);
-    nl_json_arr_begin(&j, "listeners");
+    nl_json_open(&j, "listeners", NL_JSON_ARRAY);
     for (size_t i = 0; i < m->sup.nlst; i++)
         listener_json(&j, &m->sup, m->sup.lst[i]);
-    nl_json_arr_end(&j);
-    nl_json_arr_begin(&j, "draining");
+    nl_json_close(&j);
+    nl_json_open(&j, "draining", NL_JSON_ARRAY);
     for (const struct drain *d = m->sup.drains; d != NULL; d = d->next)
         drain_json(&j, d);
-    nl_json_arr_end(&j);
-    nl_json_obj_end(&j);
+    nl_json_close(&j);
+    nl_json_close(&j);
 }
 
 typedef enum nl_cmd_outcome (*command_fn)(struct nl_commands *cmds,
@@ -150,10 +150,10 @@ cmd_reload(struct nl_commands *cmds, struct nl_control_client *c,
                  "%d reloads asked for on the control socket are waiting "
                  "already; try again once they are done",
                  NL_MAX_QUEUED_RELOADS);
-        nl_json_obj_begin(j, NULL);
+        nl_json_open(j, NULL, NL_JSON_OBJECT);
         nl_json_bool(j, "ok", 0);
         nl_json_str(j, "error", msg);
-        nl_json_obj_end(j);
+        nl_json_close(j);
         return NL_CMD_REPLY;
     }
     /* Answered when the reload is done (reload.c). */
@@ -165,9 +165,9 @@ static enum nl_cmd_outcome
 cmd_stop(struct nl_commands *cmds, struct nl_control_client *c,
          struct nl_json *j)
 {
-    nl_json_obj_begin(j, NULL);
+    nl_json_open(j, NULL, NL_JSON_OBJECT);
     nl_json_bool(j, "ok", 1);
-    nl_json_obj_end(j);
+    nl_json_close(j);
     return NL_CMD_REPLY_THEN_STOP;
 }
 
@@ -177,11 +177,11 @@ cmd_log_reopen(struct nl_commands *cmds, struct nl_control_client *c,
 {
     int ok = nl_commands_log_reopen() == 0;
 
-    nl_json_obj_begin(j, NULL);
+    nl_json_open(j, NULL, NL_JSON_OBJECT);
     nl_json_bool(j, "ok", ok);
     if (!ok)
         nl_json_str(j, "error", strerror(errno));
-    nl_json_obj_end(j);
+    nl_json_close(j);
     return NL_CMD_REPLY;
 }
 
@@ -205,12 +205,12 @@ static enum nl_cmd_outcome
 cmd_help(struct nl_commands *cmds, struct nl_control_client *c,
          struct nl_json *j)
 {
-    nl_json_obj_begin(j, NULL);
-    nl_json_obj_begin(j, "commands");
+    nl_json_open(j, NULL, NL_JSON_OBJECT);
+    nl_json_open(j, "commands", NL_JSON_OBJECT);
     for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
         nl_json_str(j, commands[i].name, commands[i].help);
-    nl_json_obj_end(j);
-    nl_json_obj_end(j);
+    nl_json_close(j);
+    nl_json_close(j);
     return NL_CMD_REPLY;
 }
 
@@ -224,12 +224,12 @@ nl_commands_answer(struct nl_commands *cmds, struct nl_control_client *c,
     for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
         if (strcmp(line, commands[i].name) == 0)
             return commands[i].run(cmds, c, &j);
-    nl_json_obj_begin(&j, NULL);
+    nl_json_open(&j, NULL, NL_JSON_OBJECT);
     nl_json_str(&j, "error",
                 line[0] ? "unknown command; try help"
                         : "empty command; try help");
     nl_json_str(&j, "command", line);
-    nl_json_obj_end(&j);
+    nl_json_close(&j);
     return NL_CMD_REPLY;
 }
 

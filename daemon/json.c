@@ -110,61 +110,40 @@ nl_json_init(struct nl_json *j, struct nl_buf *b)
 {
     j->b = b;
     j->depth = 0;
-    j->empty[0] = 1;
+    j->level[0].empty = 1;
 }
 
 /* Starts a member: the comma before it, and its key inside an object. */
 static void
 member(struct nl_json *j, const char *key)
 {
-    if (!j->empty[j->depth])
+    if (!j->level[j->depth].empty)
         nl_buf_append(j->b, ", ", 2);
-    j->empty[j->depth] = 0;
+    j->level[j->depth].empty = 0;
     if (key != NULL) {
         nl_json_string(j->b, key);
         nl_buf_append(j->b, ": ", 2);
     }
 }
 
-static void
-open_level(struct nl_json *j, const char *key, const char *bracket)
+void
+nl_json_open(struct nl_json *j, const char *key, enum nl_json_kind kind)
 {
     member(j, key);
     assert(j->depth < NL_JSON_DEPTH);
-    nl_buf_append(j->b, bracket, 1);
-    j->empty[++j->depth] = 1;
+    nl_buf_append(j->b, kind == NL_JSON_ARRAY ? "[" : "{", 1);
+    j->depth++;
+    j->level[j->depth].empty = 1;
+    j->level[j->depth].kind = (unsigned char)kind;
 }
 
-static void
-close_level(struct nl_json *j, const char *bracket)
+void
+nl_json_close(struct nl_json *j)
 {
     assert(j->depth > 0);
+    nl_buf_append(j->b, j->level[j->depth].kind == NL_JSON_ARRAY ? "]" : "}",
+                  1);
     j->depth--;
-    nl_buf_append(j->b, bracket, 1);
-}
-
-void
-nl_json_obj_begin(struct nl_json *j, const char *key)
-{
-    open_level(j, key, "{");
-}
-
-void
-nl_json_obj_end(struct nl_json *j)
-{
-    close_level(j, "}");
-}
-
-void
-nl_json_arr_begin(struct nl_json *j, const char *key)
-{
-    open_level(j, key, "[");
-}
-
-void
-nl_json_arr_end(struct nl_json *j)
-{
-    close_level(j, "]");
 }
 
 void

@@ -101,10 +101,10 @@ answer_reload(struct nl_master *m, struct nl_control_client *c)
     struct reply *r;
 
     nl_json_init(&j, &b);
-    nl_json_obj_begin(&j, NULL);
+    nl_json_open(&j, NULL, NL_JSON_OBJECT);
     nl_reload_outcome(m, &j);
     nl_json_uint(&j, "generation", m->sup.generation);
-    nl_json_obj_end(&j);
+    nl_json_close(&j);
     nl_buf_append(&b, "", 1);
     if (!m->reload_ok) {
         nl_control_reply(c, nl_buf_head(&b));

@@ -102,25 +102,25 @@ test_writer_nesting(void **state)
     struct nl_json j;
 
     nl_json_init(&j, &b);
-    nl_json_obj_begin(&j, NULL);
+    nl_json_open(&j, NULL, NL_JSON_OBJECT);
     nl_json_int(&j, "pid", -12);
     nl_json_str(&j, "name", "a\"b");
     nl_json_str(&j, "error", NULL);
-    nl_json_obj_begin(&j, "inner");
+    nl_json_open(&j, "inner", NL_JSON_OBJECT);
     nl_json_bool(&j, "ok", 1);
     nl_json_bool(&j, "no", 0);
-    nl_json_obj_end(&j);
-    nl_json_arr_begin(&j, "list");
+    nl_json_close(&j);
+    nl_json_open(&j, "list", NL_JSON_ARRAY);
     nl_json_uint(&j, NULL, 18446744073709551615ull);
-    nl_json_obj_begin(&j, NULL);
+    nl_json_open(&j, NULL, NL_JSON_OBJECT);
     nl_json_null(&j, "x");
-    nl_json_obj_end(&j);
-    nl_json_obj_begin(&j, NULL);
-    nl_json_obj_end(&j);
-    nl_json_arr_end(&j);
-    nl_json_arr_begin(&j, "empty");
-    nl_json_arr_end(&j);
-    nl_json_obj_end(&j);
+    nl_json_close(&j);
+    nl_json_open(&j, NULL, NL_JSON_OBJECT);
+    nl_json_close(&j);
+    nl_json_close(&j);
+    nl_json_open(&j, "empty", NL_JSON_ARRAY);
+    nl_json_close(&j);
+    nl_json_close(&j);
     nl_buf_append(&b, "", 1);
     assert_string_equal(nl_buf_head(&b),
                         "{\"pid\": -12, \"name\": \"a\\\"b\", \"error\": null, "
@@ -139,9 +139,9 @@ test_writer_key_escaped(void **state)
     struct nl_json j;
 
     nl_json_init(&j, &b);
-    nl_json_obj_begin(&j, NULL);
+    nl_json_open(&j, NULL, NL_JSON_OBJECT);
     nl_json_uint(&j, "a\nb", 1);
-    nl_json_obj_end(&j);
+    nl_json_close(&j);
     nl_buf_append(&b, "", 1);
     assert_string_equal(nl_buf_head(&b), "{\"a\\nb\": 1}");
     nl_buf_free(&b);
