@@ -71,6 +71,7 @@ on_start_failed(void *arg)
 
     m->status = 2;
     nl_notify_ready(m, 0);
+    m->sup.stopping = 1; /* STATUS= says "stopping" from here on */
     nl_notify_stopping();
     nl_sup_stop(&m->sup);
 }
