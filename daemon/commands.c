@@ -176,11 +176,12 @@ cmd_log_reopen(struct nl_commands *cmds, struct nl_control_client *c,
                struct nl_json *j)
 {
     int ok = nl_commands_log_reopen() == 0;
+    int err = errno; /* before writing the answer can change it */
 
     nl_json_open(j, NULL, NL_JSON_OBJECT);
     nl_json_bool(j, "ok", ok);
     if (!ok)
-        nl_json_str(j, "error", strerror(errno));
+        nl_json_str(j, "error", strerror(err));
     nl_json_close(j);
     return NL_CMD_REPLY;
 }
