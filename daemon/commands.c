@@ -88,11 +88,11 @@ last_reload_json(struct nl_json *j, const struct nl_master *m)
     char when[32];
     struct tm tm;
 
-    if (!m->reloaded) {
+    if (!m->rl.done) {
         nl_json_null(j, "last_reload");
         return;
     }
-    gmtime_r(&m->reload_time, &tm);
+    gmtime_r(&m->rl.time, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
     nl_json_open(j, "last_reload", NL_JSON_OBJECT);
     nl_reload_outcome(m, j);

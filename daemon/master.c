@@ -288,7 +288,7 @@ master_free(struct nl_master *m)
         ev_loop_destroy(m->loop);
     free(m->pidfile);
     free(m->control_path);
-    free(m->reload_error);
+    free(m->rl.error);
     nl_conf_free(m->conf);
     free(m);
 }

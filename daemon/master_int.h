@@ -26,6 +26,27 @@ struct nl_commands {
     void (*stop)(struct nl_master *m, const char *why);
 };
 
+/* The reload's state (reload.c); status and STATUS= read its outcome. */
+struct nl_reload_state {
+    struct waiter *queue;             /* asked for, first first */
+    int deferred;                     /* the first waits for old generations */
+    int running;                      /* one runs (its check, or applying it) */
+    struct nl_control_client *client; /* who asked for the one running */
+    struct nl_check *check;           /* its handler check, if any */
+    struct nl_conf *check_conf;       /* the configuration it checks */
+    struct nl_errs errs;              /* why it failed */
+    ev_io check_w;
+    ev_timer check_t;
+    struct reply *replies; /* `reload` answers held back */
+    ev_timer replies_w;    /* bounds how long they are held */
+    int to_root;           /* it left handlers to root */
+    /* The outcome of the last one, for status and STATUS=. */
+    int done; /* one has run: last_reload is set */
+    int ok;
+    char *error;
+    time_t time;
+};
+
 struct nl_master {
     struct ev_loop *loop;
     struct nl_conf *conf; /* m->sup.conf too */
@@ -43,23 +64,7 @@ struct nl_master {
     int ready_fd; /* daemonize pipe, until start-up is over */
     int status;   /* exit status */
     time_t start_time;
-    /* The reload's (reload.c). */
-    struct reply *replies;              /* reload answers held back */
-    struct nl_control_client *reloader; /* who asked for the one running */
-    int reloading;              /* one runs (its check, or applying it) */
-    struct waiter *queue;       /* reloads asked for since, first first */
-    int reload_deferred;        /* the first waits for old generations */
-    struct nl_check *check;     /* that reload's handler check, if any */
-    struct nl_conf *check_conf; /* the configuration it checks */
-    struct nl_errs check_errs;
-    ev_io check_w;
-    ev_timer check_t;
-    ev_timer replies_w; /* bounds how long they are held */
-    int reloaded;       /* last_reload is set */
-    int reload_ok;
-    int reload_to_root; /* the last reload left handlers to root */
-    char *reload_error;
-    time_t reload_time;
+    struct nl_reload_state rl;
 };
 
 #endif /* NL_MASTER_INT_H */

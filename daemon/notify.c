@@ -78,8 +78,8 @@ nl_notify_status(void *arg, char *buf, size_t len)
                  "connection(s)",
                  m->sup.generation, nl_sup_serving(&m->sup), m->sup.nlst,
                  active);
-    if (m->reloaded && !m->reload_ok && m->reload_error != NULL && n > 0 &&
+    if (m->rl.done && !m->rl.ok && m->rl.error != NULL && n > 0 &&
         (size_t)n < len)
         snprintf(buf + n, len - (size_t)n, "; last reload refused: %s",
-                 m->reload_error);
+                 m->rl.error);
 }

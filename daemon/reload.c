@@ -56,7 +56,7 @@ struct reply {
 static void
 flush_replies(struct nl_master *m, int force)
 {
-    struct reply **rp = &m->replies;
+    struct reply **rp = &m->rl.replies;
     double now = nl_now(), next = 0;
 
     while (*rp != NULL) {
@@ -75,10 +75,10 @@ flush_replies(struct nl_master *m, int force)
         free(r->json);
         free(r);
     }
-    ev_timer_stop(m->loop, &m->replies_w);
+    ev_timer_stop(m->loop, &m->rl.replies_w);
     if (next > 0) {
-        ev_timer_set(&m->replies_w, next - now, 0.0);
-        ev_timer_start(m->loop, &m->replies_w);
+        ev_timer_set(&m->rl.replies_w, next - now, 0.0);
+        ev_timer_start(m->loop, &m->rl.replies_w);
     }
 }
 
@@ -106,7 +106,7 @@ answer_reload(struct nl_master *m, struct nl_control_client *c)
     nl_json_uint(&j, "generation", m->sup.generation);
     nl_json_close(&j);
     nl_buf_append(&b, "", 1);
-    if (!m->reload_ok) {
+    if (!m->rl.ok) {
         nl_control_reply(c, nl_buf_head(&b));
         nl_buf_free(&b);
         return;
@@ -116,8 +116,8 @@ answer_reload(struct nl_master *m, struct nl_control_client *c)
     r->json = nl_xstrdup(nl_buf_head(&b));
     r->generation = m->sup.generation;
     r->deadline = nl_now() + REPLY_WAIT;
-    r->next = m->replies;
-    m->replies = r;
+    r->next = m->rl.replies;
+    m->rl.replies = r;
     nl_buf_free(&b);
     flush_replies(m, 0);
 }
@@ -126,29 +126,29 @@ answer_reload(struct nl_master *m, struct nl_control_client *c)
 static void
 reload_done(struct nl_master *m, int rc)
 {
-    struct nl_control_client *c = m->reloader;
+    struct nl_control_client *c = m->rl.client;
 
-    free(m->reload_error);
-    m->reload_error = NULL;
+    free(m->rl.error);
+    m->rl.error = NULL;
     if (rc == -1) {
-        for (size_t i = 0; i < m->check_errs.n; i++)
-            nl_errx(NULL, "%s", m->check_errs.msg[i]);
-        m->reload_error = nl_errs_join(&m->check_errs);
+        for (size_t i = 0; i < m->rl.errs.n; i++)
+            nl_errx(NULL, "%s", m->rl.errs.msg[i]);
+        m->rl.error = nl_errs_join(&m->rl.errs);
     }
-    nl_errs_clear(&m->check_errs);
-    m->reloaded = 1;
-    m->reload_ok = rc == 0;
-    m->reload_time = time(NULL);
+    nl_errs_clear(&m->rl.errs);
+    m->rl.done = 1;
+    m->rl.ok = rc == 0;
+    m->rl.time = time(NULL);
     if (rc == 0)
         nl_notice(NULL, "reloaded: generation %u%s", m->sup.generation,
-                  m->reload_to_root ? "; handlers now run as root" : "");
+                  m->rl.to_root ? "; handlers now run as root" : "");
     else
         nl_errx(NULL, "reload refused, configuration unchanged");
     /* Refused or not, the reload is over: systemd must not stay in
      * "reloading" (STATUS= then names the error). */
     nl_notify_reloaded(m);
-    m->reloader = NULL;
-    m->reloading = 0;
+    m->rl.client = NULL;
+    m->rl.running = 0;
     if (c != NULL)
         answer_reload(m, c);
     reload_next(m);
@@ -157,16 +157,16 @@ reload_done(struct nl_master *m, int rc)
 static void
 check_done(struct nl_master *m, int timed_out)
 {
-    struct nl_conf *nc = m->check_conf;
+    struct nl_conf *nc = m->rl.check_conf;
     int rc;
 
-    ev_io_stop(m->loop, &m->check_w);
-    ev_timer_stop(m->loop, &m->check_t);
-    rc = nl_check_end(m->check, timed_out);
-    m->check = NULL;
-    m->check_conf = NULL;
+    ev_io_stop(m->loop, &m->rl.check_w);
+    ev_timer_stop(m->loop, &m->rl.check_t);
+    rc = nl_check_end(m->rl.check, timed_out);
+    m->rl.check = NULL;
+    m->rl.check_conf = NULL;
     if (rc == 0)
-        rc = nl_reload_apply(m, nc, &m->check_errs);
+        rc = nl_reload_apply(m, nc, &m->rl.errs);
     else
         nl_conf_free(nc);
     reload_done(m, rc);
@@ -177,7 +177,7 @@ check_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct nl_master *m = io->data;
 
-    if (nl_check_read(m->check))
+    if (nl_check_read(m->rl.check))
         check_done(m, 0);
 }
 
@@ -192,18 +192,18 @@ check_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 void
 nl_reload_abort(struct nl_master *m)
 {
-    if (m->check == NULL) {
+    if (m->rl.check == NULL) {
         reload_next(m); /* the queue, which m->sup.stopping refuses */
         return;
     }
-    ev_io_stop(m->loop, &m->check_w);
-    ev_timer_stop(m->loop, &m->check_t);
-    (void)nl_check_end(m->check, 1); /* its verdict no longer matters */
-    m->check = NULL;
-    nl_conf_free(m->check_conf);
-    m->check_conf = NULL;
-    nl_errs_clear(&m->check_errs);
-    nl_errs_add(&m->check_errs, "netlabd is stopping");
+    ev_io_stop(m->loop, &m->rl.check_w);
+    ev_timer_stop(m->loop, &m->rl.check_t);
+    (void)nl_check_end(m->rl.check, 1); /* its verdict no longer matters */
+    m->rl.check = NULL;
+    nl_conf_free(m->rl.check_conf);
+    m->rl.check_conf = NULL;
+    nl_errs_clear(&m->rl.errs);
+    nl_errs_add(&m->rl.errs, "netlabd is stopping");
     reload_done(m, -1); /* runs the queue, which m->sup.stopping refuses */
 }
 
@@ -211,28 +211,28 @@ static void
 reload_run(struct nl_master *m, const char *why,
            struct nl_control_client *client)
 {
-    m->reloader = client;
-    m->reloading = 1;
+    m->rl.client = client;
+    m->rl.running = 1;
     if (m->sup.stopping) {
-        nl_errs_add(&m->check_errs, "netlabd is stopping");
+        nl_errs_add(&m->rl.errs, "netlabd is stopping");
         reload_done(m, -1);
         return;
     }
     nl_notice(NULL, "%s: reloading %s", why, m->conf->file);
     nl_notify_reloading(m);
-    m->reload_to_root = 0;
-    if ((m->check_conf = nl_reload_parse(m, &m->check_errs)) == NULL ||
-        (m->check = nl_check_start(m->check_conf, &m->check_errs)) == NULL) {
-        nl_conf_free(m->check_conf);
-        m->check_conf = NULL;
+    m->rl.to_root = 0;
+    if ((m->rl.check_conf = nl_reload_parse(m, &m->rl.errs)) == NULL ||
+        (m->rl.check = nl_check_start(m->rl.check_conf, &m->rl.errs)) == NULL) {
+        nl_conf_free(m->rl.check_conf);
+        m->rl.check_conf = NULL;
         reload_done(m, -1);
         return;
     }
-    ev_io_init(&m->check_w, check_cb, nl_check_fd(m->check), EV_READ);
-    m->check_w.data = m;
-    ev_io_start(m->loop, &m->check_w);
-    ev_timer_set(&m->check_t, NL_CHECK_TIMEOUT, 0.0);
-    ev_timer_start(m->loop, &m->check_t);
+    ev_io_init(&m->rl.check_w, check_cb, nl_check_fd(m->rl.check), EV_READ);
+    m->rl.check_w.data = m;
+    ev_io_start(m->loop, &m->rl.check_w);
+    ev_timer_set(&m->rl.check_t, NL_CHECK_TIMEOUT, 0.0);
+    ev_timer_start(m->loop, &m->rl.check_t);
 }
 
 /*
@@ -246,24 +246,24 @@ reload_run(struct nl_master *m, const char *why,
 static void
 reload_next(struct nl_master *m)
 {
-    struct waiter *w = m->queue;
+    struct waiter *w = m->rl.queue;
     const char *why;
     struct nl_control_client *c;
 
-    if (w == NULL || m->reloading)
+    if (w == NULL || m->rl.running)
         return;
     if (!m->sup.stopping &&
         nl_sup_old_generations(&m->sup) >= NL_MAX_OLD_GENERATIONS) {
-        if (!m->reload_deferred)
+        if (!m->rl.deferred)
             nl_notice(NULL,
                       "%s: reload deferred: %d older generations still "
                       "draining",
                       w->why, NL_MAX_OLD_GENERATIONS);
-        m->reload_deferred = 1;
+        m->rl.deferred = 1;
         return;
     }
-    m->reload_deferred = 0;
-    m->queue = w->next;
+    m->rl.deferred = 0;
+    m->rl.queue = w->next;
     why = w->why;
     c = w->client;
     free(w);
@@ -276,7 +276,7 @@ nl_reload_queued_clients(const struct nl_master *m)
 {
     int n = 0;
 
-    for (const struct waiter *w = m->queue; w != NULL; w = w->next)
+    for (const struct waiter *w = m->rl.queue; w != NULL; w = w->next)
         n += w->client != NULL;
     return n;
 }
@@ -289,9 +289,9 @@ void
 nl_reload_request(struct nl_master *m, const char *why,
                   struct nl_control_client *client)
 {
-    struct waiter **tail = &m->queue;
+    struct waiter **tail = &m->rl.queue;
 
-    if (client == NULL && m->queue != NULL)
+    if (client == NULL && m->rl.queue != NULL)
         return;
     while (*tail != NULL)
         tail = &(*tail)->next;
@@ -304,10 +304,10 @@ nl_reload_request(struct nl_master *m, const char *why,
 void
 nl_reload_init(struct nl_master *m)
 {
-    ev_init(&m->check_t, check_timeout_cb);
-    m->check_t.data = m;
-    ev_init(&m->replies_w, replies_timeout_cb);
-    m->replies_w.data = m;
+    ev_init(&m->rl.check_t, check_timeout_cb);
+    m->rl.check_t.data = m;
+    ev_init(&m->rl.replies_w, replies_timeout_cb);
+    m->rl.replies_w.data = m;
 }
 
 void
@@ -321,7 +321,7 @@ nl_reload_on_stopped_accepting(void *arg)
 {
     struct nl_master *m = arg;
 
-    if (m->replies != NULL)
+    if (m->rl.replies != NULL)
         flush_replies(m, 0);
 }
 
@@ -334,6 +334,6 @@ nl_reload_on_drained(void *arg)
 void
 nl_reload_outcome(const struct nl_master *m, struct nl_json *j)
 {
-    nl_json_bool(j, "ok", m->reload_ok);
-    nl_json_str(j, "error", m->reload_error);
+    nl_json_bool(j, "ok", m->rl.ok);
+    nl_json_str(j, "error", m->rl.error);
 }

@@ -228,7 +228,7 @@ warn_settings(struct nl_master *m, const struct nl_conf *old,
                      "account: serving processes now run handler code as "
                      "root, not as %s",
                      nl_privs_default_user(), old->user);
-        m->reload_to_root = 1;
+        m->rl.to_root = 1;
     }
     if (!same_string(old->control, nc->control) ||
         !same_string(old->pidfile, nc->pidfile))

@@ -178,21 +178,21 @@ test_status(void **state)
 
     expect_status("null", "");
     m.sup.generation = 3;
-    m.reloaded = 1;
-    m.reload_ok = 1;
-    m.reload_time = 0;
+    m.rl.done = 1;
+    m.rl.ok = 1;
+    m.rl.time = 0;
     expect_status("{\"ok\": true, \"error\": null, "
                   "\"time\": \"1970-01-01T00:00:00Z\"}",
                   "");
-    m.reload_ok = 0;
-    m.reload_error = "netlabd.conf:3: \"x\"";
+    m.rl.ok = 0;
+    m.rl.error = "netlabd.conf:3: \"x\"";
     m.sup.drains = &d;
     expect_status("{\"ok\": false, \"error\": \"netlabd.conf:3: \\\"x\\\"\", "
                   "\"time\": \"1970-01-01T00:00:00Z\"}",
                   "{\"listener\": \"web\", \"pid\": 42, \"generation\": 1, "
                   "\"connections_active\": 4}");
     m.sup.drains = NULL;
-    m.reload_error = NULL;
+    m.rl.error = NULL;
 }
 
 int
