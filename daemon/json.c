@@ -1,11 +1,13 @@
 /*
  * json.c - just enough JSON output for the control socket.  Documents are
- * built by the caller key by key; this module makes sure that any text the
- * operator controls (listener names, paths, error messages) comes out as a
- * valid JSON string.
+ * built by the caller member by member (struct nl_json, which places the
+ * commas); this module makes sure that any text the operator controls
+ * (listener names, paths, error messages) comes out as a valid JSON
+ * string.
  */
 #include "config.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -101,4 +103,86 @@ nl_json_string(struct nl_buf *b, const char *s)
         }
     }
     nl_buf_append(b, "\"", 1);
+}
+
+void
+nl_json_init(struct nl_json *j, struct nl_buf *b)
+{
+    j->b = b;
+    j->depth = 0;
+    j->level[0].empty = 1;
+}
+
+/* Starts a member: the comma before it, and its key inside an object. */
+static void
+member(struct nl_json *j, const char *key)
+{
+    if (!j->level[j->depth].empty)
+        nl_buf_append(j->b, ", ", 2);
+    j->level[j->depth].empty = 0;
+    if (key != NULL) {
+        nl_json_string(j->b, key);
+        nl_buf_append(j->b, ": ", 2);
+    }
+}
+
+void
+nl_json_open(struct nl_json *j, const char *key, enum nl_json_kind kind)
+{
+    member(j, key);
+    assert(j->depth < NL_JSON_DEPTH);
+    nl_buf_append(j->b, kind == NL_JSON_ARRAY ? "[" : "{", 1);
+    j->depth++;
+    j->level[j->depth].empty = 1;
+    j->level[j->depth].kind = (unsigned char)kind;
+}
+
+void
+nl_json_close(struct nl_json *j)
+{
+    assert(j->depth > 0);
+    nl_buf_append(j->b, j->level[j->depth].kind == NL_JSON_ARRAY ? "]" : "}",
+                  1);
+    j->depth--;
+}
+
+void
+nl_json_str(struct nl_json *j, const char *key, const char *s)
+{
+    member(j, key);
+    if (s == NULL)
+        nl_buf_append(j->b, "null", 4);
+    else
+        nl_json_string(j->b, s);
+}
+
+void
+nl_json_uint(struct nl_json *j, const char *key, unsigned long long v)
+{
+    member(j, key);
+    nl_buf_printf(j->b, "%llu", v);
+}
+
+void
+nl_json_int(struct nl_json *j, const char *key, long long v)
+{
+    member(j, key);
+    nl_buf_printf(j->b, "%lld", v);
+}
+
+void
+nl_json_bool(struct nl_json *j, const char *key, int v)
+{
+    member(j, key);
+    if (v)
+        nl_buf_append(j->b, "true", 4);
+    else
+        nl_buf_append(j->b, "false", 5);
+}
+
+void
+nl_json_null(struct nl_json *j, const char *key)
+{
+    member(j, key);
+    nl_buf_append(j->b, "null", 4);
 }

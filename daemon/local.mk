@@ -9,12 +9,16 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/blocking.h \
 	%reldir%/buf.c \
 	%reldir%/buf.h \
+	%reldir%/commands.c \
+	%reldir%/commands.h \
 	%reldir%/conf.c \
 	%reldir%/conf.h \
 	%reldir%/conf_include.c \
 	%reldir%/conf_include.h \
 	%reldir%/control.c \
 	%reldir%/control.h \
+	%reldir%/drain.c \
+	%reldir%/drain.h \
 	%reldir%/errs.c \
 	%reldir%/errs.h \
 	%reldir%/json.c \
@@ -28,6 +32,8 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/model_libev.c \
 	%reldir%/model_prefork.c \
 	%reldir%/model_threads.c \
+	%reldir%/notify.c \
+	%reldir%/notify.h \
 	%reldir%/pidfile.c \
 	%reldir%/pidfile.h \
 	%reldir%/preflight.c \
@@ -37,6 +43,8 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/privs.c \
 	%reldir%/privs.h \
 	%reldir%/reload.c \
+	%reldir%/reload.h \
+	%reldir%/reload_apply.c \
 	%reldir%/sdnotify.c \
 	%reldir%/sdnotify.h \
 	%reldir%/serve.c \
@@ -45,6 +53,8 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/session.h \
 	%reldir%/stats.c \
 	%reldir%/stats.h \
+	%reldir%/supervisor.c \
+	%reldir%/supervisor.h \
 	%reldir%/transport.c \
 	%reldir%/transport.h \
 	%reldir%/transport_inet.c \

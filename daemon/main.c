@@ -160,8 +160,17 @@ daemonize(void)
     return p[1];
 }
 
-int
-main(int argc, char **argv)
+struct options {
+    const char *file;    /* -c */
+    const char *pidfile; /* -p, or NULL */
+    int foreground;      /* -f */
+    int test;            /* -t */
+};
+
+/* Reads the command line into o.  Returns -1 to go on, or the exit status
+ * (after -V, -h, --plugin-info or a bad command line). */
+static int
+parse_args(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -172,34 +181,21 @@ main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"plugin-info", required_argument, NULL, 'I'},
         {NULL, 0, NULL, 0}};
-    const char *file = SYSCONFDIR "/netlabd.conf", *pidfile = NULL;
-    int foreground = 0, test = 0, ch, ready_fd = -1, as_root, rc, sd_rc;
-    struct nl_errs errs = {0}, warns = {0};
-    char err[512], sd_err[512];
-    struct nl_conf *conf;
-    struct nl_master *m;
-    const char *target;
-    char *rundir;
-
-    /* systemd's variables are the master's alone: read and removed before
-     * anything forks (the check of the handlers below does); notifying
-     * and adopting sockets come later. */
-    sd_rc = nl_sd_init(sd_err, sizeof(sd_err));
-    nl_activation_read();
+    int ch;
 
     while ((ch = getopt_long(argc, argv, "c:ftp:Vh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':
-            file = optarg;
+            o->file = optarg;
             break;
         case 'f':
-            foreground = 1;
+            o->foreground = 1;
             break;
         case 't':
-            test = 1;
+            o->test = 1;
             break;
         case 'p':
-            pidfile = optarg;
+            o->pidfile = optarg;
             break;
         case 'V':
             printf("netlabd %s\n", PACKAGE_VERSION);
@@ -219,66 +215,123 @@ main(int argc, char **argv)
         usage(stderr);
         return EXIT_CONFIG;
     }
+    return -1;
+}
 
-    rc = check_conf(file, pidfile, test, &conf, &as_root, &errs, &warns);
-    if (test && as_root)
-        fprintf(stderr, "%s: warning: %s\n", file, AS_ROOT_WARNING);
+/* The configuration, checked: -1 to go on with *confp, or the exit status
+ * (after -t, or a bad configuration). */
+static int
+load_conf(const struct options *o, struct nl_conf **confp, int *as_root)
+{
+    struct nl_errs errs = {0}, warns = {0};
+    int rc;
+
+    rc =
+        check_conf(o->file, o->pidfile, o->test, confp, as_root, &errs, &warns);
+    if (o->test && *as_root)
+        fprintf(stderr, "%s: warning: %s\n", o->file, AS_ROOT_WARNING);
     print_errs(&warns);
     nl_errs_clear(&warns);
     if (rc == -1) {
         print_errs(&errs);
         nl_errs_clear(&errs);
-        nl_conf_free(conf);
-        if (test)
-            fprintf(stderr, "%s: configuration has errors\n", file);
+        nl_conf_free(*confp);
+        if (o->test)
+            fprintf(stderr, "%s: configuration has errors\n", o->file);
         return EXIT_CONFIG;
     }
-    if (test) {
-        printf("%s: configuration OK\n", file);
-        nl_conf_free(conf);
+    if (o->test) {
+        printf("%s: configuration OK\n", o->file);
+        nl_conf_free(*confp);
         return 0;
     }
+    return -1;
+}
 
+/* Opens the log, with its start-up copy on the terminal; -1 (said on
+ * stderr) when it cannot. */
+static int
+open_log(const struct options *o, const struct nl_conf *conf)
+{
     /* Without log_target: stderr in the foreground, syslog as a daemon. */
-    target = conf->log_target_set ? conf->log_target
-                                  : (foreground ? "stderr" : "syslog");
+    const char *target = conf->log_target_set
+                             ? conf->log_target
+                             : (o->foreground ? "stderr" : "syslog");
+
     if (nl_log_open(target, conf->log_level) == -1) {
         fprintf(stderr, "netlabd: log_target %s: %s\n", target,
                 strerror(errno));
-        nl_conf_free(conf);
-        return EXIT_STARTUP;
+        return -1;
     }
     /* Until ready, warnings and errors reach the terminal too, unless
      * the log is that terminal already. */
-    if (!foreground || strcmp(target, "stderr") != 0)
+    if (!o->foreground || strcmp(target, "stderr") != 0)
         nl_log_startup(fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3));
-    nl_notice(NULL, "netlabd %s starting with %s", PACKAGE_VERSION, file);
+    return 0;
+}
+
+/* Systemd's sockets and the run folder, then the master, which takes
+ * conf: the master, or NULL with *status set. */
+static struct nl_master *
+make_master(const struct options *o, struct nl_conf *conf, int *status)
+{
+    char err[512], *rundir;
+    struct nl_master *m;
+    int rc;
+
+    *status = EXIT_STARTUP;
+    /* Sockets from systemd that contradict the config are a config error. */
+    if (nl_activation_start(conf) == -1) {
+        *status = EXIT_CONFIG;
+        nl_log_startup_end();
+        nl_conf_free(conf);
+        return NULL;
+    }
+    rundir = nl_conf_rundir();
+    rc = nl_rundir_make(conf, o->pidfile, rundir, err, sizeof(err));
+    free(rundir);
+    if (rc == -1) {
+        nl_errx(NULL, "%s", err);
+        nl_log_startup_end();
+        nl_conf_free(conf);
+        return NULL;
+    }
+    if ((m = nl_master_new(conf, o->pidfile)) == NULL)
+        nl_log_startup_end();
+    return m;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct options o = {.file = SYSCONFDIR "/netlabd.conf"};
+    int ready_fd = -1, as_root, rc, sd_rc;
+    char sd_err[512];
+    struct nl_conf *conf;
+    struct nl_master *m;
+
+    /* systemd's variables are the master's alone: read and removed before
+     * anything forks (the check of the handlers below does); notifying
+     * and adopting sockets come later. */
+    sd_rc = nl_sd_init(sd_err, sizeof(sd_err));
+    nl_activation_read();
+    if ((rc = parse_args(argc, argv, &o)) != -1 ||
+        (rc = load_conf(&o, &conf, &as_root)) != -1)
+        return rc;
+    if (open_log(&o, conf) == -1) {
+        nl_conf_free(conf);
+        return EXIT_STARTUP;
+    }
+    nl_notice(NULL, "netlabd %s starting with %s", PACKAGE_VERSION, o.file);
     nl_privs_log_override(conf);
     if (as_root)
         nl_warnx(NULL, AS_ROOT_WARNING);
     if (sd_rc == -1)
         nl_warnx(NULL, "systemd notification: %s", sd_err);
     raise_fd_limit();
-    /* Sockets from systemd that contradict the config are a config error. */
-    if (nl_activation_start(conf) == -1) {
-        nl_log_startup_end();
-        nl_conf_free(conf);
-        return EXIT_CONFIG;
-    }
-    rundir = nl_conf_rundir();
-    rc = nl_rundir_make(conf, pidfile, rundir, err, sizeof(err));
-    free(rundir);
-    if (rc == -1) {
-        nl_errx(NULL, "%s", err);
-        nl_log_startup_end();
-        nl_conf_free(conf);
-        return EXIT_STARTUP;
-    }
-    if ((m = nl_master_new(conf, pidfile)) == NULL) {
-        nl_log_startup_end();
-        return EXIT_STARTUP;
-    }
-    if (!foreground)
+    if ((m = make_master(&o, conf, &rc)) == NULL)
+        return rc;
+    if (!o.foreground)
         ready_fd = daemonize();
     return nl_master_run(m, ready_fd);
 }

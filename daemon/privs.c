@@ -62,6 +62,37 @@ key_error_at(const struct nl_conf *conf, struct nl_errs *errs, const char *key,
     free(msg);
 }
 
+/* As root with `user` not set: the default account, when it exists,
+ * becomes conf->user.  -1 after adding an error to errs. */
+static int
+default_user(struct nl_conf *conf, struct nl_errs *errs)
+{
+    const struct passwd *pw;
+
+    errno = 0;
+    if ((pw = getpwnam(nl_privs_default_user())) != NULL) {
+        /* The test suite's stand-in may name any account but root:
+         * running handlers as root must stay something said. */
+        if (pw->pw_uid == 0 && stand_in() != NULL) {
+            nl_conf_report(conf, errs, 0,
+                           "%s=%s names uid 0; refused (it is for "
+                           "netlabd's tests only)",
+                           NL_DEFAULT_USER_ENV, nl_privs_default_user());
+            return -1;
+        }
+        conf->user = nl_xstrdup(pw->pw_name);
+        conf->user_default = 1;
+    } else if (!not_found(errno)) {
+        /* Not knowing is not "no such account": as root by mistake
+         * would be the outcome. */
+        key_error(conf, errs, "user",
+                  "not set, and the %s account cannot be looked up: %s",
+                  nl_privs_default_user(), strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int
 nl_privs_resolve(struct nl_conf *conf, struct nl_errs *errs)
 {
@@ -72,29 +103,8 @@ nl_privs_resolve(struct nl_conf *conf, struct nl_errs *errs)
     uid_t uid;
     gid_t gid;
 
-    if (conf->user == NULL && root) {
-        errno = 0;
-        if ((pw = getpwnam(nl_privs_default_user())) != NULL) {
-            /* The test suite's stand-in may name any account but root:
-             * running handlers as root must stay something said. */
-            if (pw->pw_uid == 0 && stand_in() != NULL) {
-                nl_conf_report(conf, errs, 0,
-                               "%s=%s names uid 0; refused (it is for "
-                               "netlabd's tests only)",
-                               NL_DEFAULT_USER_ENV, nl_privs_default_user());
-                return -1;
-            }
-            conf->user = nl_xstrdup(pw->pw_name);
-            conf->user_default = 1;
-        } else if (!not_found(errno)) {
-            /* Not knowing is not "no such account": as root by mistake
-             * would be the outcome. */
-            key_error(conf, errs, "user",
-                      "not set, and the %s account cannot be looked up: %s",
-                      nl_privs_default_user(), strerror(errno));
-            return -1;
-        }
-    }
+    if (conf->user == NULL && root && default_user(conf, errs) == -1)
+        return -1;
     if (conf->user == NULL) {
         if (conf->group != NULL)
             key_error(conf, errs, "group",

@@ -210,3 +210,23 @@ TESTS += %reldir%/test_conf_keys
 %canon_reldir%_test_conf_keys_CFLAGS = $(NL_UNIT_CFLAGS)
 %canon_reldir%_test_conf_keys_LDADD = $(NL_UNIT_LIBS)
 endif
+
+# The master's parts (issue 9): the supervisor with fake serving
+# processes, the reload's steps, and the control commands.
+if UNIT_TESTS
+check_PROGRAMS += %reldir%/test_supervisor
+TESTS += %reldir%/test_supervisor
+%canon_reldir%_test_supervisor_SOURCES = %reldir%/test_supervisor.c
+%canon_reldir%_test_supervisor_CFLAGS = $(NL_UNIT_CFLAGS) $(LIBEV_CFLAGS)
+%canon_reldir%_test_supervisor_LDADD = $(NL_UNIT_LIBS)
+check_PROGRAMS += %reldir%/test_reload_apply
+TESTS += %reldir%/test_reload_apply
+%canon_reldir%_test_reload_apply_SOURCES = %reldir%/test_reload_apply.c
+%canon_reldir%_test_reload_apply_CFLAGS = $(NL_UNIT_CFLAGS) $(LIBEV_CFLAGS)
+%canon_reldir%_test_reload_apply_LDADD = $(NL_UNIT_LIBS)
+check_PROGRAMS += %reldir%/test_commands
+TESTS += %reldir%/test_commands
+%canon_reldir%_test_commands_SOURCES = %reldir%/test_commands.c
+%canon_reldir%_test_commands_CFLAGS = $(NL_UNIT_CFLAGS) $(LIBEV_CFLAGS)
+%canon_reldir%_test_commands_LDADD = $(NL_UNIT_LIBS)
+endif

@@ -94,6 +94,59 @@ test_buf_consume_and_reuse(void **state)
     assert_null(b.data);
 }
 
+/* The writer places every comma and colon. */
+static void
+test_writer_nesting(void **state)
+{
+    struct nl_buf b = {0};
+    struct nl_json j;
+
+    nl_json_init(&j, &b);
+    nl_json_open(&j, NULL, NL_JSON_OBJECT);
+    nl_json_int(&j, "pid", -12);
+    nl_json_str(&j, "name", "a\"b");
+    nl_json_str(&j, "error", NULL);
+    nl_json_open(&j, "inner", NL_JSON_OBJECT);
+    nl_json_bool(&j, "ok", 1);
+    nl_json_bool(&j, "no", 0);
+    nl_json_close(&j);
+    nl_json_open(&j, "list", NL_JSON_ARRAY);
+    nl_json_uint(&j, NULL, 18446744073709551615ull);
+    nl_json_open(&j, NULL, NL_JSON_OBJECT);
+    nl_json_null(&j, "x");
+    nl_json_close(&j);
+    nl_json_open(&j, NULL, NL_JSON_OBJECT);
+    nl_json_close(&j);
+    nl_json_close(&j);
+    nl_json_open(&j, "empty", NL_JSON_ARRAY);
+    nl_json_close(&j);
+    nl_json_close(&j);
+    nl_buf_append(&b, "", 1);
+    assert_string_equal(nl_buf_head(&b),
+                        "{\"pid\": -12, \"name\": \"a\\\"b\", \"error\": null, "
+                        "\"inner\": {\"ok\": true, \"no\": false}, "
+                        "\"list\": [18446744073709551615, {\"x\": null}, {}], "
+                        "\"empty\": []}");
+    assert_int_equal(j.depth, 0);
+    nl_buf_free(&b);
+}
+
+/* A key is a JSON string like any other. */
+static void
+test_writer_key_escaped(void **state)
+{
+    struct nl_buf b = {0};
+    struct nl_json j;
+
+    nl_json_init(&j, &b);
+    nl_json_open(&j, NULL, NL_JSON_OBJECT);
+    nl_json_uint(&j, "a\nb", 1);
+    nl_json_close(&j);
+    nl_buf_append(&b, "", 1);
+    assert_string_equal(nl_buf_head(&b), "{\"a\\nb\": 1}");
+    nl_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -104,6 +157,8 @@ main(void)
         cmocka_unit_test(test_invalid_utf8_replaced),
         cmocka_unit_test(test_printf_grows),
         cmocka_unit_test(test_buf_consume_and_reuse),
+        cmocka_unit_test(test_writer_nesting),
+        cmocka_unit_test(test_writer_key_escaped),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

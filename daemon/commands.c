@@ -1,0 +1,251 @@
+/*
+ * commands.c - the control socket's commands and the status document.
+ *
+ * The commands are a table (name, help, handler): `help` lists it, and a
+ * line that names none gets the same "try help" answer.  Every answer is
+ * one JSON document written with struct nl_json (json.c), which places the
+ * commas; DESIGN.md fixes their shape, and clients (netlabctl, scripts)
+ * rely on it byte for byte.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "commands.h"
+#include "conf.h"
+#include "control.h"
+#include "json.h"
+#include "log.h"
+#include "master_int.h"
+#include "reload.h"
+#include "stats.h"
+#include "supervisor.h"
+#include "transport.h"
+
+int
+nl_commands_log_reopen(void)
+{
+    if (nl_log_reopen() == -1) {
+        nl_log_errno(NULL, "reopening the log");
+        return -1;
+    }
+    nl_info(NULL, "log reopened");
+    return 0;
+}
+
+static void
+counters_json(struct nl_json *j, const struct nl_counters *c)
+{
+    nl_json_uint(j, "connections_active", c->active);
+    nl_json_uint(j, "connections_total", c->total);
+    nl_json_uint(j, "connections_refused", c->refused);
+    nl_json_uint(j, "bytes_in", c->bytes_in);
+    nl_json_uint(j, "bytes_out", c->bytes_out);
+    nl_json_uint(j, "errors", c->errors);
+    nl_json_uint(j, "connections_waited", c->waited);
+    nl_json_uint(j, "longest_wait_ms", c->longest_wait_ms);
+}
+
+static void
+listener_json(struct nl_json *j, const struct nl_sup *s, const struct lst *l)
+{
+    struct nl_counters c;
+
+    nl_lst_counters(s, l, &c);
+    nl_json_open(j, NULL, NL_JSON_OBJECT);
+    nl_json_str(j, "name", l->lc->name);
+    nl_json_str(j, "transport", nl_transport_name(l->lc->transport));
+    nl_json_str(j, "address", l->sk.address);
+    nl_json_str(j, "model", nl_model_name(l->lc->model));
+    nl_json_int(j, "workers", l->lc->workers);
+    nl_json_str(j, "handler", l->lc->handler);
+    counters_json(j, &c);
+    nl_json_bool(j, "serving", nl_lst_ready(l));
+    nl_json_close(j);
+}
+
+static void
+drain_json(struct nl_json *j, const struct drain *d)
+{
+    nl_json_open(j, NULL, NL_JSON_OBJECT);
+    nl_json_str(j, "listener", d->name);
+    nl_json_int(j, "pid", (long)d->pid);
+    nl_json_uint(j, "generation", d->generation);
+    nl_json_uint(j, "connections_active",
+                 __atomic_load_n(&d->slot->active, __ATOMIC_RELAXED));
+    nl_json_close(j);
+}
+
+/* "last_reload": null before the first, else its outcome and time. */
+static void
+last_reload_json(struct nl_json *j, const struct nl_master *m)
+{
+    char when[32];
+    struct tm tm;
+
+    if (!m->rl.done) {
+        nl_json_null(j, "last_reload");
+        return;
+    }
+    gmtime_r(&m->rl.time, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    nl_json_open(j, "last_reload", NL_JSON_OBJECT);
+    nl_reload_outcome(m, j);
+    nl_json_str(j, "time", when);
+    nl_json_close(j);
+}
+
+void
+nl_commands_status(struct nl_master *m, struct nl_buf *b)
+{
+    struct nl_json j;
+
+    nl_json_init(&j, b);
+    nl_json_open(&j, NULL, NL_JSON_OBJECT);
+    nl_json_int(&j, "pid", (long)getpid());
+    nl_json_str(&j, "version", PACKAGE_VERSION);
+    nl_json_int(&j, "uptime_s", (long)(time(NULL) - m->start_time));
+    nl_json_str(&j, "config", m->conf->file);
+    nl_json_uint(&j, "generation", m->sup.generation);
+    last_reload_json(&j, m);
+    nl_json_open(&j, "listeners", NL_JSON_ARRAY);
+    for (size_t i = 0; i < m->sup.nlst; i++)
+        listener_json(&j, &m->sup, m->sup.lst[i]);
+    nl_json_close(&j);
+    nl_json_open(&j, "draining", NL_JSON_ARRAY);
+    for (const struct drain *d = m->sup.drains; d != NULL; d = d->next)
+        drain_json(&j, d);
+    nl_json_close(&j);
+    nl_json_close(&j);
+}
+
+typedef enum nl_cmd_outcome (*command_fn)(struct nl_commands *cmds,
+                                          struct nl_control_client *c,
+                                          struct nl_json *j);
+
+static enum nl_cmd_outcome
+cmd_status(struct nl_commands *cmds, struct nl_control_client *c,
+           struct nl_json *j)
+{
+    nl_commands_status(cmds->m, j->b);
+    return NL_CMD_REPLY;
+}
+
+static enum nl_cmd_outcome
+cmd_reload(struct nl_commands *cmds, struct nl_control_client *c,
+           struct nl_json *j)
+{
+    /* Each waits for its answer with a place of the control socket's:
+     * past a few, more would fill them all and shut `status` and `stop`
+     * out, so the newcomer is told to come back. */
+    if (nl_reload_queued_clients(cmds->m) >= NL_MAX_QUEUED_RELOADS) {
+        char msg[160];
+
+        snprintf(msg, sizeof(msg),
+                 "%d reloads asked for on the control socket are waiting "
+                 "already; try again once they are done",
+                 NL_MAX_QUEUED_RELOADS);
+        nl_json_open(j, NULL, NL_JSON_OBJECT);
+        nl_json_bool(j, "ok", 0);
+        nl_json_str(j, "error", msg);
+        nl_json_close(j);
+        return NL_CMD_REPLY;
+    }
+    /* Answered when the reload is done (reload.c). */
+    nl_reload_request(cmds->m, "reload requested on the control socket", c);
+    return NL_CMD_LATER;
+}
+
+static enum nl_cmd_outcome
+cmd_stop(struct nl_commands *cmds, struct nl_control_client *c,
+         struct nl_json *j)
+{
+    nl_json_open(j, NULL, NL_JSON_OBJECT);
+    nl_json_bool(j, "ok", 1);
+    nl_json_close(j);
+    return NL_CMD_REPLY_THEN_STOP;
+}
+
+static enum nl_cmd_outcome
+cmd_log_reopen(struct nl_commands *cmds, struct nl_control_client *c,
+               struct nl_json *j)
+{
+    int ok = nl_commands_log_reopen() == 0;
+    int err = errno; /* before writing the answer can change it */
+
+    nl_json_open(j, NULL, NL_JSON_OBJECT);
+    nl_json_bool(j, "ok", ok);
+    if (!ok)
+        nl_json_str(j, "error", strerror(err));
+    nl_json_close(j);
+    return NL_CMD_REPLY;
+}
+
+static enum nl_cmd_outcome cmd_help(struct nl_commands *cmds,
+                                    struct nl_control_client *c,
+                                    struct nl_json *j);
+
+static const struct command {
+    const char *name;
+    const char *help;
+    command_fn run;
+} commands[] = {
+    {"status", "listeners, counters and reloads", cmd_status},
+    {"reload", "read the config again and apply it", cmd_reload},
+    {"stop", "stop gracefully", cmd_stop},
+    {"log-reopen", "reopen the log file", cmd_log_reopen},
+    {"help", "this list", cmd_help},
+};
+
+static enum nl_cmd_outcome
+cmd_help(struct nl_commands *cmds, struct nl_control_client *c,
+         struct nl_json *j)
+{
+    nl_json_open(j, NULL, NL_JSON_OBJECT);
+    nl_json_open(j, "commands", NL_JSON_OBJECT);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
+        nl_json_str(j, commands[i].name, commands[i].help);
+    nl_json_close(j);
+    nl_json_close(j);
+    return NL_CMD_REPLY;
+}
+
+enum nl_cmd_outcome
+nl_commands_answer(struct nl_commands *cmds, struct nl_control_client *c,
+                   const char *line, struct nl_buf *b)
+{
+    struct nl_json j;
+
+    nl_json_init(&j, b);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
+        if (strcmp(line, commands[i].name) == 0)
+            return commands[i].run(cmds, c, &j);
+    nl_json_open(&j, NULL, NL_JSON_OBJECT);
+    nl_json_str(&j, "error",
+                line[0] ? "unknown command; try help"
+                        : "empty command; try help");
+    nl_json_str(&j, "command", line);
+    nl_json_close(&j);
+    return NL_CMD_REPLY;
+}
+
+void
+nl_commands_run(void *arg, struct nl_control_client *c, const char *line)
+{
+    struct nl_commands *cmds = arg;
+    struct nl_buf b = {0};
+    enum nl_cmd_outcome o = nl_commands_answer(cmds, c, line, &b);
+
+    if (o != NL_CMD_LATER) {
+        nl_buf_append(&b, "", 1);
+        nl_control_reply(c, nl_buf_head(&b));
+    }
+    nl_buf_free(&b);
+    if (o == NL_CMD_REPLY_THEN_STOP)
+        cmds->stop(cmds->m, "stop requested on the control socket");
+}
