@@ -40,12 +40,6 @@
 #include "transport.h"
 #include "util.h"
 
-static int
-same_string(const char *a, const char *b)
-{
-    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
-
 /*
  * 1 when the new listener lc can take over o's socket: the same address,
  * or o asked for port 0 and lc names the port o was given.
@@ -99,7 +93,7 @@ apply_log(const struct nl_conf *old, const struct nl_conf *nc,
         nl_log_set_level(nc->log_level);
         return 0;
     }
-    if (old->log_target_set && same_string(old->log_target, nc->log_target)) {
+    if (old->log_target_set && nl_str_equal(old->log_target, nc->log_target)) {
         nl_log_set_level(nc->log_level);
         return 0;
     }
@@ -122,7 +116,7 @@ static int
 listener_respawns(const struct nl_listener_conf *o,
                   const struct nl_listener_conf *lc, int respawn_all)
 {
-    return respawn_all || !nl_listener_equal(o, lc);
+    return respawn_all || nl_listener_change(o, lc) != NL_CHANGE_NONE;
 }
 
 /* 1 when a global setting changed that a serving process took with it
@@ -130,12 +124,7 @@ listener_respawns(const struct nl_listener_conf *o,
 static int
 settings_respawn(const struct nl_conf *old, const struct nl_conf *nc)
 {
-    return !same_string(old->user, nc->user) ||
-           !same_string(old->group, nc->group) ||
-           old->shutdown_timeout != nc->shutdown_timeout ||
-           old->log_level != nc->log_level ||
-           (nc->log_target_set &&
-            !same_string(old->log_target, nc->log_target));
+    return nl_conf_changed(old, nc, NL_CHANGE_RESPAWN);
 }
 
 /* Whether, in match pass 0, 1 or 2, the new listener lc may take the
@@ -147,7 +136,7 @@ pass_fits(int pass, const struct lst *o, const struct nl_listener_conf *lc)
     case 0:
         return lc->port != 0;
     case 1:
-        return same_string(o->lc->name, lc->name);
+        return nl_str_equal(o->lc->name, lc->name);
     default:
         return 1;
     }
@@ -230,8 +219,7 @@ warn_settings(struct nl_master *m, const struct nl_conf *old,
                      nl_privs_default_user(), old->user);
         m->rl.to_root = 1;
     }
-    if (!same_string(old->control, nc->control) ||
-        !same_string(old->pidfile, nc->pidfile))
+    if (nl_conf_changed(old, nc, NL_CHANGE_RESTART))
         nl_notice(NULL, "reload: control and pidfile changes take effect "
                         "at the next start");
 }

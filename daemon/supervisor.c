@@ -66,7 +66,7 @@ nl_lst_new(struct nl_sup *s, const struct nl_listener_conf *lc)
     l->id = ++s->next_id;
     l->lc = lc;
     l->sk.fd = -1;
-    l->nprocs = lc->model == NL_MODEL_PREFORK ? lc->workers : 1;
+    l->nprocs = nl_model_procs(lc);
     l->procs = nl_xcalloc((size_t)l->nprocs, sizeof(*l->procs));
     for (int j = 0; j < l->nprocs; j++) {
         l->procs[j].l = l;
