@@ -459,24 +459,13 @@ near_miss(const struct nl_conf *conf, const struct sockinfo *si, char *buf,
     }
 }
 
-int
-nl_activation_start(const struct nl_conf *conf)
+/* Takes the LISTEN_FDS descriptors into the pool, each with its name
+ * (names[i] moves into the pool).  0, or -1 when one is not open. */
+static int
+pool_fill(char **names, int n)
 {
-    char **names = env.names;
-    int n = env.n, rc = 0, misfit = 0;
+    int rc = 0;
 
-    env.names = NULL;
-    env.n = 0;
-    if (env.other[0] != '\0')
-        nl_warnx(NULL,
-                 "socket activation: %s is for another process, not netlabd "
-                 "(pid %ld): ignored; descriptors from 3 up are left open, "
-                 "as they are not netlabd's to close",
-                 env.other, (long)getpid());
-    if (n == -1) {
-        nl_errx(NULL, "socket activation: %s", env.err);
-        return -1;
-    }
     for (size_t i = 0; i < npool; i++) /* once per process, but for tests */
         free(pool[i].name);
     free(pool);
@@ -502,11 +491,17 @@ nl_activation_start(const struct nl_conf *conf)
         names[i] = NULL;
         npool++;
     }
-    nl_activation_free_names(names, n);
-    nl_activation_names(conf);
+    return rc;
+}
 
-    /* Plan what each listener will take, so that every contradiction is
-     * reported now, with its line; the real taking is in nl_master_new. */
+/* Plans what each listener will take, so that every contradiction is
+ * reported now, with its line; the real taking is in nl_master_new.
+ * Returns 1 when a passed socket does not fit its listener. */
+static int
+pool_plan(const struct nl_conf *conf)
+{
+    int misfit = 0;
+
     for (size_t j = 0; j < conf->nlisteners; j++) {
         const struct nl_listener_conf *lc = &conf->listeners[j];
         struct sockinfo si;
@@ -523,6 +518,13 @@ nl_activation_start(const struct nl_conf *conf)
         }
         p->in_use = 1; /* planned */
     }
+    return misfit;
+}
+
+/* Closes, with a warning, each passed socket no listener plans to take. */
+static void
+pool_close_unplanned(const struct nl_conf *conf)
+{
     for (size_t i = 0; i < npool; i++) {
         struct passed *p = &pool[i];
         struct sockinfo si;
@@ -540,6 +542,31 @@ nl_activation_start(const struct nl_conf *conf)
         close(p->fd);
         p->fd = -1;
     }
+}
+
+int
+nl_activation_start(const struct nl_conf *conf)
+{
+    char **names = env.names;
+    int n = env.n, rc, misfit;
+
+    env.names = NULL;
+    env.n = 0;
+    if (env.other[0] != '\0')
+        nl_warnx(NULL,
+                 "socket activation: %s is for another process, not netlabd "
+                 "(pid %ld): ignored; descriptors from 3 up are left open, "
+                 "as they are not netlabd's to close",
+                 env.other, (long)getpid());
+    if (n == -1) {
+        nl_errx(NULL, "socket activation: %s", env.err);
+        return -1;
+    }
+    rc = pool_fill(names, n);
+    nl_activation_free_names(names, n);
+    nl_activation_names(conf);
+    misfit = pool_plan(conf);
+    pool_close_unplanned(conf);
     if (misfit)
         nl_errx(NULL,
                 "%s: the sockets systemd passed in do not fit the "
