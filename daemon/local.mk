@@ -5,6 +5,8 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 %canon_reldir%_libnetlabd_a_SOURCES = \
 	%reldir%/activation.c \
 	%reldir%/activation.h \
+	%reldir%/admit.c \
+	%reldir%/admit.h \
 	%reldir%/blocking.c \
 	%reldir%/blocking.h \
 	%reldir%/buf.c \
@@ -24,6 +26,7 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/master.c \
 	%reldir%/master.h \
 	%reldir%/master_int.h \
+	%reldir%/model.c \
 	%reldir%/model.h \
 	%reldir%/model_libev.c \
 	%reldir%/model_prefork.c \

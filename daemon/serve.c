@@ -119,17 +119,3 @@ nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
     /* exit() rather than _exit(): a sanitizer build checks for leaks. */
     exit(rc == 0 ? 0 : NL_SERVE_EXIT_MODEL);
 }
-
-const struct nl_model_ops *
-nl_model_get(enum nl_model_kind m)
-{
-    switch (m) {
-    case NL_MODEL_PREFORK:
-        return &nl_model_prefork;
-    case NL_MODEL_THREADS:
-        return &nl_model_threads;
-    case NL_MODEL_LIBEV:
-        return &nl_model_libev;
-    }
-    return NULL;
-}

@@ -69,14 +69,7 @@ enum nl_io {
     NL_IO_ERROR   /* errno says why; the session is failed */
 };
 
-/*
- * Counts a new stream connection against max_connections: 0 when it may be
- * served (counted as active and total), -1 when it must be closed at once
- * (counted as refused).  Every admitted connection ends with
- * nl_session_leave().
- */
-int nl_session_admit(const struct nl_session_env *env);
-void nl_session_leave(const struct nl_session_env *env);
+#include "admit.h"
 
 enum nl_accept {
     NL_ACCEPT_OK,    /* *fd is a new, admitted connection */
