@@ -13,14 +13,15 @@
  * (EMFILE), rather than spinning on a listening socket that stays readable.
  * For the same reason a loop never returns from its accept callback with
  * a connection waiting and its watcher still on: a loop that leaves the
- * connection to the others (over_share) stops watching for a moment too.
+ * connection to the others (nl_admit_over_share) stops watching for a
+ * moment too.
  *
  * With workers = N the process runs N loops in N threads, each with its own
  * sessions and its own dup() of the listening socket, so that any loop
  * with a free moment accepts the next connection and each can close its
  * copy on stop without pulling the descriptor from under the others.  The
  * main thread's loop owns SIGTERM and passes the stop on with
- * ev_async; max_connections is counted across loops (nl_session_admit).
+ * ev_async; max_connections is counted across loops (admit.c).
  */
 #include "config.h"
 
@@ -34,6 +35,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "conf.h"
 #include "log.h"
 #include "model.h"
@@ -84,13 +86,11 @@ struct conn {
 
 /* With several loops on one socket, a loop that has more than its share
  * of sessions leaves the next connection to the others, which wake for
- * it too: otherwise the first loop to wake takes whole bursts. */
+ * it too (admit.c holds the rule). */
 static int
 over_share(const struct worker *w)
 {
-    uint64_t open = __atomic_load_n(w->env->gate, __ATOMIC_RELAXED);
-
-    return w->nall > 1 && (uint64_t)w->nactive * w->nall > open + w->nall;
+    return nl_admit_over_share(w->env, w->nactive, w->nall);
 }
 
 /* Stops watching the listening socket for `after` seconds: a watcher left
@@ -128,7 +128,7 @@ conn_free(struct conn *c)
         w->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    nl_session_leave(w->env);
+    nl_admit_leave(w->env);
     w->nactive--;
     free(c);
     if (w->yielding && !over_share(w))

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "blocking.h"
 #include "conf.h"
 #include "log.h"
@@ -67,7 +68,7 @@ serve_one(const struct nl_session_env *env, int fd, int shutdown_timeout)
     if (nl_session_open(&s) == 0)
         nl_serve_stream(&s, shutdown_timeout, now);
     nl_session_end(&s);
-    nl_session_leave(env);
+    nl_admit_leave(env);
 }
 
 static int

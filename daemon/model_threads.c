@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "blocking.h"
 #include "conf.h"
 #include "log.h"
@@ -91,7 +92,7 @@ stream_worker(void *arg)
         if (nl_session_open(&s) == 0)
             nl_serve_stream(&s, p->shutdown_timeout, c.accepted);
         nl_session_end(&s);
-        nl_session_leave(p->env);
+        nl_admit_leave(p->env);
     }
     return NULL;
 }
@@ -121,7 +122,7 @@ expire(struct pool *p, const struct pending *c, double now)
     if (c->waited)
         nl_wait_ends(p->env, now - c->accepted);
     close(c->fd);
-    nl_session_leave(p->env);
+    nl_admit_leave(p->env);
 }
 
 /* 1 when what a queued client sent may be a whole request: any bytes for

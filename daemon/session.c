@@ -23,6 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "conf.h"
 #include "log.h"
 #include "session.h"
@@ -118,7 +119,7 @@ nl_session_accept(const struct nl_session_env *env, int lfd, int *fd,
             return NL_ACCEPT_AGAIN;
         }
     }
-    if (nl_session_admit(env) == -1) {
+    if (nl_admit(env, (struct sockaddr *)peer, *peer_len) == -1) {
         close(*fd);
         return NL_ACCEPT_SKIP;
     }

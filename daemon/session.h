@@ -69,8 +69,6 @@ enum nl_io {
     NL_IO_ERROR   /* errno says why; the session is failed */
 };
 
-#include "admit.h"
-
 enum nl_accept {
     NL_ACCEPT_OK,    /* *fd is a new, admitted connection */
     NL_ACCEPT_SKIP,  /* none taken (refused, aborted): try again */

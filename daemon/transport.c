@@ -1,7 +1,8 @@
 /*
- * transport.c - picks the transport table for a listener.  Everything
- * address-family specific lives in transport_inet.c and transport_unix.c;
- * a socket systemd passed in comes from activation.c instead.
+ * transport.c - the registry of transports: a listener's kind picks its
+ * table here and nowhere else.  Everything address-family specific lives
+ * in transport_inet.c and transport_unix.c; a socket systemd passed in
+ * comes from activation.c instead.
  */
 #include "config.h"
 
@@ -12,16 +13,19 @@
 #include "conf.h"
 #include "transport.h"
 
-static const struct nl_transport_ops *
-ops_for(const struct nl_listener_conf *lc)
+static const struct nl_transport_ops *const transports[] = {
+    [NL_TRANSPORT_TCP] = &nl_transport_inet,
+    [NL_TRANSPORT_UDP] = &nl_transport_inet,
+    [NL_TRANSPORT_UNIX] = &nl_transport_unix,
+    [NL_TRANSPORT_UNIX_DGRAM] = &nl_transport_unix,
+};
+
+const struct nl_transport_ops *
+nl_transport_get(enum nl_transport_kind t)
 {
-    switch (lc->transport) {
-    case NL_TRANSPORT_UNIX:
-    case NL_TRANSPORT_UNIX_DGRAM:
-        return &nl_transport_unix;
-    default:
-        return &nl_transport_inet;
-    }
+    if ((size_t)t >= sizeof(transports) / sizeof(*transports))
+        return NULL;
+    return transports[t];
 }
 
 int
@@ -34,7 +38,7 @@ nl_transport_open(const struct nl_listener_conf *lc, struct nl_socket *sk,
     sk->fd = -1;
     if ((rc = nl_activation_take(lc, sk, err, errlen)) != 0)
         return rc == 1 ? 0 : -1;
-    return ops_for(lc)->open(lc, sk, err, errlen);
+    return nl_transport_get(lc->transport)->open(lc, sk, err, errlen);
 }
 
 void
@@ -45,6 +49,6 @@ nl_transport_close(const struct nl_listener_conf *lc, struct nl_socket *sk)
     if (sk->adopted)
         nl_activation_give_back(lc, sk);
     else
-        ops_for(lc)->close(lc, sk);
+        nl_transport_get(lc->transport)->close(lc, sk);
     sk->fd = -1;
 }

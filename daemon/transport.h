@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-struct nl_listener_conf;
+#include "conf.h"
 
 /* Ports below this need root or CAP_NET_BIND_SERVICE, when the system
  * does not say (nl_unprivileged_port_start()). */
@@ -54,6 +54,9 @@ struct nl_transport_ops {
 
 extern const struct nl_transport_ops nl_transport_inet;
 extern const struct nl_transport_ops nl_transport_unix;
+
+/* The table for a transport kind, or NULL for an unknown one. */
+const struct nl_transport_ops *nl_transport_get(enum nl_transport_kind t);
 
 /* Opens lc's socket, non-blocking and close-on-exec: the one systemd
  * passed in for lc, if any, else a new one.  0 or -1 (see ops). */
