@@ -51,6 +51,8 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/transport.c \
 	%reldir%/transport.h \
 	%reldir%/transport_inet.c \
+	%reldir%/transport_plain.c \
+	%reldir%/transport_sock.c \
 	%reldir%/transport_unix.c \
 	%reldir%/util.c \
 	%reldir%/util.h

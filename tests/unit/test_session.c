@@ -60,6 +60,7 @@ static struct nl_listener_conf lc;
 static struct nl_counters ctr;
 static struct nl_session_env env;
 static struct nl_session s;
+static struct nl_conn conn;
 static int sp[2];
 
 static int
@@ -81,7 +82,8 @@ setup(void **state, int framing, int type)
     env.ctr = &ctr;
     env.notify_fd = -1;
     assert_int_equal(socketpair(AF_UNIX, type, 0, sp), 0);
-    nl_session_init(&s, &env, sp[0], NULL, 0);
+    nl_conn_init(&conn, &lc, sp[0]);
+    nl_session_init(&s, &env, &conn, NULL, 0);
     return 0;
 }
 
