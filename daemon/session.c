@@ -19,13 +19,10 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "admit.h"
@@ -56,46 +53,6 @@ static const struct netlabd_host session_host = {
 
 #define S(ps) ((struct nl_session *)(void *)(ps))
 #define PS(s) ((struct netlabd_session *)(void *)(s))
-
-const char *
-nl_sockaddr_text(const struct sockaddr *sa, socklen_t len, char *buf,
-                 size_t size)
-{
-    char host[INET6_ADDRSTRLEN];
-
-    switch (sa->sa_family) {
-    case AF_INET: {
-        const struct sockaddr_in *sin = (const void *)sa;
-
-        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-        snprintf(buf, size, "%s:%u", host, ntohs(sin->sin_port));
-        break;
-    }
-    case AF_INET6: {
-        const struct sockaddr_in6 *sin6 = (const void *)sa;
-
-        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-        snprintf(buf, size, "[%s]:%u", host, ntohs(sin6->sin6_port));
-        break;
-    }
-    case AF_UNIX: {
-        const struct sockaddr_un *sun = (const void *)sa;
-        size_t plen = len > offsetof(struct sockaddr_un, sun_path)
-                          ? len - offsetof(struct sockaddr_un, sun_path)
-                          : 0;
-
-        if (plen == 0 || sun->sun_path[0] == '\0')
-            snprintf(buf, size, "unix");
-        else
-            snprintf(buf, size, "%.*s", (int)strnlen(sun->sun_path, plen),
-                     sun->sun_path);
-        break;
-    }
-    default:
-        snprintf(buf, size, "unknown");
-    }
-    return buf;
-}
 
 enum nl_accept
 nl_session_accept(const struct nl_session_env *env, int lfd,

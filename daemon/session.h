@@ -207,8 +207,4 @@ void nl_session_message(struct nl_session *s, const char *buf, size_t n);
 int nl_session_recv_datagram(const struct nl_session_env *env, int fd,
                              char *buf);
 
-/* Formats a socket address: "1.2.3.4:5", "[::1]:5", a path, or "unix". */
-const char *nl_sockaddr_text(const struct sockaddr *sa, socklen_t len,
-                             char *buf, size_t size);
-
 #endif /* NL_SESSION_H */

@@ -222,6 +222,10 @@ ssize_t nl_sock_sendto(struct nl_conn *c, const void *buf, size_t n,
 void nl_sock_shutdown(struct nl_conn *c);
 void nl_sock_release(struct nl_conn *c);
 
+/* Formats a socket address: "1.2.3.4:5", "[::1]:5", a path, or "unix". */
+const char *nl_sockaddr_text(const struct sockaddr *sa, socklen_t len,
+                             char *buf, size_t size);
+
 /* The slots of a socket transport's table that are transport_sock.c's. */
 #define NL_SOCK_OPS                                                            \
     .read = nl_sock_read, .write = nl_sock_write, .peek = nl_sock_peek,        \

@@ -3,12 +3,17 @@
  * accepting, reading and writing a connection, a datagram in and out, and
  * the end of a session.  transport_inet.c and transport_unix.c put these
  * in their tables and add what is their own (TCP_NODELAY, TCP_INFO).
+ * A socket address as logs and status show it is formatted here too.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "transport.h"
@@ -85,4 +90,44 @@ nl_sock_release(struct nl_conn *c)
 {
     close(c->fd);
     c->fd = -1;
+}
+
+const char *
+nl_sockaddr_text(const struct sockaddr *sa, socklen_t len, char *buf,
+                 size_t size)
+{
+    char host[INET6_ADDRSTRLEN];
+
+    switch (sa->sa_family) {
+    case AF_INET: {
+        const struct sockaddr_in *sin = (const void *)sa;
+
+        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+        snprintf(buf, size, "%s:%u", host, ntohs(sin->sin_port));
+        break;
+    }
+    case AF_INET6: {
+        const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+        snprintf(buf, size, "[%s]:%u", host, ntohs(sin6->sin6_port));
+        break;
+    }
+    case AF_UNIX: {
+        const struct sockaddr_un *sun = (const void *)sa;
+        size_t plen = len > offsetof(struct sockaddr_un, sun_path)
+                          ? len - offsetof(struct sockaddr_un, sun_path)
+                          : 0;
+
+        if (plen == 0 || sun->sun_path[0] == '\0')
+            snprintf(buf, size, "unix");
+        else
+            snprintf(buf, size, "%.*s", (int)strnlen(sun->sun_path, plen),
+                     sun->sun_path);
+        break;
+    }
+    default:
+        snprintf(buf, size, "unknown");
+    }
+    return buf;
 }
