@@ -22,7 +22,6 @@
 
 #include "conf.h"
 #include "log.h"
-#include "session.h"
 #include "transport.h"
 
 int
