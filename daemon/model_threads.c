@@ -230,6 +230,21 @@ accept_loop(struct pool *p)
     }
 }
 
+/* The main thread's part until a stop: accepting, or for datagrams
+ * (which every worker receives) only waiting. */
+static void
+main_thread(struct pool *p, int dgram)
+{
+    struct pollfd pf = {.fd = nl_stop_fd(), .events = POLLIN};
+
+    if (!dgram) {
+        accept_loop(p);
+        return;
+    }
+    while (!nl_stop_requested())
+        poll(&pf, 1, -1);
+}
+
 static int
 threads_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
 {
@@ -258,18 +273,10 @@ threads_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
             break;
         }
     }
-    if (started == n) {
-        if (dgram) {
-            struct pollfd pf = {.fd = nl_stop_fd(), .events = POLLIN};
-
-            while (!nl_stop_requested())
-                poll(&pf, 1, -1);
-        } else {
-            accept_loop(&p);
-        }
-    } else {
+    if (started == n)
+        main_thread(&p, dgram);
+    else
         nl_stop_request(); /* the threads started must not wait for one */
-    }
     /* Stop accepting now; queued and open sessions are served until
      * shutdown_timeout. */
     pthread_mutex_lock(&p.lock);
