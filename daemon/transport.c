@@ -32,6 +32,12 @@ nl_transport_get(enum nl_transport_kind t)
 }
 
 int
+nl_transport_socktype(enum nl_transport_kind t)
+{
+    return nl_transport_is_dgram(t) ? SOCK_DGRAM : SOCK_STREAM;
+}
+
+int
 nl_transport_open(const struct nl_listener_conf *lc, struct nl_socket *sk,
                   char *err, size_t errlen)
 {

@@ -143,6 +143,9 @@ extern const struct nl_transport_ops nl_transport_plain;
 /* The table for a transport kind, or NULL for an unknown one. */
 const struct nl_transport_ops *nl_transport_get(enum nl_transport_kind t);
 
+/* SOCK_STREAM or SOCK_DGRAM: the socket type of a transport kind. */
+int nl_transport_socktype(enum nl_transport_kind t);
+
 /* Makes c the connection (or datagram socket) fd of lc's transport. */
 void nl_conn_init(struct nl_conn *c, const struct nl_listener_conf *lc,
                   int fd);

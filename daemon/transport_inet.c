@@ -46,8 +46,7 @@ nl_resolve_listener(const struct nl_listener_conf *lc, struct addrinfo **res)
 
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype =
-        lc->transport == NL_TRANSPORT_TCP ? SOCK_STREAM : SOCK_DGRAM;
+    hints.ai_socktype = nl_transport_socktype(lc->transport);
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     snprintf(port, sizeof(port), "%d", lc->port);
     return getaddrinfo(lc->address, port, &hints, res);
@@ -78,7 +77,7 @@ bind_one(const struct nl_listener_conf *lc, const struct addrinfo *ai,
          char *err, size_t errlen)
 {
     int on = 1, fd;
-    int stream = lc->transport == NL_TRANSPORT_TCP;
+    int stream = ai->ai_socktype == SOCK_STREAM;
 
     fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                 0);

@@ -131,7 +131,7 @@ static int
 unix_open(const struct nl_listener_conf *lc, struct nl_socket *sk, char *err,
           size_t errlen)
 {
-    int type = lc->transport == NL_TRANSPORT_UNIX ? SOCK_STREAM : SOCK_DGRAM;
+    int type = nl_transport_socktype(lc->transport);
 
     return nl_unix_bind(lc->path, type, lc->mode_set ? (int)lc->mode : -1,
                         lc->backlog, sk, err, errlen);

@@ -85,6 +85,11 @@ test_registry(void **state)
     assert_ptr_equal(nl_transport_get(NL_TRANSPORT_UNIX_DGRAM),
                      &nl_transport_unix);
     assert_null(nl_transport_get((enum nl_transport_kind)99));
+    assert_int_equal(nl_transport_socktype(NL_TRANSPORT_TCP), SOCK_STREAM);
+    assert_int_equal(nl_transport_socktype(NL_TRANSPORT_UDP), SOCK_DGRAM);
+    assert_int_equal(nl_transport_socktype(NL_TRANSPORT_UNIX), SOCK_STREAM);
+    assert_int_equal(nl_transport_socktype(NL_TRANSPORT_UNIX_DGRAM),
+                     SOCK_DGRAM);
 }
 
 static void
