@@ -28,6 +28,10 @@
  *  - shutdown() sends close_notify (SSL_shutdown(), once, not waiting for
  *    the peer's) before the TCP FIN; release() frees the SSL object and
  *    closes the descriptor.
+ *  - No decrypted byte waits inside the library unannounced by the
+ *    descriptor: with read-ahead off (OpenSSL's default) SSL_read() takes
+ *    one record from the socket, and a session reads
+ *    NL_SESSION_READ_CHUNK bytes, TLS's largest record, at a time.
  *  - silent_for() and backlog() are the TCP ones; peek() is SSL_peek().
  *  - A DTLS transport would fill recvfrom() and sendto() the same way.
  */

@@ -268,6 +268,33 @@ test_events(void **state)
     assert_string_equal(nl_session_peer(&s), "unknown");
 }
 
+/* A transport whose reads need the descriptor writable and whose writes
+ * need it readable (TLS after SSL_ERROR_WANT_WRITE and WANT_READ): what
+ * the session wants reaches the model mapped. */
+static int
+swapped(const struct nl_conn *c, int want)
+{
+    return want == NL_EV_READ ? NL_EV_WRITE : NL_EV_READ;
+}
+
+static void
+test_events_mapped(void **state)
+{
+    struct nl_transport_ops ops = nl_transport_inet;
+
+    ops.events = swapped;
+    s.conn.ops = &ops;
+    /* Wanting to read: wait for writable, and read when it comes. */
+    assert_int_equal(nl_session_events(&s), NL_EV_WRITE);
+    assert_true(nl_session_read_ready(&s, NL_EV_WRITE));
+    assert_false(nl_session_read_ready(&s, NL_EV_READ));
+    /* Output queued too: both. */
+    echo_back = 1;
+    assert_int_equal(nl_session_input(&s, "ab\n", 3), 0);
+    assert_int_equal(nl_session_events(&s), NL_EV_READ | NL_EV_WRITE);
+    s.conn.ops = &nl_transport_inet;
+}
+
 static void
 test_handler_error(void **state)
 {
@@ -588,6 +615,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_handler_error, setup_raw,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_events, setup_lines, teardown),
+        cmocka_unit_test_setup_teardown(test_events_mapped, setup_lines,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_output_bounded, setup_raw,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_lines_paced_by_output,
