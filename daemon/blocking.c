@@ -6,13 +6,15 @@
  * without signals having to reach it, and idle_timeout and the shutdown
  * deadline are poll timeouts rather than timers.  The stop pipe is never
  * read: once written it stays readable, which is exactly "stopping".
+ *
+ * What a session waits for is the session's to say (nl_session_events()),
+ * as under libev, and what the kernel knows of a client's silence is the
+ * transport's (nl_conn_silent_for()); this file reads no session field.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -99,7 +101,7 @@ nl_stop_requested(void)
         stop_time = nl_now();
         stopping = 1;
         if (close_on_stop != -1) {
-            close(close_on_stop);
+            nl_transport_close_copy(close_on_stop);
             nl_session_stopped_accepting(close_env);
         }
         close_on_stop = -1;
@@ -133,29 +135,13 @@ timeout_ms(double now, double a, double b)
 }
 
 double
-nl_heard_at(const struct nl_session_env *env, int fd, double fallback)
+nl_heard_at(const struct nl_conn *c, double fallback)
 {
-    struct tcp_info ti;
-    socklen_t len = sizeof(ti);
+    double silent;
 
-    if (env->lc->transport != NL_TRANSPORT_TCP ||
-        getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+    if (nl_conn_silent_for(c, &silent) == -1)
         return fallback;
-    /* Set at the handshake, moved by each segment with data. */
-    return nl_now() - ti.tcpi_last_data_recv / 1000.0;
-}
-
-unsigned
-nl_backlog_len(const struct nl_session_env *env, int lfd)
-{
-    struct tcp_info ti;
-    socklen_t len = sizeof(ti);
-
-    if (env->lc->transport != NL_TRANSPORT_TCP ||
-        getsockopt(lfd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
-        return 0;
-    /* On a listening socket, Linux reports its accept queue here. */
-    return ti.tcpi_unacked;
+    return nl_now() - silent;
 }
 
 void
@@ -183,69 +169,97 @@ nl_wait_ends(const struct nl_session_env *env, double seconds)
         nl_count_max(&env->ctr->longest_wait_ms, (uint64_t)(seconds * 1000));
 }
 
-void
-nl_serve_stream(struct nl_session *s, int shutdown_timeout, double accepted)
+/* A stream session's clocks. */
+struct clocks {
+    double last;    /* when the client was last heard from */
+    double stop_at; /* the shutdown deadline, once a stop was asked for */
+    int queued;     /* bytes that waited for the session, not yet read */
+};
+
+/* 1 when the session is to end now, idle or past the shutdown deadline
+ * (said in the log); otherwise *wait is how long poll() may wait. */
+static int
+time_is_up(const struct nl_session_env *env, struct nl_session *s,
+           struct clocks *k, int shutdown_timeout, int *wait)
 {
-    const struct nl_listener_conf *lc = s->env->lc;
-    double last = nl_heard_at(s->env, s->fd, accepted), now, idle_at;
-    double stop_at = 0;
+    const struct nl_listener_conf *lc = env->lc;
+    double now, idle_at;
+
+    if (k->stop_at == 0 && nl_stop_requested())
+        k->stop_at = stop_deadline(shutdown_timeout);
+    now = nl_now();
+    /* Not before what waited is read: it may be a whole request, sent in
+     * time, that only a busy pool kept from being served. */
+    idle_at = lc->idle_timeout > 0 && k->queued == 0
+                  ? k->last + lc->idle_timeout
+                  : 0;
+    if (idle_at > 0 && now >= idle_at) {
+        nl_info(lc->name, "%s: idle for %d s, closing the session",
+                nl_session_peer(s), lc->idle_timeout);
+        return 1;
+    }
+    if (k->stop_at > 0 && now >= k->stop_at) {
+        nl_notice(lc->name, "%s: shutdown_timeout passed, closing",
+                  nl_session_peer(s));
+        return 1;
+    }
+    *wait = timeout_ms(now, idle_at, k->stop_at);
+    return 0;
+}
+
+/* Acts on what poll() said of the session's descriptor.  Returns -1 when
+ * the session is to end: the peer hung up and nothing is left to do. */
+static int
+on_ready(struct nl_session *s, struct clocks *k, short revents)
+{
+    int ready = (revents & (POLLIN | POLLHUP | POLLERR) ? NL_EV_READ : 0) |
+                (revents & POLLOUT ? NL_EV_WRITE : 0);
+
+    if (nl_session_read_ready(s, ready)) {
+        if (k->queued > 0)
+            k->queued = 0;
+        else
+            k->last = nl_now();
+        nl_session_read(s);
+    } else if ((revents & (POLLHUP | POLLERR)) && !(revents & POLLOUT)) {
+        return -1;
+    }
+    if (revents & POLLOUT)
+        k->last = nl_now();
+    return 0;
+}
+
+void
+nl_serve_stream(const struct nl_session_env *env, struct nl_session *s,
+                int shutdown_timeout, double accepted)
+{
+    const struct nl_conn *c = nl_session_conn(s);
+    struct clocks k = {.last = nl_heard_at(c, accepted)};
     struct pollfd p[2];
-    int queued = 0;
+    int wait = -1, ev;
 
     /* Input already there arrived while the session waited: it does not
      * restart the clock (on tcp `last` already says when it came). */
-    if (ioctl(s->fd, FIONREAD, &queued) == -1)
-        queued = 0;
+    if (ioctl(c->fd, FIONREAD, &k.queued) == -1)
+        k.queued = 0;
 
     while (!nl_session_done(s)) {
-        if (s->out.len > 0 && nl_session_flush(s) == NL_IO_ERROR)
+        if (nl_session_flush(s) == NL_IO_ERROR || nl_session_resume(s) == -1)
             break;
-        if (s->out.len < NL_SESSION_OUT_HIGH && nl_session_resume(s) == -1)
+        if (nl_session_done(s) ||
+            time_is_up(env, s, &k, shutdown_timeout, &wait))
             break;
-        if (nl_session_done(s))
-            break;
-        if (stop_at == 0 && nl_stop_requested())
-            stop_at = stop_deadline(shutdown_timeout);
-        now = nl_now();
-        /* Not before what waited is read: it may be a whole request,
-         * sent in time, that only a busy pool kept from being served. */
-        idle_at = lc->idle_timeout > 0 && queued == 0
-                      ? last + lc->idle_timeout
-                      : 0;
-        if (idle_at > 0 && now >= idle_at) {
-            nl_info(lc->name, "%s: idle for %d s, closing the session",
-                    netlabd_peer((struct netlabd_session *)s),
-                    lc->idle_timeout);
-            break;
-        }
-        if (stop_at > 0 && now >= stop_at) {
-            nl_notice(lc->name, "%s: shutdown_timeout passed, closing",
-                      netlabd_peer((struct netlabd_session *)s));
-            break;
-        }
-        p[0].fd = s->fd;
-        p[0].events = (nl_session_want_read(s) ? POLLIN : 0) |
-                      (s->out.len > 0 ? POLLOUT : 0);
+        ev = nl_session_events(s);
+        p[0].fd = c->fd;
+        p[0].events = (ev & NL_EV_READ ? POLLIN : 0) |
+                      (ev & NL_EV_WRITE ? POLLOUT : 0);
         p[1].fd = nl_stop_fd();
         p[1].events = POLLIN;
         /* Once stopping, the pipe stays readable: stop watching it. */
-        if (poll(p, stop_at > 0 ? 1 : 2, timeout_ms(now, idle_at, stop_at)) <=
-            0)
+        if (poll(p, k.stop_at > 0 ? 1 : 2, wait) <= 0)
             continue;
-        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-            if (nl_session_want_read(s)) {
-                if (queued > 0)
-                    queued = 0;
-                else
-                    last = nl_now();
-                nl_session_read(s);
-            } else if (!(p[0].revents & POLLOUT) &&
-                       (p[0].revents & (POLLHUP | POLLERR))) {
-                break;
-            }
-        }
-        if (p[0].revents & POLLOUT)
-            last = nl_now();
+        if (on_ready(s, &k, p[0].revents) == -1)
+            break;
     }
 }
 

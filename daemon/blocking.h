@@ -7,6 +7,7 @@
 #ifndef NL_BLOCKING_H
 #define NL_BLOCKING_H
 
+struct nl_conn;
 struct nl_session;
 struct nl_session_env;
 
@@ -35,7 +36,7 @@ int nl_stop_fd(void);
 int nl_stop_requested(void);
 
 /*
- * Serves an opened stream session until it is over, it has been idle for
+ * Serves an opened stream session of env until it is over, it has been idle for
  * the listener's idle_timeout, or a stop was asked for and shutdown_timeout
  * has passed since.  The idle clock starts at `accepted` (nl_now()'s
  * clock), when the connection was accepted, so that time spent waiting for
@@ -44,20 +45,16 @@ int nl_stop_requested(void);
  * from then, not from when it is read.  The caller then calls
  * nl_session_end().
  */
-void nl_serve_stream(struct nl_session *s, int shutdown_timeout,
-                     double accepted);
+void nl_serve_stream(const struct nl_session_env *env, struct nl_session *s,
+                     int shutdown_timeout, double accepted);
 
 /*
- * When the client on the stream connection fd was last heard from, on
+ * When the client on the stream connection c was last heard from, on
  * nl_now()'s clock: on tcp, when its last byte arrived, or its handshake
  * if it sent none, as the kernel noted it, time in the listen backlog
- * included; on other transports `fallback`.
+ * included; where the transport cannot tell, `fallback`.
  */
-double nl_heard_at(const struct nl_session_env *env, int fd, double fallback);
-
-/* Connections waiting in the kernel's accept queue of the listening tcp
- * socket lfd; 0 when that cannot be told (other transports). */
-unsigned nl_backlog_len(const struct nl_session_env *env, int lfd);
+double nl_heard_at(const struct nl_conn *c, double fallback);
 
 /*
  * Counts a connection that has to wait for a free worker (status's

@@ -5,6 +5,8 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 %canon_reldir%_libnetlabd_a_SOURCES = \
 	%reldir%/activation.c \
 	%reldir%/activation.h \
+	%reldir%/admit.c \
+	%reldir%/admit.h \
 	%reldir%/blocking.c \
 	%reldir%/blocking.h \
 	%reldir%/buf.c \
@@ -28,6 +30,7 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/master.c \
 	%reldir%/master.h \
 	%reldir%/master_int.h \
+	%reldir%/model.c \
 	%reldir%/model.h \
 	%reldir%/model_libev.c \
 	%reldir%/model_prefork.c \
@@ -58,6 +61,8 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/transport.c \
 	%reldir%/transport.h \
 	%reldir%/transport_inet.c \
+	%reldir%/transport_plain.c \
+	%reldir%/transport_sock.c \
 	%reldir%/transport_unix.c \
 	%reldir%/util.c \
 	%reldir%/util.h

@@ -2,7 +2,10 @@
  * model.h - concurrency models.  A model serves one listener's socket in a
  * serving process: it waits for connections or datagrams and drives
  * sessions (session.h) until asked to stop.  One file per model, each
- * filling in a struct nl_model_ops.
+ * filling in a struct nl_model_ops; model.c picks the table for a kind.
+ * A model waits and calls in: it asks the session what to wait for
+ * (nl_session_events()) and admit.c whether to take a connection, and
+ * knows nothing of the transport it serves.
  */
 #ifndef NL_MODEL_H
 #define NL_MODEL_H

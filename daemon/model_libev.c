@@ -13,14 +13,18 @@
  * (EMFILE), rather than spinning on a listening socket that stays readable.
  * For the same reason a loop never returns from its accept callback with
  * a connection waiting and its watcher still on: a loop that leaves the
- * connection to the others (over_share) stops watching for a moment too.
+ * connection to the others (nl_admit_over_share) stops watching for a
+ * moment too.
  *
  * With workers = N the process runs N loops in N threads, each with its own
  * sessions and its own dup() of the listening socket, so that any loop
  * with a free moment accepts the next connection and each can close its
  * copy on stop without pulling the descriptor from under the others.  The
  * main thread's loop owns SIGTERM and passes the stop on with
- * ev_async; max_connections is counted across loops (nl_session_admit).
+ * ev_async; max_connections is counted across loops (admit.c).
+ *
+ * What a connection's watcher waits for is the session's to say
+ * (nl_session_events()); this file reads none of its fields.
  */
 #include "config.h"
 
@@ -34,6 +38,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "conf.h"
 #include "log.h"
 #include "model.h"
@@ -84,13 +89,11 @@ struct conn {
 
 /* With several loops on one socket, a loop that has more than its share
  * of sessions leaves the next connection to the others, which wake for
- * it too: otherwise the first loop to wake takes whole bursts. */
+ * it too (admit.c holds the rule). */
 static int
 over_share(const struct worker *w)
 {
-    uint64_t open = __atomic_load_n(w->env->gate, __ATOMIC_RELAXED);
-
-    return w->nall > 1 && (uint64_t)w->nactive * w->nall > open + w->nall;
+    return nl_admit_over_share(w->env, w->nactive, w->nall);
 }
 
 /* Stops watching the listening socket for `after` seconds: a watcher left
@@ -128,7 +131,7 @@ conn_free(struct conn *c)
         w->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    nl_session_leave(w->env);
+    nl_admit_leave(w->env);
     w->nactive--;
     free(c);
     if (w->yielding && !over_share(w))
@@ -142,20 +145,20 @@ conn_free(struct conn *c)
 static void
 conn_update(struct conn *c)
 {
-    int events = 0;
+    int want, events = 0;
 
     if (nl_session_done(&c->s)) {
         conn_free(c);
         return;
     }
-    if (nl_session_want_read(&c->s))
+    want = nl_session_events(&c->s);
+    if (want & NL_EV_READ)
         events |= EV_READ;
-    /* Held lines wait for a writable socket, as their answers will. */
-    if (c->s.out.len > 0 || c->s.held)
+    if (want & NL_EV_WRITE)
         events |= EV_WRITE;
     if (events != (c->io.events & (EV_READ | EV_WRITE))) {
         ev_io_stop(c->w->loop, &c->io);
-        ev_io_set(&c->io, c->s.fd, events);
+        ev_io_set(&c->io, c->io.fd, events);
         if (events)
             ev_io_start(c->w->loop, &c->io);
     }
@@ -166,15 +169,16 @@ conn_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct conn *c = (struct conn *)((char *)io - offsetof(struct conn, io));
 
+    int ready = (revents & EV_READ ? NL_EV_READ : 0) |
+                (revents & EV_WRITE ? NL_EV_WRITE : 0);
+
     c->last = ev_now(loop);
-    if ((revents & EV_READ) && nl_session_want_read(&c->s))
+    if (nl_session_read_ready(&c->s, ready))
         nl_session_read(&c->s);
-    if (!c->s.failed && c->s.out.len > 0)
-        nl_session_flush(&c->s);
-    /* Lines held back while output was high: one batch per wake-up, so
-     * that a client with a long backlog does not starve the others. */
-    if (!c->s.failed && c->s.out.len == 0 && nl_session_resume(&c->s) == 0 &&
-        c->s.out.len > 0)
+    /* Lines held back while output was high, once it is all sent: one
+     * batch per wake-up, so that a client with a long backlog does not
+     * starve the others. */
+    if (nl_session_flush(&c->s) == NL_IO_OK && nl_session_resume(&c->s) == 0)
         nl_session_flush(&c->s);
     conn_update(c);
 }
@@ -192,31 +196,32 @@ conn_idle_cb(struct ev_loop *loop, ev_timer *t, int revents)
         return;
     }
     nl_info(c->w->env->lc->name, "%s: idle for %d s, closing the session",
-            c->s.h.host->peer((struct netlabd_session *)&c->s),
+            nl_session_peer(&c->s),
             c->w->env->lc->idle_timeout);
     conn_free(c);
 }
 
 static void
-conn_new(struct worker *w, int fd, const struct sockaddr *sa, socklen_t len)
+conn_new(struct worker *w, const struct nl_conn *nc, const struct sockaddr *sa,
+         socklen_t len)
 {
     struct conn *c = nl_xcalloc(1, sizeof(*c));
 
     c->w = w;
-    nl_session_init(&c->s, w->env, fd, sa, len);
+    nl_session_init(&c->s, w->env, nc, sa, len);
     c->next = w->conns;
     if (w->conns != NULL)
         w->conns->prev = c;
     w->conns = c;
     w->nactive++;
-    ev_io_init(&c->io, conn_io_cb, fd, 0);
+    ev_io_init(&c->io, conn_io_cb, nl_session_fd(&c->s), 0);
     c->last = ev_now(w->loop);
     if (w->env->lc->idle_timeout > 0) {
         ev_init(&c->idle, conn_idle_cb);
         c->idle.repeat = w->env->lc->idle_timeout;
         ev_timer_again(w->loop, &c->idle);
     }
-    if (nl_session_open(&c->s) == 0 && c->s.out.len > 0)
+    if (nl_session_open(&c->s) == 0)
         nl_session_flush(&c->s);
     conn_update(c);
 }
@@ -235,7 +240,7 @@ accept_cb(struct ev_loop *loop, ev_io *io, int revents)
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         struct sockaddr_storage ss;
         socklen_t len;
-        int fd;
+        struct nl_conn nc;
 
         /* Left to the others, which may be paused themselves (EMFILE):
          * watching on would wake this loop again at once, and again. */
@@ -243,9 +248,9 @@ accept_cb(struct ev_loop *loop, ev_io *io, int revents)
             accept_pause(w, ACCEPT_PAUSE_SHARE, 1);
             return;
         }
-        switch (nl_session_accept(w->env, w->fd, &fd, &ss, &len)) {
+        switch (nl_session_accept(w->env, w->fd, &nc, &ss, &len)) {
         case NL_ACCEPT_OK:
-            conn_new(w, fd, (struct sockaddr *)&ss, len);
+            conn_new(w, &nc, (struct sockaddr *)&ss, len);
             break;
         case NL_ACCEPT_SKIP:
             break;
@@ -294,7 +299,7 @@ begin_stop(struct worker *w)
     w->yielding = 0;
     /* Once every copy is closed (the master closes its own), new
      * connections are refused at once. */
-    close(w->fd);
+    nl_transport_close_copy(w->fd);
     w->fd = -1;
     if (__atomic_add_fetch(&w->all[0].nstopped, 1, __ATOMIC_ACQ_REL) == w->nall)
         nl_session_stopped_accepting(w->env);
@@ -344,7 +349,7 @@ worker_init(struct worker *w, const struct nl_session_env *env, int fd,
     }
     if ((w->loop = ev_loop_new(EVFLAG_AUTO)) == NULL) {
         nl_errx(env->lc->name, "cannot create an event loop");
-        close(w->fd);
+        nl_transport_close_copy(w->fd);
         return -1;
     }
     if (w->dgram) {
@@ -370,8 +375,7 @@ worker_fini(struct worker *w)
 {
     while (w->conns != NULL)
         conn_free(w->conns);
-    if (w->fd != -1)
-        close(w->fd);
+    nl_transport_close_copy(w->fd);
     free(w->dgram_buf);
     ev_loop_destroy(w->loop);
 }
@@ -399,7 +403,7 @@ libev_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
         all[i].nall = n;
     }
     /* The master's copy stays open until it stops; ours are the dups. */
-    close(fd);
+    nl_transport_close_copy(fd);
     ev_signal_init(&all[0].term_w, signal_cb, SIGTERM);
     all[0].term_w.data = &all[0];
     ev_signal_start(all[0].loop, &all[0].term_w);

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "blocking.h"
 #include "conf.h"
 #include "log.h"
@@ -43,8 +44,8 @@ serve_one(const struct nl_session_env *env, int fd, int shutdown_timeout)
     struct sockaddr_storage ss;
     socklen_t len;
     struct nl_session s;
+    struct nl_conn c;
     double now, waited;
-    int c;
 
     switch (nl_session_accept(env, fd, &c, &ss, &len)) {
     case NL_ACCEPT_OK:
@@ -58,16 +59,16 @@ serve_one(const struct nl_session_env *env, int fd, int shutdown_timeout)
     now = nl_now();
     /* A free worker takes a connection at once; one silent for longer
      * than this in the backlog was waiting for a worker. */
-    waited = now - nl_heard_at(env, c, now);
+    waited = now - nl_heard_at(&c, now);
     if (waited >= PREFORK_WAIT_NOTICED) {
-        nl_wait_begins(env, 1 + nl_backlog_len(env, fd));
+        nl_wait_begins(env, 1 + nl_transport_backlog(env->lc, fd));
         nl_wait_ends(env, waited);
     }
-    nl_session_init(&s, env, c, (struct sockaddr *)&ss, len);
+    nl_session_init(&s, env, &c, (struct sockaddr *)&ss, len);
     if (nl_session_open(&s) == 0)
-        nl_serve_stream(&s, shutdown_timeout, now);
+        nl_serve_stream(env, &s, shutdown_timeout, now);
     nl_session_end(&s);
-    nl_session_leave(env);
+    nl_admit_leave(env);
 }
 
 static int
@@ -77,7 +78,7 @@ prefork_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
                           {.fd = -1, .events = POLLIN}};
 
     if (nl_stop_init() == -1 || nl_set_nonblock(fd, 1) == -1) {
-        close(fd);
+        nl_transport_close_copy(fd);
         return -1;
     }
     /* Closed as soon as the stop is seen, in the middle of a session too:

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "blocking.h"
 #include "conf.h"
 #include "log.h"
@@ -37,7 +38,7 @@
 #include "util.h"
 
 struct pending {
-    int fd;
+    struct nl_conn conn;
     struct sockaddr_storage peer;
     socklen_t peer_len;
     double accepted; /* nl_now() */
@@ -86,12 +87,12 @@ stream_worker(void *arg)
     while (pool_take(p, &c) == 0) {
         if (c.waited)
             nl_wait_ends(p->env, nl_now() - c.accepted);
-        nl_session_init(&s, p->env, c.fd, (struct sockaddr *)&c.peer,
+        nl_session_init(&s, p->env, &c.conn, (struct sockaddr *)&c.peer,
                         c.peer_len);
         if (nl_session_open(&s) == 0)
-            nl_serve_stream(&s, p->shutdown_timeout, c.accepted);
+            nl_serve_stream(p->env, &s, p->shutdown_timeout, c.accepted);
         nl_session_end(&s);
-        nl_session_leave(p->env);
+        nl_admit_leave(p->env);
     }
     return NULL;
 }
@@ -108,7 +109,7 @@ dgram_worker(void *arg)
 /* Closes a queued connection whose client has been silent for idle_timeout
  * (no worker has seen it: no handler call is due). */
 static void
-expire(struct pool *p, const struct pending *c, double now)
+expire(struct pool *p, struct pending *c, double now)
 {
     const struct nl_listener_conf *lc = p->env->lc;
     char peer[128];
@@ -120,18 +121,18 @@ expire(struct pool *p, const struct pending *c, double now)
             lc->idle_timeout);
     if (c->waited)
         nl_wait_ends(p->env, now - c->accepted);
-    close(c->fd);
-    nl_session_leave(p->env);
+    nl_conn_release(&c->conn);
+    nl_admit_leave(p->env);
 }
 
 /* 1 when what a queued client sent may be a whole request: any bytes for
  * a raw handler, a whole line for a line handler (a part of one is what
  * a slow client leaves). */
 static int
-request_waiting(const struct nl_session_env *env, int fd)
+request_waiting(const struct nl_session_env *env, struct nl_conn *c)
 {
     char buf[4096];
-    ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n = c->ops->peek(c, buf, sizeof(buf));
 
     if (n <= 0)
         return 0;
@@ -151,11 +152,11 @@ sweep(struct pool *p)
     pthread_mutex_lock(&p->lock);
     for (size_t i = 0; i < p->count; i++) {
         struct pending *c = &p->queue[(p->head + i) % p->cap];
-        double at = nl_heard_at(p->env, c->fd, c->accepted) + idle;
+        double at = nl_heard_at(&c->conn, c->accepted) + idle;
 
         /* A whole request sent in time deserves its answer however long
          * the pool was busy: it is left to a worker. */
-        if (request_waiting(p->env, c->fd))
+        if (request_waiting(p->env, &c->conn))
             at = 0;
         if (at > 0 && at <= now) {
             expire(p, c, now);
@@ -215,7 +216,8 @@ accept_loop(struct pool *p)
         }
         if (poll(pf, 2, wait) <= 0 || !(pf[0].revents & POLLIN))
             continue;
-        switch (nl_session_accept(p->env, p->fd, &c.fd, &c.peer, &c.peer_len)) {
+        switch (
+            nl_session_accept(p->env, p->fd, &c.conn, &c.peer, &c.peer_len)) {
         case NL_ACCEPT_OK:
             break;
         case NL_ACCEPT_FULL:
@@ -226,6 +228,21 @@ accept_loop(struct pool *p)
         }
         enqueue(p, &c);
     }
+}
+
+/* The main thread's part until a stop: accepting, or for datagrams
+ * (which every worker receives) only waiting. */
+static void
+main_thread(struct pool *p, int dgram)
+{
+    struct pollfd pf = {.fd = nl_stop_fd(), .events = POLLIN};
+
+    if (!dgram) {
+        accept_loop(p);
+        return;
+    }
+    while (!nl_stop_requested())
+        poll(&pf, 1, -1);
 }
 
 static int
@@ -256,18 +273,10 @@ threads_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
             break;
         }
     }
-    if (started == n) {
-        if (dgram) {
-            struct pollfd pf = {.fd = nl_stop_fd(), .events = POLLIN};
-
-            while (!nl_stop_requested())
-                poll(&pf, 1, -1);
-        } else {
-            accept_loop(&p);
-        }
-    } else {
+    if (started == n)
+        main_thread(&p, dgram);
+    else
         nl_stop_request(); /* the threads started must not wait for one */
-    }
     /* Stop accepting now; queued and open sessions are served until
      * shutdown_timeout. */
     pthread_mutex_lock(&p.lock);
@@ -275,7 +284,7 @@ threads_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
     pthread_cond_broadcast(&p.more);
     pthread_mutex_unlock(&p.lock);
     if (!dgram) {
-        close(fd);
+        nl_transport_close_copy(fd);
         fd = -1;
         nl_session_stopped_accepting(env);
     }
@@ -284,8 +293,7 @@ threads_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
     if (dgram)
         nl_session_stopped_accepting(env);
 out:
-    if (fd != -1)
-        close(fd);
+    nl_transport_close_copy(fd);
     pthread_cond_destroy(&p.more);
     pthread_mutex_destroy(&p.lock);
     free(p.queue);

@@ -54,6 +54,26 @@ reset_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* Loads lc's handler from hfd and runs its init(), or exits saying why. */
+static struct nl_plugin *
+load_handler(const struct nl_listener_conf *lc, int hfd, void **state)
+{
+    struct nl_plugin *plugin;
+    char err[1024];
+    int line;
+
+    if ((plugin = nl_plugin_load_copy(lc->handler_path, hfd, err,
+                                      sizeof(err))) == NULL) {
+        nl_errx(lc->name, "%s", err);
+        _exit(NL_SERVE_EXIT_HANDLER);
+    }
+    if (nl_plugin_init(plugin, lc, state, err, sizeof(err), &line) == -1) {
+        nl_errx(lc->name, "%s", err);
+        _exit(NL_SERVE_EXIT_HANDLER);
+    }
+    return plugin;
+}
+
 void
 nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
          struct nl_counters *ctr, struct nl_counters *gate, int ready_fd)
@@ -63,7 +83,7 @@ nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
     struct nl_plugin *plugin;
     char err[1024];
     void *state = NULL;
-    int line, rc;
+    int rc;
 
     pid_t master = getppid();
     /* Opened as root: the user need not be able to read its folder. */
@@ -83,15 +103,7 @@ nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
     if (getppid() != master)
         _exit(0); /* the master is already gone */
 
-    if ((plugin = nl_plugin_load_copy(lc->handler_path, hfd, err,
-                                      sizeof(err))) == NULL) {
-        nl_errx(lc->name, "%s", err);
-        _exit(NL_SERVE_EXIT_HANDLER);
-    }
-    if (nl_plugin_init(plugin, lc, &state, err, sizeof(err), &line) == -1) {
-        nl_errx(lc->name, "%s", err);
-        _exit(NL_SERVE_EXIT_HANDLER);
-    }
+    plugin = load_handler(lc, hfd, &state);
     if (model == NULL) {
         nl_errx(lc->name, "model %s is not available",
                 nl_model_name(lc->model));
@@ -118,18 +130,4 @@ nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
     nl_plugin_unload(plugin);
     /* exit() rather than _exit(): a sanitizer build checks for leaks. */
     exit(rc == 0 ? 0 : NL_SERVE_EXIT_MODEL);
-}
-
-const struct nl_model_ops *
-nl_model_get(enum nl_model_kind m)
-{
-    switch (m) {
-    case NL_MODEL_PREFORK:
-        return &nl_model_prefork;
-    case NL_MODEL_THREADS:
-        return &nl_model_threads;
-    case NL_MODEL_LIBEV:
-        return &nl_model_libev;
-    }
-    return NULL;
 }

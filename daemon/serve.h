@@ -16,9 +16,9 @@ struct nl_listener_conf;
  * conf->user/group, loads and initialises the handler, writes one byte to
  * ready_fd (then closes it), serves fd with the listener's model until
  * stopped, and exits.  ctr is this process's counter slot, gate the
- * listener's gate: its `active` counts open sessions (see
- * nl_session_admit()).  Exit status 0
- * after a graceful stop; otherwise NL_SERVE_EXIT_* and a log line saying why.
+ * listener's gate: its `active` counts open sessions (see admit.h).  Exit
+ * status 0 after a graceful stop; otherwise NL_SERVE_EXIT_* and a log line
+ * saying why.
  */
 void nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc,
               int fd, struct nl_counters *ctr, struct nl_counters *gate,

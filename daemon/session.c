@@ -10,19 +10,22 @@
  * Line framing avoids copying: complete lines are handed to the handler
  * straight from the read buffer; only an unterminated tail is kept in
  * s->in, bounded by max_line.
+ *
+ * Bytes move through the session's transport (transport.h), never a
+ * system call here, and what a model waits for is decided here too
+ * (nl_session_events()), so that every model waits by the same rule.
+ * Admission is admit.c's, asked by nl_session_accept().  Only this file
+ * reads a struct nl_session's fields.
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "conf.h"
 #include "log.h"
 #include "session.h"
@@ -51,81 +54,12 @@ static const struct netlabd_host session_host = {
 #define S(ps) ((struct nl_session *)(void *)(ps))
 #define PS(s) ((struct netlabd_session *)(void *)(s))
 
-const char *
-nl_sockaddr_text(const struct sockaddr *sa, socklen_t len, char *buf,
-                 size_t size)
-{
-    char host[INET6_ADDRSTRLEN];
-
-    switch (sa->sa_family) {
-    case AF_INET: {
-        const struct sockaddr_in *sin = (const void *)sa;
-
-        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-        snprintf(buf, size, "%s:%u", host, ntohs(sin->sin_port));
-        break;
-    }
-    case AF_INET6: {
-        const struct sockaddr_in6 *sin6 = (const void *)sa;
-
-        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-        snprintf(buf, size, "[%s]:%u", host, ntohs(sin6->sin6_port));
-        break;
-    }
-    case AF_UNIX: {
-        const struct sockaddr_un *sun = (const void *)sa;
-        size_t plen = len > offsetof(struct sockaddr_un, sun_path)
-                          ? len - offsetof(struct sockaddr_un, sun_path)
-                          : 0;
-
-        if (plen == 0 || sun->sun_path[0] == '\0')
-            snprintf(buf, size, "unix");
-        else
-            snprintf(buf, size, "%.*s", (int)strnlen(sun->sun_path, plen),
-                     sun->sun_path);
-        break;
-    }
-    default:
-        snprintf(buf, size, "unknown");
-    }
-    return buf;
-}
-
-int
-nl_session_admit(const struct nl_session_env *env)
-{
-    uint64_t n = __atomic_add_fetch(env->gate, 1, __ATOMIC_RELAXED);
-
-    if (n > (uint64_t)env->lc->max_connections) {
-        __atomic_sub_fetch(env->gate, 1, __ATOMIC_RELAXED);
-        nl_count_add(env->ctr, refused, 1);
-        return -1;
-    }
-    nl_count_add(env->ctr, active, 1);
-    nl_count_add(env->ctr, total, 1);
-    return 0;
-}
-
-void
-nl_session_leave(const struct nl_session_env *env)
-{
-    /* This order: if the process dies in between, the master gives back
-     * what ctr->active says to the gate, and a gate slot can at worst be
-     * lost, never given back twice. */
-    nl_count_sub(env->ctr, active, 1);
-    __atomic_sub_fetch(env->gate, 1, __ATOMIC_RELAXED);
-}
-
 enum nl_accept
-nl_session_accept(const struct nl_session_env *env, int lfd, int *fd,
-                  struct sockaddr_storage *peer, socklen_t *peer_len)
+nl_session_accept(const struct nl_session_env *env, int lfd,
+                  struct nl_conn *c, struct sockaddr_storage *peer,
+                  socklen_t *peer_len)
 {
-    int on = 1;
-
-    *peer_len = sizeof(*peer);
-    *fd = accept4(lfd, (struct sockaddr *)peer, peer_len,
-                  SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (*fd == -1) {
+    if (nl_transport_accept(env->lc, lfd, c, peer, peer_len) == -1) {
         switch (errno) {
         case EAGAIN:
             return NL_ACCEPT_AGAIN;
@@ -143,13 +77,10 @@ nl_session_accept(const struct nl_session_env *env, int lfd, int *fd,
             return NL_ACCEPT_AGAIN;
         }
     }
-    if (nl_session_admit(env) == -1) {
-        close(*fd);
+    if (nl_admit(env, (struct sockaddr *)peer, *peer_len) == -1) {
+        nl_conn_release(c);
         return NL_ACCEPT_SKIP;
     }
-    if (env->lc->transport == NL_TRANSPORT_TCP &&
-        setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1)
-        nl_log_errno(env->lc->name, "TCP_NODELAY");
     return NL_ACCEPT_OK;
 }
 
@@ -162,14 +93,14 @@ nl_session_stopped_accepting(const struct nl_session_env *env)
 }
 
 void
-nl_session_init(struct nl_session *s, const struct nl_session_env *env, int fd,
-                const struct sockaddr *peer, socklen_t peer_len)
+nl_session_init(struct nl_session *s, const struct nl_session_env *env,
+                const struct nl_conn *c, const struct sockaddr *peer,
+                socklen_t peer_len)
 {
     memset(s, 0, sizeof(*s));
     s->h.host = &session_host;
     s->env = env;
-    s->fd = fd;
-    s->out_fd = fd;
+    s->conn = *c;
     if (peer_len > sizeof(s->peer))
         peer_len = sizeof(s->peer);
     if (peer != NULL)
@@ -183,30 +114,13 @@ void
 nl_session_init_plain(struct nl_session *s, const struct nl_session_env *env,
                       int in_fd, int out_fd, int dgram, const char *peer)
 {
-    nl_session_init(s, env, in_fd, NULL, 0);
-    s->out_fd = out_fd;
+    struct nl_conn c;
+
+    nl_conn_plain(&c, in_fd, out_fd);
+    nl_session_init(s, env, &c, NULL, 0);
     s->dgram = dgram;
-    s->plain = 1;
     /* host_peer() formats the address only while this is empty. */
     snprintf(s->peer_text, sizeof(s->peer_text), "%s", peer);
-}
-
-/* write() all of buf to a plain session's out_fd; -1 with errno set. */
-static ssize_t
-write_plain(struct nl_session *s, const void *buf, size_t len)
-{
-    size_t off = 0;
-
-    while (off < len) {
-        ssize_t n = write(s->out_fd, (const char *)buf + off, len - off);
-
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1)
-            return -1;
-        off += (size_t)n;
-    }
-    return (ssize_t)len;
 }
 
 static void
@@ -400,7 +314,7 @@ enum nl_io
 nl_session_read(struct nl_session *s)
 {
     char buf[NL_SESSION_READ_CHUNK];
-    ssize_t n = read(s->fd, buf, sizeof(buf));
+    ssize_t n = s->conn.ops->read(&s->conn, buf, sizeof(buf));
 
     if (n > 0)
         return nl_session_input(s, buf, (size_t)n) == -1 ? NL_IO_ERROR
@@ -419,19 +333,15 @@ nl_session_read(struct nl_session *s)
 enum nl_io
 nl_session_flush(struct nl_session *s)
 {
-    while (s->out.len > 0) {
-        ssize_t n = s->plain ? write(s->out_fd, nl_buf_head(&s->out), s->out.len)
-                             : send(s->fd, nl_buf_head(&s->out), s->out.len,
-                                    MSG_NOSIGNAL);
+    size_t n;
 
-        if (n > 0) {
-            nl_count_add(s->env->ctr, bytes_out, n);
-            nl_buf_consume(&s->out, (size_t)n);
-            continue;
-        }
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    if (s->failed)
+        return NL_IO_ERROR;
+    n = nl_conn_write_all(&s->conn, nl_buf_head(&s->out), s->out.len);
+    nl_count_add(s->env->ctr, bytes_out, n);
+    nl_buf_consume(&s->out, n);
+    if (s->out.len > 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
             return NL_IO_AGAIN;
         nl_info(s->env->lc->name, "%s: write failed: %s", host_peer(PS(s)),
                 strerror(errno));
@@ -452,6 +362,45 @@ nl_session_want_read(const struct nl_session *s)
 }
 
 int
+nl_session_events(const struct nl_session *s)
+{
+    int ev = 0;
+
+    if (s->failed)
+        return 0;
+    if (nl_session_want_read(s))
+        ev |= nl_conn_events(&s->conn, NL_EV_READ);
+    /* Held lines wait for a writable socket, as their answers will: they
+     * go on as output drains (nl_session_resume() after a flush), and a
+     * session that holds lines wants neither to read nor, once its
+     * output is all sent, anything else; without this it would wait for
+     * nothing.  (A model that resumes before it waits finds output queued
+     * whenever lines are held, so for it this changes nothing.) */
+    if (s->out.len > 0 || s->held)
+        ev |= nl_conn_events(&s->conn, NL_EV_WRITE);
+    return ev;
+}
+
+int
+nl_session_read_ready(const struct nl_session *s, int ready)
+{
+    return nl_session_want_read(s) &&
+           (ready & nl_conn_events(&s->conn, NL_EV_READ)) != 0;
+}
+
+int
+nl_session_fd(const struct nl_session *s)
+{
+    return s->conn.fd;
+}
+
+const struct nl_conn *
+nl_session_conn(const struct nl_session *s)
+{
+    return &s->conn;
+}
+
+int
 nl_session_done(const struct nl_session *s)
 {
     return s->failed || ((s->closing || s->eof) && s->out.len == 0);
@@ -465,27 +414,11 @@ nl_session_end(struct nl_session *s)
     if (s->opened && h->close != NULL)
         h->close(PS(s));
     s->opened = 0;
-    if (s->plain) {
-        /* The descriptors belong to the caller. */
-        nl_buf_free(&s->in);
-        nl_buf_free(&s->out);
-        return;
-    }
-    if (s->fd != -1 && !s->failed && !s->eof) {
-        char sink[4096];
-
-        /* Closing with unread input makes the kernel send a reset, which
-         * can destroy our last answer (a greeting, say) before the client
-         * reads it.  Send FIN and drop what has arrived, a bounded amount,
-         * without waiting. */
-        shutdown(s->fd, SHUT_WR);
-        for (int i = 0; i < 16; i++)
-            if (recv(s->fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
-                break;
-    }
-    if (s->fd != -1)
-        close(s->fd);
-    s->fd = -1;
+    /* Input may be left unread: the transport ends the connection so that
+     * the last answer still reaches the client. */
+    if (!s->failed && !s->eof)
+        nl_conn_shutdown(&s->conn);
+    nl_conn_release(&s->conn);
     nl_buf_free(&s->in);
     nl_buf_free(&s->out);
 }
@@ -496,8 +429,10 @@ nl_session_datagram(const struct nl_session_env *env, int fd,
                     const char *buf, size_t n)
 {
     struct nl_session s;
+    struct nl_conn c;
 
-    nl_session_init(&s, env, fd, peer, peer_len);
+    nl_conn_init(&c, env->lc, fd);
+    nl_session_init(&s, env, &c, peer, peer_len);
     if (peer_len < sizeof(sa_family_t) && peer != NULL) {
         /* An unbound unix sender has no address at all. */
         s.peer.ss_family = AF_UNIX;
@@ -527,11 +462,13 @@ int
 nl_session_recv_datagram(const struct nl_session_env *env, int fd, char *buf)
 {
     struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    /* MSG_TRUNC: the real length, so that a cut datagram is noticed. */
-    ssize_t n = recvfrom(fd, buf, NL_DGRAM_MAX, MSG_DONTWAIT | MSG_TRUNC,
-                         (struct sockaddr *)&ss, &len);
+    socklen_t len;
+    struct nl_conn c;
+    ssize_t n;
 
+    nl_conn_init(&c, env->lc, fd);
+    /* The datagram's real length, so that a cut one is noticed. */
+    n = c.ops->recvfrom(&c, buf, NL_DGRAM_MAX, &ss, &len);
     if (n == -1) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             nl_log_errno(env->lc->name, "recvfrom");
@@ -557,11 +494,9 @@ host_write(struct netlabd_session *ps, const void *buf, size_t len)
     if (s->failed)
         return -1;
     if (s->dgram) {
-        ssize_t n =
-            s->plain ? write_plain(s, buf, len)
-                     : sendto(s->fd, buf, len, MSG_NOSIGNAL,
-                              s->peer_len ? (struct sockaddr *)&s->peer : NULL,
-                              s->peer_len);
+        ssize_t n = s->conn.ops->sendto(&s->conn, buf, len,
+                                        (struct sockaddr *)&s->peer,
+                                        s->peer_len);
 
         if (n == -1) {
             nl_debug(s->env->lc->name, "%s: reply not sent: %s", host_peer(ps),
@@ -593,6 +528,12 @@ host_close(struct netlabd_session *ps)
 
     if (!s->dgram)
         s->closing = 1;
+}
+
+const char *
+nl_session_peer(struct nl_session *s)
+{
+    return host_peer(PS(s));
 }
 
 static const char *

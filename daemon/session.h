@@ -1,10 +1,12 @@
 /*
- * session.h - one client session as every model sees it: framing, bounded
- * buffers, counters and the host side of the plugin API.  A model owns the
- * descriptor and the waiting (libev watchers, a blocking thread, a prefork
- * worker); it feeds what it reads to nl_session_input() and writes out what
- * nl_session_flush() has queued.  Keeping this here is what makes a handler
- * give the same answers under every model.
+ * session.h - one client session as every model sees it: admission,
+ * framing, bounded buffers, counters and the host side of the plugin API.
+ * A model owns the waiting (libev watchers, a blocking thread, a prefork
+ * worker): it asks nl_session_events() what to wait for, and when the
+ * descriptor is ready calls nl_session_read() and nl_session_flush(),
+ * which read and write through the session's transport (transport.h).
+ * Keeping this here is what makes a handler give the same answers under
+ * every model and over every transport.
  */
 #ifndef NL_SESSION_H
 #define NL_SESSION_H
@@ -16,6 +18,7 @@
 #include <netlabd/plugin.h>
 
 #include "buf.h"
+#include "transport.h"
 
 struct nl_counters;
 struct nl_listener_conf;
@@ -42,11 +45,15 @@ struct nl_session_env {
     int notify_fd;
 };
 
+/*
+ * A session.  Models and tests hold one (by value, so that no allocation
+ * is needed per datagram), but only session.c reads or writes its fields:
+ * a model asks through the functions below.
+ */
 struct nl_session {
     struct netlabd_handle h; /* first: the plugin's wrappers read it */
     const struct nl_session_env *env;
-    int fd;
-    int out_fd; /* where output goes: fd, but for a plain session */
+    struct nl_conn conn; /* the connection, through its transport */
     int dgram;
     struct sockaddr_storage peer;
     socklen_t peer_len;
@@ -59,7 +66,6 @@ struct nl_session {
     unsigned failed : 1;  /* to be closed at once */
     unsigned opened : 1;  /* open() was called, so close() is due */
     unsigned held : 1;    /* s->in holds whole lines not yet delivered */
-    unsigned plain : 1;   /* over plain descriptors: see nl_session_init_plain */
 };
 
 enum nl_io {
@@ -69,30 +75,21 @@ enum nl_io {
     NL_IO_ERROR   /* errno says why; the session is failed */
 };
 
-/*
- * Counts a new stream connection against max_connections: 0 when it may be
- * served (counted as active and total), -1 when it must be closed at once
- * (counted as refused).  Every admitted connection ends with
- * nl_session_leave().
- */
-int nl_session_admit(const struct nl_session_env *env);
-void nl_session_leave(const struct nl_session_env *env);
-
 enum nl_accept {
-    NL_ACCEPT_OK,    /* *fd is a new, admitted connection */
+    NL_ACCEPT_OK,    /* *c is a new, admitted connection */
     NL_ACCEPT_SKIP,  /* none taken (refused, aborted): try again */
     NL_ACCEPT_AGAIN, /* nothing waiting */
     NL_ACCEPT_FULL   /* out of descriptors or memory (logged): pause */
 };
 
 /*
- * Accepts one connection on the listening socket lfd, non-blocking and
- * close-on-exec, with TCP_NODELAY on tcp (answers go out as soon as they
- * are written, not after the client's delayed ACK), and admits it against
- * max_connections.  Every model accepts through here.
+ * Accepts one connection on the listening socket lfd through the
+ * listener's transport (non-blocking, close-on-exec, set up for serving)
+ * and admits it (admit.h).  Every model accepts through here.
  */
 enum nl_accept nl_session_accept(const struct nl_session_env *env, int lfd,
-                                 int *fd, struct sockaddr_storage *peer,
+                                 struct nl_conn *c,
+                                 struct sockaddr_storage *peer,
                                  socklen_t *peer_len);
 
 /*
@@ -103,9 +100,11 @@ enum nl_accept nl_session_accept(const struct nl_session_env *env, int lfd,
  */
 void nl_session_stopped_accepting(const struct nl_session_env *env);
 
-/* Prepares s for a stream connection on fd from peer. */
+/* Prepares s for the stream connection c from peer; the session owns c
+ * from now on. */
 void nl_session_init(struct nl_session *s, const struct nl_session_env *env,
-                     int fd, const struct sockaddr *peer, socklen_t peer_len);
+                     const struct nl_conn *c, const struct sockaddr *peer,
+                     socklen_t peer_len);
 
 /*
  * Prepares s for a session over two plain descriptors that need not be
@@ -142,23 +141,46 @@ int nl_session_eof(struct nl_session *s);
 /* Reads once from the descriptor and feeds the bytes to the handler. */
 enum nl_io nl_session_read(struct nl_session *s);
 
-/* Writes queued output; NL_IO_OK when all is written, NL_IO_AGAIN when
- * some is left (non-blocking descriptor), NL_IO_ERROR on failure. */
+/* Writes queued output; NL_IO_OK when all is written (or none was
+ * queued), NL_IO_AGAIN when some is left (non-blocking descriptor),
+ * NL_IO_ERROR on failure or when the session has failed. */
 enum nl_io nl_session_flush(struct nl_session *s);
 
 /* 1 while the model should read: not closing, not at EOF, no lines held
  * back, output below NL_SESSION_OUT_HIGH. */
 int nl_session_want_read(const struct nl_session *s);
 
+/*
+ * What the model waits for now, NL_EV_READ and/or NL_EV_WRITE, as the
+ * transport maps what the session wants (reading, writing its output) to
+ * events on the descriptor.  Every model waits on exactly this.
+ */
+int nl_session_events(const struct nl_session *s);
+
+/* 1 when the descriptor being ready for `ready` (NL_EV_* bits) is the
+ * moment for the model to call nl_session_read(). */
+int nl_session_read_ready(const struct nl_session *s, int ready);
+
+/* The descriptor a model waits on for s. */
+int nl_session_fd(const struct nl_session *s);
+
+/* The session's connection (for the transport's view of it). */
+const struct nl_conn *nl_session_conn(const struct nl_session *s);
+
+/* The peer as log lines name it: "1.2.3.4:5", a path, "unix". */
+const char *nl_session_peer(struct nl_session *s);
+
 /* 1 when the session is over: failed, or closing/EOF with output sent. */
 int nl_session_done(const struct nl_session *s);
 
-/* Calls the handler's close() if open() ran, closes fd, frees buffers. */
+/* Calls the handler's close() if open() ran, ends and releases the
+ * connection through its transport, frees buffers. */
 void nl_session_end(struct nl_session *s);
 
 /*
- * Serves one datagram of n bytes from peer on the datagram socket fd: the
- * handler's data(), with every write sent back to peer at once.
+ * Serves one datagram of n bytes from peer on the datagram socket fd (of
+ * the listener's transport): the handler's data(), with every write sent
+ * back to peer at once.
  */
 void nl_session_datagram(const struct nl_session_env *env, int fd,
                          const struct sockaddr *peer, socklen_t peer_len,
@@ -184,9 +206,5 @@ void nl_session_message(struct nl_session *s, const char *buf, size_t n);
  */
 int nl_session_recv_datagram(const struct nl_session_env *env, int fd,
                              char *buf);
-
-/* Formats a socket address: "1.2.3.4:5", "[::1]:5", a path, or "unix". */
-const char *nl_sockaddr_text(const struct sockaddr *sa, socklen_t len,
-                             char *buf, size_t size);
 
 #endif /* NL_SESSION_H */

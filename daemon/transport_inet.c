@@ -4,19 +4,24 @@
  * binds the first that works, as a listener is one socket.  "::" accepts
  * IPv4 too unless ipv6only is set.  Port 0 binds a free port, which the
  * socket's address then shows.
+ *
+ * Connections: tcp sets TCP_NODELAY on each one it accepts, and asks the
+ * kernel (TCP_INFO) how long a client has been silent and how many
+ * connections wait in the backlog; the rest is transport_sock.c's.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "conf.h"
-#include "session.h"
+#include "log.h"
 #include "transport.h"
 
 int
@@ -41,8 +46,7 @@ nl_resolve_listener(const struct nl_listener_conf *lc, struct addrinfo **res)
 
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype =
-        lc->transport == NL_TRANSPORT_TCP ? SOCK_STREAM : SOCK_DGRAM;
+    hints.ai_socktype = nl_transport_socktype(lc->transport);
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     snprintf(port, sizeof(port), "%d", lc->port);
     return getaddrinfo(lc->address, port, &hints, res);
@@ -73,7 +77,7 @@ bind_one(const struct nl_listener_conf *lc, const struct addrinfo *ai,
          char *err, size_t errlen)
 {
     int on = 1, fd;
-    int stream = lc->transport == NL_TRANSPORT_TCP;
+    int stream = ai->ai_socktype == SOCK_STREAM;
 
     fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                 0);
@@ -134,8 +138,52 @@ inet_close(const struct nl_listener_conf *lc, struct nl_socket *sk)
     close(sk->fd);
 }
 
+/* Answers go out as soon as they are written, not after the client's
+ * delayed ACK. */
+static int
+inet_accept(const struct nl_listener_conf *lc, int lfd, struct nl_conn *c,
+            struct sockaddr_storage *peer, socklen_t *peer_len)
+{
+    int on = 1;
+
+    if (nl_sock_accept(lc, lfd, c, peer, peer_len) == -1)
+        return -1;
+    if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1)
+        nl_log_errno(lc->name, "TCP_NODELAY");
+    return 0;
+}
+
+static int
+tcp_silent_for(const struct nl_conn *c, double *seconds)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+
+    if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+        return -1;
+    /* Set at the handshake, moved by each segment with data. */
+    *seconds = ti.tcpi_last_data_recv / 1000.0;
+    return 0;
+}
+
+static unsigned
+tcp_backlog(int lfd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+
+    if (getsockopt(lfd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+        return 0;
+    /* On a listening socket, Linux reports its accept queue here. */
+    return ti.tcpi_unacked;
+}
+
 const struct nl_transport_ops nl_transport_inet = {
     .name = "inet",
     .open = inet_open,
     .close = inet_close,
+    .backlog = tcp_backlog,
+    .accept = inet_accept,
+    NL_SOCK_OPS,
+    .silent_for = tcp_silent_for,
 };

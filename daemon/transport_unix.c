@@ -7,6 +7,10 @@
  * `mode` from the umask at bind(), so it is never briefly more open than
  * configured, and on close it is removed only if it is still the file this
  * process made (another netlabd may have replaced it).
+ *
+ * Connections are transport_sock.c's as they are; the kernel keeps no
+ * time of a unix client's last byte, so the idle clock of a unix session
+ * starts at accept.
  */
 #include "config.h"
 
@@ -127,21 +131,30 @@ static int
 unix_open(const struct nl_listener_conf *lc, struct nl_socket *sk, char *err,
           size_t errlen)
 {
-    int type = lc->transport == NL_TRANSPORT_UNIX ? SOCK_STREAM : SOCK_DGRAM;
+    int type = nl_transport_socktype(lc->transport);
 
     return nl_unix_bind(lc->path, type, lc->mode_set ? (int)lc->mode : -1,
                         lc->backlog, sk, err, errlen);
 }
 
 static void
+unix_remove(const struct nl_listener_conf *lc, const struct nl_socket *sk)
+{
+    nl_unix_unlink(lc->path, sk);
+}
+
+static void
 unix_close(const struct nl_listener_conf *lc, struct nl_socket *sk)
 {
     close(sk->fd);
-    nl_unix_unlink(lc->path, sk);
+    unix_remove(lc, sk);
 }
 
 const struct nl_transport_ops nl_transport_unix = {
     .name = "unix",
     .open = unix_open,
     .close = unix_close,
+    .remove = unix_remove,
+    .accept = nl_sock_accept,
+    NL_SOCK_OPS,
 };

@@ -230,3 +230,26 @@ TESTS += %reldir%/test_commands
 %canon_reldir%_test_commands_CFLAGS = $(NL_UNIT_CFLAGS) $(LIBEV_CFLAGS)
 %canon_reldir%_test_commands_LDADD = $(NL_UNIT_LIBS)
 endif
+
+# i9-io: admission (admit.c), the poll loop of the blocking models
+# (blocking.c), the connection side of the transports, and the model
+# registry.
+if UNIT_TESTS
+check_PROGRAMS += %reldir%/test_admit
+TESTS += %reldir%/test_admit
+%canon_reldir%_test_admit_SOURCES = %reldir%/test_admit.c
+%canon_reldir%_test_admit_CFLAGS = $(NL_UNIT_CFLAGS)
+%canon_reldir%_test_admit_LDADD = $(NL_UNIT_LIBS)
+
+check_PROGRAMS += %reldir%/test_blocking
+TESTS += %reldir%/test_blocking
+%canon_reldir%_test_blocking_SOURCES = %reldir%/test_blocking.c
+%canon_reldir%_test_blocking_CFLAGS = $(NL_UNIT_CFLAGS)
+%canon_reldir%_test_blocking_LDADD = $(NL_UNIT_LIBS)
+
+check_PROGRAMS += %reldir%/test_conn
+TESTS += %reldir%/test_conn
+%canon_reldir%_test_conn_SOURCES = %reldir%/test_conn.c
+%canon_reldir%_test_conn_CFLAGS = $(NL_UNIT_CFLAGS)
+%canon_reldir%_test_conn_LDADD = $(NL_UNIT_LIBS)
+endif

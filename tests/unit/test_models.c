@@ -3,7 +3,8 @@
  * a child process runs model->run() on a listening socket with an echo
  * handler written here; the test talks to it over real sockets, checks
  * max_connections and idle_timeout (counted from accept, time spent waiting
- * for a worker included), and stops it with SIGTERM.
+ * for a worker included), and stops it with SIGTERM; and the registry
+ * that picks a model by kind.
  */
 #include "config.h"
 
@@ -356,6 +357,16 @@ MODEL_TESTS(libev, 2)
 MODEL_TESTS(threads, 4)
 MODEL_TESTS(prefork, 3)
 
+/* The registry: each kind its table, an unknown kind none. */
+static void
+test_registry(void **state)
+{
+    assert_ptr_equal(nl_model_get(NL_MODEL_LIBEV), &nl_model_libev);
+    assert_ptr_equal(nl_model_get(NL_MODEL_THREADS), &nl_model_threads);
+    assert_ptr_equal(nl_model_get(NL_MODEL_PREFORK), &nl_model_prefork);
+    assert_null(nl_model_get((enum nl_model_kind)99));
+}
+
 #define MODEL_ENTRIES(m)                                                       \
     cmocka_unit_test(test_##m##_echo), cmocka_unit_test(test_##m##_refused),   \
         cmocka_unit_test(test_##m##_idle), cmocka_unit_test(test_##m##_stop),  \
@@ -366,6 +377,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_registry),
         MODEL_ENTRIES(libev),
         MODEL_ENTRIES(threads),
         MODEL_ENTRIES(prefork),

@@ -60,6 +60,7 @@ static struct nl_listener_conf lc;
 static struct nl_counters ctr;
 static struct nl_session_env env;
 static struct nl_session s;
+static struct nl_conn conn;
 static int sp[2];
 
 static int
@@ -81,7 +82,8 @@ setup(void **state, int framing, int type)
     env.ctr = &ctr;
     env.notify_fd = -1;
     assert_int_equal(socketpair(AF_UNIX, type, 0, sp), 0);
-    nl_session_init(&s, &env, sp[0], NULL, 0);
+    nl_conn_init(&conn, &lc, sp[0]);
+    nl_session_init(&s, &env, &conn, NULL, 0);
     return 0;
 }
 
@@ -216,6 +218,83 @@ test_echo_and_flush(void **state)
     assert_int_equal(ctr.bytes_out, 5);
 }
 
+static int
+t_big(struct netlabd_session *sess, const void *buf, size_t len)
+{
+    static char answer[1000];
+
+    nmsgs++;
+    return netlabd_write(sess, answer, sizeof(answer));
+}
+
+/* What a model waits for: reading while the session wants input, writing
+ * while output is queued or lines are held (they go on as it drains),
+ * nothing once the session failed. */
+static void
+test_events(void **state)
+{
+    static char lines[4000];
+    char sink[65536];
+
+    assert_int_equal(nl_session_events(&s), NL_EV_READ);
+    assert_int_equal(nl_session_fd(&s), sp[0]);
+    assert_ptr_equal(nl_session_conn(&s)->ops, &nl_transport_inet);
+    assert_true(nl_session_read_ready(&s, NL_EV_READ));
+    assert_false(nl_session_read_ready(&s, NL_EV_WRITE));
+    echo_back = 1;
+    assert_int_equal(nl_session_input(&s, "ab\n", 3), 0);
+    assert_int_equal(nl_session_events(&s), NL_EV_READ | NL_EV_WRITE);
+    assert_int_equal(nl_session_flush(&s), NL_IO_OK);
+    assert_int_equal(nl_session_events(&s), NL_EV_READ);
+    /* Held lines with all output sent: writable is what lets them go on. */
+    memset(lines, '\n', sizeof(lines));
+    handler.data = t_big;
+    assert_int_equal(nl_session_input(&s, lines, sizeof(lines)), 0);
+    assert_false(nl_session_read_ready(&s, NL_EV_READ));
+    while (nl_session_flush(&s) == NL_IO_AGAIN)
+        while (recv(sp[1], sink, sizeof(sink), MSG_DONTWAIT) > 0)
+            ;
+    assert_true(s.held);
+    assert_int_equal(s.out.len, 0);
+    assert_int_equal(nl_session_events(&s), NL_EV_WRITE);
+    /* A failed session waits for nothing, and writes nothing more. */
+    handler.data = t_data;
+    data_result = -1;
+    s.held = 0;
+    nl_buf_free(&s.in);
+    assert_int_equal(nl_session_input(&s, "x\n", 2), -1);
+    assert_int_equal(nl_session_events(&s), 0);
+    assert_int_equal(nl_session_flush(&s), NL_IO_ERROR);
+    assert_string_equal(nl_session_peer(&s), "unknown");
+}
+
+/* A transport whose reads need the descriptor writable and whose writes
+ * need it readable (TLS after SSL_ERROR_WANT_WRITE and WANT_READ): what
+ * the session wants reaches the model mapped. */
+static int
+swapped(const struct nl_conn *c, int want)
+{
+    return want == NL_EV_READ ? NL_EV_WRITE : NL_EV_READ;
+}
+
+static void
+test_events_mapped(void **state)
+{
+    struct nl_transport_ops ops = nl_transport_inet;
+
+    ops.events = swapped;
+    s.conn.ops = &ops;
+    /* Wanting to read: wait for writable, and read when it comes. */
+    assert_int_equal(nl_session_events(&s), NL_EV_WRITE);
+    assert_true(nl_session_read_ready(&s, NL_EV_WRITE));
+    assert_false(nl_session_read_ready(&s, NL_EV_READ));
+    /* Output queued too: both. */
+    echo_back = 1;
+    assert_int_equal(nl_session_input(&s, "ab\n", 3), 0);
+    assert_int_equal(nl_session_events(&s), NL_EV_READ | NL_EV_WRITE);
+    s.conn.ops = &nl_transport_inet;
+}
+
 static void
 test_handler_error(void **state)
 {
@@ -240,15 +319,6 @@ test_output_bounded(void **state)
         nl_session_input(&s, chunk, sizeof(chunk));
     assert_true(s.out.len <= NL_SESSION_OUT_MAX);
     assert_int_equal(ctr.errors, 1);
-}
-
-static int
-t_big(struct netlabd_session *sess, const void *buf, size_t len)
-{
-    static char answer[1000];
-
-    nmsgs++;
-    return netlabd_write(sess, answer, sizeof(answer));
 }
 
 static void
@@ -543,6 +613,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_echo_and_flush, setup_raw,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_handler_error, setup_raw,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_events, setup_lines, teardown),
+        cmocka_unit_test_setup_teardown(test_events_mapped, setup_lines,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_output_bounded, setup_raw,
                                         teardown),

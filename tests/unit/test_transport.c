@@ -2,6 +2,7 @@
  * test_transport.c - binding listeners: unix socket files (stale ones
  * replaced, live ones and non-sockets left alone, mode applied, removal
  * only of our own file) and inet sockets (port 0, IPv6, host names).
+ * test_conn.c tests the connection side.
  */
 #include "config.h"
 
