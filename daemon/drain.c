@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "conf.h"
 #include "drain.h"
 #include "log.h"
@@ -73,15 +74,6 @@ nl_describe_status(int status, char *buf, size_t len)
         snprintf(buf, len, "ended with status 0x%x", status);
 }
 
-/* Gives back the sessions a process had open: a crashed process cannot. */
-void
-nl_close_gate(struct nl_counters *gate, struct nl_counters *slot)
-{
-    __atomic_sub_fetch(&gate->active,
-                       __atomic_load_n(&slot->active, __ATOMIC_RELAXED),
-                       __ATOMIC_RELAXED);
-}
-
 /* The current listener a draining process belongs to, if it still has
  * one: the same one, changed (and maybe renamed) by reloads since. */
 static struct lst *
@@ -115,7 +107,7 @@ drain_reaped(struct nl_sup *s, struct drain *d, int status)
     nl_describe_status(status, how, sizeof(how));
     nl_info(d->name, "serving process %ld of generation %u %s after draining",
             (long)d->pid, d->generation, how);
-    nl_close_gate(d->gate, d->slot);
+    nl_admit_give_back(d->gate, d->slot);
     nl_stats_release(d->slot, l != NULL ? &l->kept : NULL);
     nl_stats_release(d->gate, NULL);
 }

@@ -25,9 +25,6 @@ struct proc;
  * *c, 0 at EOF (or an error), -1 when there is nothing yet. */
 int nl_read_status_byte(int fd, char *c);
 
-/* Gives back the sessions a process had open: a crashed process cannot. */
-void nl_close_gate(struct nl_counters *gate, struct nl_counters *slot);
-
 /* pr, of l, becomes a drain, SIGKILLed after deadline if still there; the
  * process is asked to finish (SIGTERM). */
 void nl_drain_new(struct lst *l, struct proc *pr, double deadline);

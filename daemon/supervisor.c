@@ -28,7 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "activation.h"
+#include "admit.h"
 #include "conf.h"
 #include "drain.h"
 #include "log.h"
@@ -110,8 +110,8 @@ child_close_fds(struct nl_sup *s, struct lst *keep)
 {
     TELL(s, in_child);
     for (size_t i = 0; i < s->nlst; i++) {
-        if (s->lst[i] != keep && s->lst[i]->sk.fd != -1)
-            close(s->lst[i]->sk.fd);
+        if (s->lst[i] != keep)
+            nl_transport_close_copy(s->lst[i]->sk.fd);
     }
     FOR_EACH_PROC(s, pr)
     {
@@ -246,7 +246,7 @@ reaped(struct proc *pr, int status)
         close(pr->ready_fd);
         pr->ready_fd = -1;
     }
-    nl_close_gate(l->gate, pr->slot);
+    nl_admit_give_back(l->gate, pr->slot);
     nl_stats_release(pr->slot, &l->kept);
     pr->slot = NULL;
     pr->ready = 0;
@@ -394,28 +394,13 @@ nl_sup_start(struct nl_sup *s, struct ev_loop *loop)
     check_started(s);
 }
 
-/* Closes the master's copy of l's socket for good; a socket systemd
- * passed in leaves the pool too, so that nothing holds a stale descriptor
- * (its file is systemd's, and nl_unix_unlink() leaves it). */
-static void
-lst_close_socket(struct lst *l)
-{
-    if (l->sk.fd == -1)
-        return;
-    if (l->sk.adopted)
-        nl_activation_release(&l->sk);
-    else
-        close(l->sk.fd);
-    l->sk.fd = -1;
-}
-
 void
 nl_sup_stop(struct nl_sup *s)
 {
     s->stopping = 1;
     /* Our copy of the socket goes now; the file is removed at exit. */
     for (size_t i = 0; i < s->nlst; i++)
-        lst_close_socket(s->lst[i]);
+        nl_transport_stop(s->lst[i]->lc, &s->lst[i]->sk);
     FOR_EACH_PROC(s, pr)
     {
         ev_timer_stop(s->loop, &pr->restart_w);
@@ -436,9 +421,8 @@ nl_sup_free(struct nl_sup *s)
     for (size_t i = 0; i < s->nlst; i++) {
         struct lst *l = s->lst[i];
 
-        lst_close_socket(l);
-        if (l->lc->path != NULL)
-            nl_unix_unlink(l->lc->path, &l->sk);
+        nl_transport_stop(l->lc, &l->sk);
+        nl_transport_remove(l->lc, &l->sk);
         for (int j = 0; j < l->nprocs; j++)
             if (l->procs[j].ready_fd != -1)
                 close(l->procs[j].ready_fd);
