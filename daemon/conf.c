@@ -1,7 +1,6 @@
 /*
  * conf.c - turns netlabd.conf into a checked struct nl_conf.  It owns the
- * list of keys (the table below: name, type, where it may appear, range,
- * default and a line of documentation) and the walk through the file:
+ * walk through the file, by the table of keys in conf_keys.c:
  * every top-level key and every listener read in order, missing keys
  * reported, defaults filled in, handler paths derived.  Every mistake
  * becomes one line "FILE:LINE: key: what is wrong" in the caller's
@@ -36,127 +35,6 @@
 #include "paths.h"
 #include "util.h"
 
-#define NL_DEFAULT_LOG_TARGET "stderr"
-
-#define TOP(field) offsetof(struct nl_conf, field)
-#define LST(field) offsetof(struct nl_listener_conf, field)
-
-/*
- * Every key netlabd knows.  etc/netlabd.conf and netlabd.conf(5) describe
- * the same keys with the same defaults and ranges, and what a reload does
- * with a change: change them together (test_conf_keys checks that each
- * key is in both).  A set_off of 0 means "no flag", which works because
- * offset 0 holds the file name in nl_conf and the name in
- * nl_listener_conf, never a flag.
- *
- * `change` is what a reload does when the key's value changes
- * (conf_listener.c compares by it).  plugin_dir is not compared on its
- * own: a reload sees it in each listener's handler file.  A changed mode
- * or backlog is also applied to the socket a listener keeps (reload.c).
- * clang-format would put every field on a line of its own; two or three
- * lines per key read better.
- */
-/* clang-format off */
-static const struct key keys[] = {
-    {.name = "log_target", .type = KT_LOG_TARGET, .flags = KF_TOP | KF_KEEP,
-     .off = TOP(log_target), .set_off = TOP(log_target_set),
-     .sdef = NL_DEFAULT_LOG_TARGET, .change = NL_CHANGE_RESPAWN,
-     .doc = "\"stderr\", \"syslog\" or a file; unset lets netlabd choose"},
-    {.name = "log_level", .type = KT_LOG_LEVEL, .flags = KF_TOP,
-     .off = TOP(log_level), .def = NL_LOG_INFO, .change = NL_CHANGE_RESPAWN,
-     .doc = "least severe level logged: debug, info, notice, warning, error"},
-    {.name = "pidfile", .type = KT_PATH, .flags = KF_TOP,
-     .off = TOP(pidfile), .sdef = NL_DEFAULT_PIDFILE,
-     .change = NL_CHANGE_RESTART,
-     .doc = "file holding the master's process id"},
-    {.name = "control", .type = KT_PATH, .flags = KF_TOP | KF_SOCKET,
-     .off = TOP(control), .sdef = NL_DEFAULT_CONTROL,
-     .change = NL_CHANGE_RESTART,
-     .doc = "path of the control socket"},
-    {.name = "control_mode", .type = KT_MODE, .flags = KF_TOP,
-     .off = TOP(control_mode), .max = 0777, .def = NL_DEFAULT_CONTROL_MODE,
-     .change = NL_CHANGE_RESTART,
-     .doc = "permissions of the control socket, an octal string"},
-    {.name = "plugin_dir", .type = KT_PATH, .flags = KF_TOP,
-     .off = TOP(plugin_dir), .sdef = PKGLIBDIR, .change = NL_CHANGE_NONE,
-     .doc = "folder where a bare handler name NAME is found as NAME.so"},
-    {.name = "user", .type = KT_STRING, .flags = KF_TOP, .off = TOP(user),
-     .change = NL_CHANGE_RESPAWN,
-     .doc = "user the serving processes run as; unset keeps the user"},
-    {.name = "group", .type = KT_STRING, .flags = KF_TOP, .off = TOP(group),
-     .change = NL_CHANGE_RESPAWN,
-     .doc = "group the serving processes run as; default: the user's"},
-    {.name = "shutdown_timeout", .type = KT_INT, .flags = KF_TOP,
-     .off = TOP(shutdown_timeout), .min = 0, .max = 3600,
-     .def = NL_DEFAULT_SHUTDOWN_TIMEOUT, .change = NL_CHANGE_RESPAWN,
-     .doc = "seconds open sessions may take to finish on stop or reload"},
-    {.name = "listeners", .type = KT_LISTENERS, .flags = KF_TOP,
-     .change = NL_CHANGE_NONE, /* listener by listener, by the keys below */
-     .doc = "a list of listener groups; may be empty"},
-
-    {.name = "name", .type = KT_STRING, .flags = KF_LISTENER | KF_REQUIRED,
-     .off = LST(name), .change = NL_CHANGE_RESPAWN,
-     .doc = "unique name, used in logs and status"},
-    {.name = "transport", .type = KT_TRANSPORT,
-     .flags = KF_LISTENER | KF_REQUIRED, .off = LST(transport),
-     .change = NL_CHANGE_ADDRESS,
-     .doc = "tcp, udp, unix or unix-dgram"},
-    {.name = "address", .type = KT_STRING,
-     .flags = KF_LISTENER | KF_REQUIRED | KF_INET, .off = LST(address),
-     .change = NL_CHANGE_ADDRESS,
-     .doc = "IPv4 or IPv6 literal or host name to bind"},
-    {.name = "port", .type = KT_INT,
-     .flags = KF_LISTENER | KF_REQUIRED | KF_INET, .off = LST(port),
-     .min = 0, .max = 65535, .change = NL_CHANGE_ADDRESS,
-     .doc = "port to bind; 0 picks a free one"},
-    {.name = "ipv6only", .type = KT_BOOL, .flags = KF_LISTENER | KF_INET,
-     .off = LST(ipv6only), .def = 0, .change = NL_CHANGE_ADDRESS,
-     .doc = "true: an IPv6 address does not accept IPv4 too"},
-    {.name = "path", .type = KT_PATH,
-     .flags = KF_LISTENER | KF_REQUIRED | KF_UNIX | KF_SOCKET,
-     .off = LST(path), .change = NL_CHANGE_ADDRESS,
-     .doc = "path of the socket file"},
-    {.name = "mode", .type = KT_MODE, .flags = KF_LISTENER | KF_UNIX,
-     .off = LST(mode), .set_off = LST(mode_set), .max = 0777,
-     .change = NL_CHANGE_RESPAWN,
-     .doc = "permissions of the socket file; unset follows the umask"},
-    {.name = "model", .type = KT_MODEL, .flags = KF_LISTENER,
-     .off = LST(model), .def = NL_MODEL_LIBEV, .change = NL_CHANGE_RESPAWN,
-     .doc = "prefork, threads or libev"},
-    {.name = "workers", .type = KT_INT, .flags = KF_LISTENER | KF_BY_MODEL,
-     .off = LST(workers), .min = 1, .max = 1024, .change = NL_CHANGE_RESPAWN,
-     .doc = "processes (prefork), threads (threads) or event loops (libev)"},
-    {.name = "handler", .type = KT_HANDLER,
-     .flags = KF_LISTENER | KF_REQUIRED, .off = LST(handler),
-     .change = NL_CHANGE_RESPAWN, /* compared as the file it names */
-     .doc = "bare name looked up in plugin_dir, or a path to a .so"},
-    {.name = "options", .type = KT_OPTIONS, .flags = KF_LISTENER,
-     .change = NL_CHANGE_RESPAWN,
-     .doc = "a group of scalars handed to the handler's init()"},
-    {.name = "max_connections", .type = KT_INT, .flags = KF_LISTENER,
-     .off = LST(max_connections), .min = 1, .max = 1000000,
-     .def = NL_DEFAULT_MAX_CONNECTIONS, .change = NL_CHANGE_RESPAWN,
-     .doc = "open sessions past which a new connection is closed at once"},
-    {.name = "idle_timeout", .type = KT_INT, .flags = KF_LISTENER,
-     .off = LST(idle_timeout), .min = 0, .max = 86400,
-     .def = NL_DEFAULT_IDLE_TIMEOUT, .change = NL_CHANGE_RESPAWN,
-     .doc = "seconds without traffic before a session is closed; 0: never"},
-    {.name = "max_line", .type = KT_INT, .flags = KF_LISTENER,
-     .off = LST(max_line), .min = 1, .max = NL_MAX_LINE_MAX,
-     .def = NL_DEFAULT_MAX_LINE, .change = NL_CHANGE_RESPAWN,
-     .doc = "longest line, in bytes, a line handler accepts"},
-    {.name = "backlog", .type = KT_INT, .flags = KF_LISTENER,
-     .off = LST(backlog), .min = 1, .max = 65535, .def = NL_DEFAULT_BACKLOG,
-     .change = NL_CHANGE_RESPAWN,
-     .doc = "queue of connections not yet accepted (listen(2))"},
-};
-/* clang-format on */
-
-#define NKEYS (sizeof(keys) / sizeof(keys[0]))
-
-const struct key *const nl_conf_keys = keys;
-const size_t nl_conf_nkeys = NKEYS;
-
 /* One listener being read. */
 struct lparse {
     struct parse *p;
@@ -164,28 +42,16 @@ struct lparse {
     size_t index;
     char *label;   /* "listeners.NAME", or "listeners[INDEX]" without a name */
     int transport; /* known before the members are read; -1 if unknown */
-    unsigned char seen[NKEYS];
+    unsigned char seen[NL_CONF_MAX_KEYS];
 };
 
 static const struct key *
 find_key(const char *name, unsigned scope)
 {
-    for (size_t i = 0; i < NKEYS; i++)
-        if ((keys[i].flags & scope) && strcmp(keys[i].name, name) == 0)
-            return &keys[i];
+    for (size_t i = 0; i < nl_conf_nkeys; i++)
+        if ((nl_conf_keys[i].flags & scope) && strcmp(nl_conf_keys[i].name, name) == 0)
+            return &nl_conf_keys[i];
     return NULL;
-}
-
-int
-nl_conf_key_applies(const struct key *k, int t)
-{
-    if (t < 0)
-        return 1;
-    if (k->flags & KF_INET)
-        return !nl_transport_is_unix((enum nl_transport_kind)t);
-    if (k->flags & KF_UNIX)
-        return nl_transport_is_unix((enum nl_transport_kind)t);
-    return 1;
 }
 
 /*
@@ -226,7 +92,7 @@ read_members(struct lparse *lp, const config_setting_t *g)
             nl_conf_error(p, m, lp->label, name, "unknown key");
             continue;
         }
-        lp->seen[k - keys] = 1;
+        lp->seen[k - nl_conf_keys] = 1;
         if (!nl_conf_key_applies(k, lp->transport)) {
             nl_conf_error(p, m, lp->label, name, "only valid for %s",
                           (k->flags & KF_INET) ? "tcp and udp"
@@ -249,8 +115,8 @@ fill_listener(struct lparse *lp, const config_setting_t *g)
 {
     struct nl_listener_conf *lc = lp->lc;
 
-    for (size_t i = 0; i < NKEYS; i++) {
-        const struct key *k = &keys[i];
+    for (size_t i = 0; i < nl_conf_nkeys; i++) {
+        const struct key *k = &nl_conf_keys[i];
 
         if (!(k->flags & KF_LISTENER) || lp->seen[i])
             continue;
@@ -262,7 +128,7 @@ fill_listener(struct lparse *lp, const config_setting_t *g)
                 nl_conf_error(lp->p, g, NULL, lp->label, "missing %s", k->name);
             continue;
         }
-        /* model comes before workers in keys[], so lc->model is final. */
+        /* model comes before workers in nl_conf_keys[], so lc->model is final. */
         if (k->flags & KF_BY_MODEL)
             *(int *)((char *)lc + k->off) = nl_model_default_workers(lc->model);
         else if (nl_conf_key_applies(k, lp->transport))
@@ -308,8 +174,8 @@ parse_listener(struct parse *p, const config_setting_t *g, size_t i)
     free(lp.label);
 }
 
-void
-nl_conf_parse_listeners(struct parse *p, const config_setting_t *s)
+static void
+parse_listeners(struct parse *p, const config_setting_t *s)
 {
     size_t n;
 
@@ -330,7 +196,7 @@ nl_conf_parse_listeners(struct parse *p, const config_setting_t *s)
 static void
 parse_top(struct parse *p, const config_setting_t *root)
 {
-    unsigned char seen[NKEYS] = {0};
+    unsigned char seen[NL_CONF_MAX_KEYS] = {0};
     int n = config_setting_length(root);
 
     for (int i = 0; i < n; i++) {
@@ -341,13 +207,16 @@ parse_top(struct parse *p, const config_setting_t *root)
             nl_conf_error(p, m, NULL, config_setting_name(m), "unknown key");
             continue;
         }
-        seen[k - keys] = 1;
-        p->conf->top_lines[k - keys] = nl_conf_line_of(m);
-        (void)nl_conf_set_value(p, k, m, NULL, p->conf); /* reported if bad */
+        seen[k - nl_conf_keys] = 1;
+        p->conf->top_lines[k - nl_conf_keys] = nl_conf_line_of(m);
+        if (k->type == KT_LISTENERS)
+            parse_listeners(p, m);
+        else /* reported if bad */
+            (void)nl_conf_set_value(p, k, m, NULL, p->conf);
     }
-    for (size_t i = 0; i < NKEYS; i++)
-        if ((keys[i].flags & KF_TOP) && !seen[i])
-            nl_conf_set_default(&keys[i], p->conf);
+    for (size_t i = 0; i < nl_conf_nkeys; i++)
+        if ((nl_conf_keys[i].flags & KF_TOP) && !seen[i])
+            nl_conf_set_default(&nl_conf_keys[i], p->conf);
     /* A group without a user is judged by privs.c, which knows whether a
      * default account applies. */
 }
@@ -430,7 +299,7 @@ nl_conf_load(const char *file, struct nl_errs *errs)
     p.errs = errs;
     p.conf = nl_xcalloc(1, sizeof(*p.conf));
     p.conf->file = nl_xstrdup(file);
-    p.conf->top_lines = nl_xcalloc(NKEYS, sizeof(*p.conf->top_lines));
+    p.conf->top_lines = nl_xcalloc(nl_conf_nkeys, sizeof(*p.conf->top_lines));
 
     config_init(&cf);
     /*
@@ -472,8 +341,8 @@ nl_conf_load(const char *file, struct nl_errs *errs)
 static void
 free_strings(unsigned scope, void *base)
 {
-    for (size_t i = 0; i < NKEYS; i++) {
-        const struct key *k = &keys[i];
+    for (size_t i = 0; i < nl_conf_nkeys; i++) {
+        const struct key *k = &nl_conf_keys[i];
 
         if ((k->flags & scope) &&
             (k->type == KT_STRING || k->type == KT_PATH ||
@@ -511,8 +380,8 @@ nl_conf_free(struct nl_conf *conf)
 int
 nl_conf_line(const struct nl_conf *conf, const char *key)
 {
-    for (size_t i = 0; i < NKEYS; i++)
-        if ((keys[i].flags & KF_TOP) && strcmp(keys[i].name, key) == 0)
+    for (size_t i = 0; i < nl_conf_nkeys; i++)
+        if ((nl_conf_keys[i].flags & KF_TOP) && strcmp(nl_conf_keys[i].name, key) == 0)
             return conf->top_lines != NULL ? conf->top_lines[i] : 0;
     return 0;
 }

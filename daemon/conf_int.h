@@ -54,7 +54,9 @@ struct key {
     const char *doc;
 };
 
-/* conf.c's table of every key, nl_conf_nkeys of them. */
+/* conf_keys.c's table of every key, nl_conf_nkeys of them (at most
+ * NL_CONF_MAX_KEYS: conf.c marks the keys it has seen in arrays of it). */
+#define NL_CONF_MAX_KEYS 64
 extern const struct key *const nl_conf_keys;
 extern const size_t nl_conf_nkeys;
 
@@ -98,9 +100,6 @@ int nl_conf_set_value(struct parse *p, const struct key *k,
 
 /* Stores the default of key k in the struct at base. */
 void nl_conf_set_default(const struct key *k, void *base);
-
-/* Reads the list of listeners (conf.c). */
-void nl_conf_parse_listeners(struct parse *p, const config_setting_t *s);
 
 /* Report listener i's name, or its address, when a listener before it has
  * it already (conf_listener.c). */

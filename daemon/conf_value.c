@@ -376,8 +376,7 @@ nl_conf_set_value(struct parse *p, const struct key *k,
     case KT_OPTIONS:
         rc = set_options(p, s, prefix, base);
         break;
-    case KT_LISTENERS:
-        nl_conf_parse_listeners(p, s);
+    case KT_LISTENERS: /* a list, not a value: conf.c's walk reads it */
         rc = 0;
         break;
     }

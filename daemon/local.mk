@@ -104,6 +104,7 @@ EXTRA_DIST += %reldir%/paths.h.in
 # transports and models (conf_kinds.c).
 %canon_reldir%_libnetlabd_a_SOURCES += \
 	%reldir%/conf_int.h \
+	%reldir%/conf_keys.c \
 	%reldir%/conf_kinds.c \
 	%reldir%/conf_listener.c \
 	%reldir%/conf_value.c
