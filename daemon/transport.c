@@ -32,12 +32,6 @@ nl_transport_get(enum nl_transport_kind t)
 }
 
 int
-nl_transport_socktype(enum nl_transport_kind t)
-{
-    return nl_transport_is_dgram(t) ? SOCK_DGRAM : SOCK_STREAM;
-}
-
-int
 nl_transport_open(const struct nl_listener_conf *lc, struct nl_socket *sk,
                   char *err, size_t errlen)
 {
@@ -113,10 +107,13 @@ nl_transport_accept(const struct nl_listener_conf *lc, int lfd,
                     struct nl_conn *c, struct sockaddr_storage *peer,
                     socklen_t *peer_len)
 {
-    return nl_transport_get(lc->transport)->accept(lc, lfd, c, peer,
-                                                   peer_len);
-}
+    const struct nl_transport_ops *ops = nl_transport_get(lc->transport);
 
+    if (ops->accept(lc, lfd, c, peer, peer_len) == -1)
+        return -1;
+    c->ops = ops;
+    return 0;
+}
 size_t
 nl_conn_write_all(struct nl_conn *c, const void *p, size_t n)
 {

@@ -111,8 +111,10 @@ struct nl_transport_ops {
     unsigned (*backlog)(int lfd);
 
     /* Takes one connection from the listening socket lfd, non-blocking
-     * and close-on-exec, set up for serving; fills c and the peer's
-     * address.  0, or -1 with errno as accept4() sets it. */
+     * and close-on-exec, set up for serving; fills c's descriptors and
+     * state (its ops are set by nl_transport_accept(), so that no
+     * transport calls back into the table) and the peer's address.  0,
+     * or -1 with errno as accept4() sets it. */
     int (*accept)(const struct nl_listener_conf *lc, int lfd,
                   struct nl_conn *c, struct sockaddr_storage *peer,
                   socklen_t *peer_len);
@@ -147,7 +149,8 @@ extern const struct nl_transport_ops nl_transport_plain;
 /* The table for a transport kind, or NULL for an unknown one. */
 const struct nl_transport_ops *nl_transport_get(enum nl_transport_kind t);
 
-/* SOCK_STREAM or SOCK_DGRAM: the socket type of a transport kind. */
+/* SOCK_STREAM or SOCK_DGRAM: the socket type of a transport kind
+ * (transport_sock.c). */
 int nl_transport_socktype(enum nl_transport_kind t);
 
 /* Makes c the connection (or datagram socket) fd of lc's transport. */

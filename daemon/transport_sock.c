@@ -16,7 +16,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "transport.h"
+
+int
+nl_transport_socktype(enum nl_transport_kind t)
+{
+    return nl_transport_is_dgram(t) ? SOCK_DGRAM : SOCK_STREAM;
+}
 
 int
 nl_sock_accept(const struct nl_listener_conf *lc, int lfd, struct nl_conn *c,
@@ -29,7 +36,9 @@ nl_sock_accept(const struct nl_listener_conf *lc, int lfd, struct nl_conn *c,
                  SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd == -1)
         return -1;
-    nl_conn_init(c, lc, fd);
+    memset(c, 0, sizeof(*c));
+    c->fd = fd;
+    c->out_fd = fd;
     return 0;
 }
 
