@@ -12,7 +12,9 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <json-c/json.h>
 
@@ -28,18 +30,72 @@ parse_error(char *err, size_t errlen, size_t at, const char *what)
         snprintf(err, errlen, "at byte %zu: %s", at, what);
 }
 
+/* 1 if the n letters at p are a word JSON has: true, false, null. */
+static int
+json_word(const char *p, size_t n)
+{
+    return (n == 4 && (memcmp(p, "true", 4) == 0 ||
+                       memcmp(p, "null", 4) == 0)) ||
+           (n == 5 && memcmp(p, "false", 5) == 0);
+}
+
+/*
+ * What json-c's strict mode still lets through and JSON does not: a raw
+ * control character inside a string, a single-quoted string, and bare
+ * words (NaN, Infinity) where only true, false and null may stand.  The
+ * daemon never sends them; a broken peer that does is refused, as the
+ * parser of our own refused it.  Returns 0, or -1 with the offset in *at.
+ */
+static int
+beyond_json(const char *text, size_t len, size_t *at, const char **what)
+{
+    int in_string = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        size_t n = 0;
+
+        *at = i;
+        if (in_string) {
+            if (c == '\\')
+                i++; /* whatever it escapes, the tokenizer checks */
+            else if (c == '"')
+                in_string = 0;
+            else if (c < 0x20)
+                return *what = "control character in a string", -1;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '\'') {
+            return *what = "single-quoted string", -1;
+        } else if (isalpha(c) && !((c == 'e' || c == 'E') && i > 0 &&
+                                   isdigit((unsigned char)text[i - 1]))) {
+            while (i + n < len && isalpha((unsigned char)text[i + n]))
+                n++;
+            if (!json_word(text + i, n))
+                return *what = "not a JSON value", -1;
+            i += n - 1;
+        }
+    }
+    return 0;
+}
+
 struct json_object *
 nl_answer_parse(const char *text, size_t len, char *err, size_t errlen)
 {
     struct json_tokener *tok;
     struct json_object *doc;
     enum json_tokener_error e;
+    const char *what;
     size_t end;
 
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (len > NL_ANSWER_MAX_SIZE) {
         parse_error(err, errlen, 0, "the answer is too large");
+        return NULL;
+    }
+    if (beyond_json(text, len, &end, &what) == -1) {
+        parse_error(err, errlen, end, what);
         return NULL;
     }
     if ((tok = json_tokener_new_ex(TOKENER_DEPTH)) == NULL) {

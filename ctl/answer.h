@@ -21,7 +21,10 @@ struct json_object;
  * optional white space around it.  Returns the tree (free it with
  * json_object_put()), or NULL with a message ("at byte N: ...") in err on
  * a syntax error, invalid UTF-8, nesting over NL_ANSWER_MAX_DEPTH, input
- * over NL_ANSWER_MAX_SIZE or no memory.
+ * over NL_ANSWER_MAX_SIZE or no memory.  What json-c's strict mode
+ * accepts beyond JSON is refused too (NaN, Infinity, single quotes, raw
+ * control characters in strings).  Of an object's duplicated member, the
+ * last one counts (json-c's rule; the daemon writes each member once).
  */
 struct json_object *nl_answer_parse(const char *text, size_t len, char *err,
                                     size_t errlen);

@@ -37,6 +37,10 @@
 #define EXIT_REFUSED 1
 #define EXIT_TROUBLE 2
 
+/* Connections tried when the daemon closes one before the command is sent
+ * (ask()). */
+#define SEND_TRIES 5
+
 /* A reload answers only once the new configuration runs or was refused,
  * which includes checking every handler (up to 30 s, NL_CHECK_TIMEOUT),
  * perhaps behind a reload already running (as long again), then up to
@@ -151,8 +155,10 @@ ask(const char *path, const char *cmd, size_t *len)
     memcpy(line + clen, "\n", 2);
     /* Under a flood of connections the daemon makes room by closing the
      * oldest client that has sent nothing yet: if that was us, between our
-     * connect and our send, it never saw the command, so ask again. */
-    for (;;) {
+     * connect and our send, it never saw the command, so ask again, a few
+     * times: a daemon whose every place is busy answering closes each
+     * newcomer on purpose, and netlabctl then says so within SEND_TRIES. */
+    for (int tries = 1;; tries++) {
         if ((fd = nl_talk_connect(path, deadline)) == -1) {
             fprintf(stderr, "%s: cannot connect to %s: %s\n", progname, path,
                     strerror(errno));
@@ -160,7 +166,7 @@ ask(const char *path, const char *cmd, size_t *len)
         }
         rc = nl_talk_send(fd, line, clen + 1, deadline);
         if (rc == 0 || (errno != EPIPE && errno != ECONNRESET) ||
-            nl_talk_now() >= deadline)
+            tries == SEND_TRIES || nl_talk_now() >= deadline)
             break;
         close(fd);
         (void)poll(NULL, 0, 10); /* only a pause */

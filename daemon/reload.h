@@ -2,7 +2,9 @@
  * reload.h - applying a changed configuration to a running netlabd: the
  * queue of reloads asked for (SIGHUP, control clients), the handler check,
  * the answers held back, and the steps that apply a checked configuration
- * (match, bind the new addresses, commit).  Only the master uses it.
+ * (match, bind the new addresses, commit).  The master starts reloads
+ * and is told how they end; commands.c queues the ones a client asks for
+ * and writes their outcome into status.
  */
 #ifndef NL_RELOAD_H
 #define NL_RELOAD_H

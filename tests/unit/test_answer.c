@@ -349,7 +349,7 @@ test_error_message(void **state)
 
     (void)state;
     assert_null(parse_n("[1, x]", 6, err, sizeof(err)));
-    assert_string_equal(err, "at byte 4: unexpected character");
+    assert_string_equal(err, "at byte 4: not a JSON value");
     assert_null(parse_n("{} {}", 5, err, sizeof(err)));
     assert_string_equal(err, "at byte 3: unexpected character");
     assert_null(parse_n("{}\0", 3, err, sizeof(err)));
@@ -414,6 +414,36 @@ test_random_garbage(void **state)
     }
 }
 
+/* What json-c's strict mode accepts beyond JSON is refused, with where. */
+static void
+test_beyond_json(void **state)
+{
+    static const struct {
+        const char *text, *err;
+    } bad[] = {
+        {"{\"a\": NaN}", "at byte 6: not a JSON value"},
+        {"[Infinity]", "at byte 1: not a JSON value"},
+        {"[-Infinity]", "at byte 2: not a JSON value"},
+        {"{'a': 1}", "at byte 1: single-quoted string"},
+        {"{\"a\": \"x\ty\"}", "at byte 8: control character in a string"},
+        {"[truth]", "at byte 1: not a JSON value"},
+    };
+    struct json_object *v;
+    char err[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        v = parse_n(bad[i].text, strlen(bad[i].text), err, sizeof(err));
+        if (v != NULL)
+            fail_msg("accepted %s", bad[i].text);
+        assert_string_equal(err, bad[i].err);
+    }
+    /* Exponents, escapes and the three words are JSON. */
+    v = parse_ok("[1e5, 2E-3, 4.5e+1, true, false, null, \"\\\"'NaN\\t\"]");
+    assert_int_equal(nl_answer_len(v), 7);
+    json_object_put(v);
+}
+
 int
 main(void)
 {
@@ -424,6 +454,7 @@ main(void)
         cmocka_unit_test(test_nesting_limit),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_beyond_json),
         cmocka_unit_test(test_error_message),
         cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_random_garbage),
