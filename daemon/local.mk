@@ -17,6 +17,11 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/conf.h \
 	%reldir%/conf_include.c \
 	%reldir%/conf_include.h \
+	%reldir%/conf_int.h \
+	%reldir%/conf_keys.c \
+	%reldir%/conf_kinds.c \
+	%reldir%/conf_listener.c \
+	%reldir%/conf_value.c \
 	%reldir%/control.c \
 	%reldir%/control.h \
 	%reldir%/drain.c \
@@ -39,10 +44,12 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/notify.h \
 	%reldir%/pidfile.c \
 	%reldir%/pidfile.h \
-	%reldir%/preflight.c \
-	%reldir%/preflight.h \
+	%reldir%/plugin_check.c \
+	%reldir%/plugin_check.h \
 	%reldir%/plugins.c \
 	%reldir%/plugins.h \
+	%reldir%/preflight.c \
+	%reldir%/preflight.h \
 	%reldir%/privs.c \
 	%reldir%/privs.h \
 	%reldir%/reload.c \
@@ -94,17 +101,3 @@ EXTRA_DIST += %reldir%/paths.h.in
 	else \
 	  mv -f %reldir%/paths.h-t %reldir%/paths.h; \
 	fi && touch $@
-
-# The check of every listener's handler in a child, split from plugins.c.
-%canon_reldir%_libnetlabd_a_SOURCES += \
-	%reldir%/plugin_check.c \
-	%reldir%/plugin_check.h
-
-# i9-keys: the configuration split by concern, and the tables of the
-# transports and models (conf_kinds.c).
-%canon_reldir%_libnetlabd_a_SOURCES += \
-	%reldir%/conf_int.h \
-	%reldir%/conf_keys.c \
-	%reldir%/conf_kinds.c \
-	%reldir%/conf_listener.c \
-	%reldir%/conf_value.c

@@ -297,8 +297,7 @@ nl_preflight(const struct nl_conf *conf, const char *pidfile,
         w.label = label;
         if (lc->path != NULL)
             check_unix_path(&w, lc->path,
-                            nl_transport_is_dgram(lc->transport) ? SOCK_DGRAM
-                                                                 : SOCK_STREAM);
+                            nl_transport_socktype(lc->transport));
         else
             check_inet(&w, lc, privileged_ok, unpriv_start);
         free(label);

@@ -201,7 +201,7 @@ TESTS += %reldir%/test_answer
 %canon_reldir%_test_answer_LDADD = $(CMOCKA_LIBS) $(JSONC_LIBS)
 endif
 
-# i9-keys: the key table against what is derived from it (what a reload
+# The key table against what is derived from it (what a reload
 # compares) and what describes it (etc/netlabd.conf.in, netlabd.conf(5)).
 if UNIT_TESTS
 check_PROGRAMS += %reldir%/test_conf_keys
@@ -211,7 +211,7 @@ TESTS += %reldir%/test_conf_keys
 %canon_reldir%_test_conf_keys_LDADD = $(NL_UNIT_LIBS)
 endif
 
-# The master's parts (issue 9): the supervisor with fake serving
+# The master's parts: the supervisor with fake serving
 # processes, the reload's steps, and the control commands.
 if UNIT_TESTS
 check_PROGRAMS += %reldir%/test_supervisor
@@ -231,7 +231,7 @@ TESTS += %reldir%/test_commands
 %canon_reldir%_test_commands_LDADD = $(NL_UNIT_LIBS)
 endif
 
-# i9-io: admission (admit.c), the poll loop of the blocking models
+# Admission (admit.c), the poll loop of the blocking models
 # (blocking.c), the connection side of the transports, and the model
 # registry.
 if UNIT_TESTS
