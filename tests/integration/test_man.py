@@ -2,7 +2,7 @@
 the pages made from man/*.in in the build tree (their configured folders
 filled in, no @TOKEN@ left) and any page kept as it is in the source tree.
 And netlabd.conf(5) describes every key netlabd knows (the keys[] table of
-daemon/conf.c) with its type, and its default or that it is required."""
+daemon/conf_keys.c) with its type, and its default or that it is required."""
 import glob
 import os
 import re
@@ -31,12 +31,12 @@ def pages():
 
 
 def conf_keys():
-    with open(os.path.join(SRCDIR, "daemon", "conf.c")) as f:
+    with open(os.path.join(SRCDIR, "daemon", "conf_keys.c")) as f:
         text = f.read()
     table = text[text.index("static const struct key keys[]"):]
     table = table[:table.index("};")]
     keys = re.findall(r'\.name = "([a-z_0-9]+)"', table)
-    check(len(keys) > 20, "read only %d keys from daemon/conf.c" % len(keys))
+    check(len(keys) > 20, "read only %d keys from daemon/conf_keys.c" % len(keys))
     return keys
 
 
