@@ -337,6 +337,8 @@ nl_session_flush(struct nl_session *s)
 
     if (s->failed)
         return NL_IO_ERROR;
+    if (s->out.len == 0) /* an unused buffer has no memory to point into */
+        return NL_IO_OK;
     n = nl_conn_write_all(&s->conn, nl_buf_head(&s->out), s->out.len);
     nl_count_add(s->env->ctr, bytes_out, n);
     nl_buf_consume(&s->out, n);
