@@ -81,6 +81,11 @@ nl_session_accept(const struct nl_session_env *env, int lfd,
         nl_conn_release(c);
         return NL_ACCEPT_SKIP;
     }
+    if (nl_transport_admitted(env->lc, c) == -1) {
+        nl_admit_leave(env);
+        nl_conn_release(c);
+        return NL_ACCEPT_SKIP;
+    }
     return NL_ACCEPT_OK;
 }
 

@@ -114,6 +114,14 @@ nl_transport_accept(const struct nl_listener_conf *lc, int lfd,
     c->ops = ops;
     return 0;
 }
+int
+nl_transport_admitted(const struct nl_listener_conf *lc, struct nl_conn *c)
+{
+    const struct nl_transport_ops *ops = nl_transport_get(lc->transport);
+
+    return ops->admitted != NULL ? ops->admitted(lc, c) : 0;
+}
+
 size_t
 nl_conn_write_all(struct nl_conn *c, const void *p, size_t n)
 {
@@ -124,6 +132,8 @@ nl_conn_write_all(struct nl_conn *c, const void *p, size_t n)
 
         if (w == -1 && errno == EINTR)
             continue;
+        if (w == 0)
+            errno = EIO; /* no progress and no reason: not "try again" */
         if (w <= 0)
             break;
         off += (size_t)w;

@@ -13,7 +13,8 @@
  * as TLS, which would be one more file (transport_tls.c, built under an
  * AM_CONDITIONAL) filling in the same slots, with no model and no rule in
  * session.c edited:
- *  - accept() takes the connection and makes its SSL object (in c->priv);
+ *  - accept() takes the connection; admitted() makes its SSL object (in
+ *    c->priv), so that a connection admission refuses costs no TLS state;
  *    the handshake goes on in the first read() and write() calls, which
  *    return -1 with EAGAIN until it is done.
  *  - read() and write() map SSL_read()/SSL_write(): SSL_ERROR_WANT_READ
@@ -111,13 +112,17 @@ struct nl_transport_ops {
     unsigned (*backlog)(int lfd);
 
     /* Takes one connection from the listening socket lfd, non-blocking
-     * and close-on-exec, set up for serving; fills c's descriptors and
-     * state (its ops are set by nl_transport_accept(), so that no
-     * transport calls back into the table) and the peer's address.  0,
+     * and close-on-exec; fills c's descriptors (its ops are set by
+     * nl_transport_accept(), so that no transport calls back into the
+     * table) and the peer's address.  Nothing more: admission comes
+     * next, and a refused connection should cost no more than this.  0,
      * or -1 with errno as accept4() sets it. */
     int (*accept)(const struct nl_listener_conf *lc, int lfd,
                   struct nl_conn *c, struct sockaddr_storage *peer,
                   socklen_t *peer_len);
+    /* Sets up an admitted connection for serving (tcp: TCP_NODELAY).
+     * 0, or -1 after logging: the connection is then released. */
+    int (*admitted)(const struct nl_listener_conf *lc, struct nl_conn *c);
     ssize_t (*read)(struct nl_conn *c, void *buf, size_t n);
     ssize_t (*write)(struct nl_conn *c, const void *buf, size_t n);
     /* Input waiting to be read, left there; as read(), never blocking. */
@@ -165,6 +170,10 @@ void nl_conn_plain(struct nl_conn *c, int in_fd, int out_fd);
 int nl_transport_accept(const struct nl_listener_conf *lc, int lfd,
                         struct nl_conn *c, struct sockaddr_storage *peer,
                         socklen_t *peer_len);
+
+/* Sets up a connection admission let in (see admitted above). */
+int nl_transport_admitted(const struct nl_listener_conf *lc,
+                          struct nl_conn *c);
 
 /*
  * Writes n bytes at p to c, again after EINTR and short writes, until all

@@ -5,7 +5,7 @@
  * IPv4 too unless ipv6only is set.  Port 0 binds a free port, which the
  * socket's address then shows.
  *
- * Connections: tcp sets TCP_NODELAY on each one it accepts, and asks the
+ * Connections: tcp sets TCP_NODELAY on each one admitted, and asks the
  * kernel (TCP_INFO) how long a client has been silent and how many
  * connections wait in the backlog; the rest is transport_sock.c's.
  */
@@ -139,15 +139,12 @@ inet_close(const struct nl_listener_conf *lc, struct nl_socket *sk)
 }
 
 /* Answers go out as soon as they are written, not after the client's
- * delayed ACK. */
+ * delayed ACK.  A connection that cannot have it is still served. */
 static int
-inet_accept(const struct nl_listener_conf *lc, int lfd, struct nl_conn *c,
-            struct sockaddr_storage *peer, socklen_t *peer_len)
+tcp_admitted(const struct nl_listener_conf *lc, struct nl_conn *c)
 {
     int on = 1;
 
-    if (nl_sock_accept(lc, lfd, c, peer, peer_len) == -1)
-        return -1;
     if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == -1)
         nl_log_errno(lc->name, "TCP_NODELAY");
     return 0;
@@ -183,7 +180,8 @@ const struct nl_transport_ops nl_transport_inet = {
     .open = inet_open,
     .close = inet_close,
     .backlog = tcp_backlog,
-    .accept = inet_accept,
+    .accept = nl_sock_accept,
+    .admitted = tcp_admitted,
     NL_SOCK_OPS,
     .silent_for = tcp_silent_for,
 };

@@ -112,9 +112,14 @@ test_tcp_accept(void **state)
     assert_ptr_equal(c.ops, &nl_transport_inet);
     assert_int_equal(peer.ss_family, AF_INET);
     assert_int_equal(nl_transport_backlog(&lc, lfd), 0);
-    /* Non-blocking, close-on-exec, no Nagle. */
+    /* Non-blocking, close-on-exec; no Nagle once admitted, not before
+     * (a refused connection costs no more than accept4()). */
     assert_true(fcntl(c.fd, F_GETFL) & O_NONBLOCK);
     assert_true(fcntl(c.fd, F_GETFD) & FD_CLOEXEC);
+    getsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &on, &len);
+    assert_int_equal(on, 0);
+    assert_int_equal(nl_transport_admitted(&lc, &c), 0);
+    len = sizeof(on);
     getsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &on, &len);
     assert_int_equal(on, 1);
     assert_int_equal(nl_conn_silent_for(&c, &silent), 0);
@@ -289,6 +294,31 @@ test_close_copy(void **state)
     nl_transport_close_copy(-1); /* nothing to close */
 }
 
+/* A write that makes no progress and sets no errno (as SSL_write() may
+ * on a closed connection) must not read as "try again": the session would
+ * wait for writable and write nothing again, for ever. */
+static ssize_t
+no_progress_write(struct nl_conn *c, const void *buf, size_t n)
+{
+    (void)c, (void)buf, (void)n;
+    return 0;
+}
+
+static void
+test_write_all_no_progress(void **state)
+{
+    static const struct nl_transport_ops stuck = {
+        .name = "stuck",
+        .write = no_progress_write,
+    };
+    struct nl_conn c = {.ops = &stuck, .fd = -1, .out_fd = -1};
+
+    (void)state;
+    errno = EAGAIN; /* what an earlier call left */
+    assert_int_equal(nl_conn_write_all(&c, "x", 1), 0);
+    assert_int_equal(errno, EIO);
+}
+
 int
 main(void)
 {
@@ -298,6 +328,7 @@ main(void)
         cmocka_unit_test_setup(test_unix_accept, setup),
         cmocka_unit_test_setup(test_events, setup),
         cmocka_unit_test_setup(test_write_all_blocks, setup),
+        cmocka_unit_test(test_write_all_no_progress),
         cmocka_unit_test_setup(test_datagrams, setup),
         cmocka_unit_test_setup(test_plain, setup),
         cmocka_unit_test_setup(test_close_copy, setup),
