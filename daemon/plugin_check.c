@@ -27,6 +27,7 @@
 #include "plugin_check.h"
 #include "plugins.h"
 #include "privs.h"
+#include "transport.h"
 #include "util.h"
 
 /* How long the check child may take for all listeners together, and how
@@ -64,8 +65,8 @@ static void
 child_put(int fd, const char *fmt, ...)
 {
     char rec[MSG_MAX + 64];
+    struct nl_conn c;
     va_list ap;
-    size_t off = 0;
     int n;
 
     va_start(ap, fmt);
@@ -76,16 +77,10 @@ child_put(int fd, const char *fmt, ...)
     if ((size_t)n > sizeof(rec) - 2)
         n = sizeof(rec) - 2;
     rec[n++] = '\n';
-    while (off < (size_t)n) {
-        ssize_t w = write(fd, rec + off, n - off);
-
-        if (w == -1 && errno == EINTR)
-            continue;
-        /* The parent is gone or gave up on us: nobody is listening. */
-        if (w <= 0)
-            _exit(2);
-        off += (size_t)w;
-    }
+    nl_conn_plain(&c, -1, fd);
+    /* Short: the parent is gone or gave up on us; nobody is listening. */
+    if (nl_conn_write_all(&c, rec, (size_t)n) < (size_t)n)
+        _exit(2);
 }
 
 static void
