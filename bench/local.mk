@@ -1,4 +1,5 @@
-# bench/local.mk - the load generator (nlbench) and the benchmark script.
+# bench/local.mk - the load generator (nlbench), the baseline server
+# (nlbase) and the benchmark script.
 #
 # Nothing here is built by `make` or run by `make check`: timings belong in
 # the benchmark, never in the test suite.  `make bench` builds nlbench, the
@@ -9,15 +10,23 @@ EXTRA_PROGRAMS += %reldir%/nlbench
 %canon_reldir%_nlbench_LDADD = $(PTHREAD_LIBS)
 CLEANFILES += %reldir%/nlbench$(EXEEXT)
 
+# The baseline server the benchmark quotes netlabd against.  Built for
+# make check too: tests/integration/test_bench_base.py checks that it
+# answers as netlabd's handlers do (what it serves, never how fast).
+check_PROGRAMS += %reldir%/nlbase
+%canon_reldir%_nlbase_SOURCES = %reldir%/nlbase.c
+%canon_reldir%_nlbase_LDADD = $(PTHREAD_LIBS)
+
 EXTRA_DIST += \
 	%reldir%/README.md \
 	%reldir%/run.sh
 
 BENCH_FLAGS =
 
-bench: %reldir%/nlbench$(EXEEXT) daemon/netlabd$(EXEEXT) \
-		$(pkglib_LTLIBRARIES)
+bench: %reldir%/nlbench$(EXEEXT) %reldir%/nlbase$(EXEEXT) \
+		daemon/netlabd$(EXEEXT) $(pkglib_LTLIBRARIES)
 	NLBENCH='$(abs_top_builddir)/%reldir%/nlbench$(EXEEXT)' \
+	NLBASE='$(abs_top_builddir)/%reldir%/nlbase$(EXEEXT)' \
 	NETLABD='$(abs_top_builddir)/daemon/netlabd$(EXEEXT)' \
 	NETLABD_PLUGIN_DIR='$(abs_top_builddir)/plugins/.libs' \
 	bash '$(top_srcdir)/%reldir%/run.sh' $(BENCH_FLAGS)

@@ -18,14 +18,17 @@
 #   -j  nlbench threads (default 1)
 #   -b  time budget for the whole script in seconds (default 600)
 #   CONFIG  MODEL:WORKERS:TRANSPORT, transport tcp or unix; the first is
-#           the baseline.  Default: libev:1:tcp libev:2:tcp threads:8:tcp
-#           prefork:4:tcp libev:1:unix
+#           the baseline.  MODEL is a netlabd model, or `base` for
+#           bench/nlbase, the minimal epoll echo server (WORKERS threads,
+#           with SO_REUSEPORT on tcp).  Default: base:1:tcp libev:1:tcp
+#           libev:2:tcp threads:8:tcp prefork:4:tcp libev:1:unix
 #
 # A configuration whose model `netlabd -t` refuses is listed as
 # unavailable and skipped.  Environment: NETLABD (default
 # build/daemon/netlabd), NETLABD_PLUGIN_DIR (default build/plugins/.libs),
 # NLBENCH (default build/bench/nlbench; when missing, bench/nlbench.c is
-# compiled into the temporary folder with cc).  Paths are relative to the
+# compiled into the temporary folder with cc), NLBASE (the same, for
+# bench/nlbase).  Paths are relative to the
 # top of the source tree.
 #
 # Exit status: 0 every run completed without a failed round trip; 1 some
@@ -36,6 +39,7 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NETLABD=${NETLABD:-$top/build/daemon/netlabd}
 NETLABD_PLUGIN_DIR=${NETLABD_PLUGIN_DIR:-$top/build/plugins/.libs}
 NLBENCH=${NLBENCH:-}
+NLBASE=${NLBASE:-}
 
 conns=100 secs=3 nrt="" size=64 rounds=3 threads=1 budget=600
 
@@ -83,7 +87,8 @@ else
 fi
 
 if [ $# -eq 0 ]; then
-    set -- libev:1:tcp libev:2:tcp threads:8:tcp prefork:4:tcp libev:1:unix
+    set -- base:1:tcp libev:1:tcp libev:2:tcp threads:8:tcp prefork:4:tcp \
+        libev:1:unix
 fi
 specs=("$@")
 declare -a model workers transport label
@@ -138,9 +143,14 @@ stop_daemon() {
     dpid=""
 }
 npid=""
+basepids=()
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    for p in "${basepids[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
     if [ -n "$npid" ]; then
         kill -TERM "$npid" 2>/dev/null || true
         wait "$npid" 2>/dev/null || true
@@ -164,6 +174,14 @@ if [ -z "$NLBENCH" ]; then
     fi
 fi
 [ -x "$NLBENCH" ] || die "no nlbench at $NLBENCH"
+if [ -z "$NLBASE" ]; then
+    NLBASE=$top/build/bench/nlbase
+    if [ ! -x "$NLBASE" ]; then
+        NLBASE=$tmp/nlbase
+        timeout 120 "${CC:-cc}" -O2 -Wall -Wextra -pthread \
+            -o "$NLBASE" "$top/bench/nlbase.c" || NLBASE=""
+    fi
+fi
 
 # The daemon's limits must not be what the benchmark measures.
 maxconn=$((conns + 100 > 1024 ? conns + 100 : 1024))
@@ -231,6 +249,16 @@ EOF
 declare -a avail why
 runnable=()
 for i in "${!specs[@]}"; do
+    if [ "${model[i]}" = base ]; then
+        if [ -n "$NLBASE" ] && [ -x "$NLBASE" ]; then
+            avail[i]=1
+            runnable+=("$i")
+        else
+            avail[i]=0
+            why[i]="no bench/nlbase (make bench/nlbase in a build)"
+        fi
+        continue
+    fi
     write_conf "$tmp/check$i.conf" "$i"
     if out=$(timeout 20 "$NETLABD" -t -c "$tmp/check$i.conf" 2>&1); then
         avail[i]=1
@@ -246,11 +274,33 @@ done
 [ "${avail[0]}" = 1 ] ||
     die "the baseline ${label[0]} is unavailable: ${why[0]}"
 
-# ---- start the daemon ----
-write_conf "$tmp/netlabd.conf" "${runnable[@]}"
+# ---- start the baseline servers, then the daemon ----
+declare -A addr
+for i in "${runnable[@]}"; do
+    [ "${model[i]}" = base ] || continue
+    if [ "${transport[i]}" = unix ]; then
+        where="unix:$tmp/c$i.sock"
+    else
+        where="127.0.0.1:0"
+    fi
+    "$NLBASE" -t "${workers[i]}" echo "$where" >"$tmp/base$i.out" \
+        2>&1 </dev/null &
+    basepids+=($!)
+    for _ in $(seq 100); do
+        grep -q '^listening ' "$tmp/base$i.out" 2>/dev/null && break
+        sleep 0.05
+    done
+    a=$(sed -n 's/^listening //p' "$tmp/base$i.out")
+    [ -n "$a" ] || die "nlbase did not start: $(cat "$tmp/base$i.out")"
+    addr[$i]=${a#unix:}
+done
+runnable_daemon=()
+for i in "${runnable[@]}"; do
+    [ "${model[i]}" = base ] || runnable_daemon+=("$i")
+done
+write_conf "$tmp/netlabd.conf" "${runnable_daemon[@]}"
 "$NETLABD" -f -c "$tmp/netlabd.conf" >"$tmp/daemon.out" 2>&1 </dev/null &
 dpid=$!
-declare -A addr
 ready=0
 for _ in $(seq 150); do
     if ! kill -0 "$dpid" 2>/dev/null; then

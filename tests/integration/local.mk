@@ -111,3 +111,7 @@ TESTS += %reldir%/test_activation.py
 
 EXTRA_DIST += %reldir%/test_sdnotify.py
 EXTRA_DIST += %reldir%/test_activation.py
+
+# The benchmark's baseline server answers as the handlers do (bench/nlbase).
+TESTS += %reldir%/test_bench_base.py
+EXTRA_DIST += %reldir%/test_bench_base.py
