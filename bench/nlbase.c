@@ -8,9 +8,11 @@
  * echo     a stream: every byte read is written back (lines need no
  *          framing to be echoed);
  * greeter  a stream: each connection gets MESSAGE and is closed;
- * udp      datagrams: each is sent back to its sender (also unix-dgram).
+ * udp      datagrams: each is sent back to its sender; with unix:PATH a
+ *          unix datagram socket (what netlabd calls unix-dgram).
  *
- * ADDRESS is HOST:PORT (IPv4 literal; port 0 picks one) or unix:PATH.
+ * ADDRESS is HOST:PORT (IPv4 literal; port 0 picks one) or unix:PATH (a
+ * stream socket for echo and greeter, a datagram socket for udp).
  * One non-blocking epoll loop per thread; with -t N > 1 and an inet
  * address every thread has its own socket bound with SO_REUSEPORT, so
  * that the kernel spreads connections and datagrams (unix sockets cannot
@@ -34,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -70,6 +73,19 @@ die(const char *what)
 {
     fprintf(stderr, "nlbase: %s: %s\n", what, strerror(errno));
     exit(1);
+}
+
+/* The benchmark holds 10,000 idle connections and more: take every
+ * descriptor the hard limit allows. */
+static void
+raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }
 
 static int
@@ -300,6 +316,7 @@ main(int argc, char **argv)
         goto usage;
     if (is_unix)
         unlink(((struct sockaddr_un *)&addr)->sun_path);
+    raise_fd_limit();
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
@@ -321,7 +338,9 @@ main(int argc, char **argv)
         unlink(((struct sockaddr_un *)&addr)->sun_path);
     return 0;
 usage:
-    fprintf(stderr, "usage: nlbase [-t THREADS] [-g MESSAGE] "
-                    "echo|greeter|udp HOST:PORT|unix:PATH\n");
+    fprintf(stderr,
+            "usage: nlbase [-t THREADS] [-g MESSAGE] "
+            "echo|greeter|udp HOST:PORT|unix:PATH\n"
+            "  (udp with unix:PATH serves a unix datagram socket)\n");
     return 2;
 }
