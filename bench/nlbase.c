@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #define CHUNK     16384
+#define DGRAM_MAX 65536 /* the largest datagram, read whole */
 #define MAX_EVENT 256
 
 enum mode { ECHO, GREETER, UDP };
@@ -156,8 +157,8 @@ static int
 conn_flush(struct conn *c)
 {
     while (c->off < c->len) {
-        ssize_t n = send(c->fd, c->pending + c->off, c->len - c->off,
-                         MSG_NOSIGNAL);
+        ssize_t n =
+            send(c->fd, c->pending + c->off, c->len - c->off, MSG_NOSIGNAL);
 
         if (n == -1)
             return errno == EAGAIN ? 1 : -1;
@@ -245,8 +246,8 @@ udp_all(int fd, char *buf)
     for (;;) {
         struct sockaddr_storage peer;
         socklen_t plen = sizeof(peer);
-        ssize_t n = recvfrom(fd, buf, CHUNK, 0, (struct sockaddr *)&peer,
-                             &plen);
+        ssize_t n =
+            recvfrom(fd, buf, DGRAM_MAX, 0, (struct sockaddr *)&peer, &plen);
 
         if (n == -1)
             return;
@@ -263,7 +264,7 @@ serve(void *arg)
     int lfd = (int)(long)arg, ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
     struct epoll_event evs[MAX_EVENT];
-    char *buf = malloc(CHUNK);
+    char *buf = malloc(DGRAM_MAX);
 
     if (ep == -1 || buf == NULL)
         die("epoll_create1");
@@ -338,9 +339,8 @@ main(int argc, char **argv)
         unlink(((struct sockaddr_un *)&addr)->sun_path);
     return 0;
 usage:
-    fprintf(stderr,
-            "usage: nlbase [-t THREADS] [-g MESSAGE] "
-            "echo|greeter|udp HOST:PORT|unix:PATH\n"
-            "  (udp with unix:PATH serves a unix datagram socket)\n");
+    fprintf(stderr, "usage: nlbase [-t THREADS] [-g MESSAGE] "
+                    "echo|greeter|udp HOST:PORT|unix:PATH\n"
+                    "  (udp with unix:PATH serves a unix datagram socket)\n");
     return 2;
 }
