@@ -145,21 +145,29 @@ nl_heard_at(const struct nl_conn *c, double fallback)
 }
 
 void
-nl_wait_begins(const struct nl_session_env *env, size_t waiting)
+nl_wait_log(const char *name, int max_workers, uint64_t *logged_ms,
+            size_t waiting)
 {
     static uint64_t own; /* without a shared gate (unit tests) */
-    uint64_t *at = env->busy_logged_ms != NULL ? env->busy_logged_ms : &own;
+    uint64_t *at = logged_ms != NULL ? logged_ms : &own;
     uint64_t now = (uint64_t)(nl_now() * 1000);
     uint64_t last = __atomic_load_n(at, __ATOMIC_RELAXED);
 
-    nl_count_add(env->ctr, waited, 1);
     /* The first process to move the mark logs; the others keep quiet. */
     if ((last != 0 && now - last < 1000) ||
         !__atomic_compare_exchange_n(at, &last, now, 0, __ATOMIC_RELAXED,
                                      __ATOMIC_RELAXED))
         return;
-    nl_warnx(env->lc->name, "all %d workers busy; %zu connection%s waiting",
-             env->lc->workers, waiting, waiting == 1 ? "" : "s");
+    nl_warnx(name, "all %d workers busy; %zu connection%s waiting",
+             max_workers, waiting, waiting == 1 ? "" : "s");
+}
+
+void
+nl_wait_begins(const struct nl_session_env *env, size_t waiting)
+{
+    nl_count_add(env->ctr, waited, 1);
+    nl_wait_log(env->lc->name, env->lc->max_workers, env->busy_logged_ms,
+                waiting);
 }
 
 void

@@ -7,6 +7,9 @@
 #ifndef NL_BLOCKING_H
 #define NL_BLOCKING_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct nl_conn;
 struct nl_session;
 struct nl_session_env;
@@ -59,10 +62,17 @@ double nl_heard_at(const struct nl_conn *c, double fallback);
 /*
  * Counts a connection that has to wait for a free worker (status's
  * connections_waited) and logs "all N workers busy; M connections
- * waiting", at most once a second per listener, whatever the number of
- * serving processes.
+ * waiting", N being max_workers (the pool is full: it waits only then),
+ * at most once a second per listener, whatever the number of serving
+ * processes.
  */
 void nl_wait_begins(const struct nl_session_env *env, size_t waiting);
+
+/* The log line of nl_wait_begins() alone, for the master, which sees a
+ * full prefork pool with connections in the backlog; logged_ms is the
+ * listener's gate's busy_logged_ms, or NULL. */
+void nl_wait_log(const char *name, int max_workers, uint64_t *logged_ms,
+                 size_t waiting);
 
 /* Notes that a connection waited `seconds` for a worker (status's
  * longest_wait_ms). */

@@ -29,9 +29,11 @@ struct proc {
     struct nl_counters *slot; /* its counters */
     unsigned generation;      /* of the config it was started with */
     int ready;
+    int retiring; /* an idle extra asked to end: not a failure */
     int failures; /* restarts in a row */
     double started;
-    int ready_fd; /* "R" when serving, "S" when it stopped accepting */
+    int ready_fd; /* "R" when serving, "S" when it stopped accepting,
+                     "G" when it took the last idle place (prefork) */
     ev_io ready_w;
     ev_timer restart_w;
 };
@@ -45,8 +47,9 @@ struct lst {
     struct nl_socket sk;
     struct nl_counters *gate; /* gate->active: sessions open, all procs */
     struct nl_counters kept;  /* counts of ended serving processes */
-    struct proc *procs;
-    int nprocs; /* prefork: workers; otherwise 1 */
+    struct proc *procs; /* nprocs of them, allocated once */
+    int nprocs; /* prefork: max_workers; otherwise 1 */
+    int nbase;  /* prefork: workers, always running; otherwise 1 */
 };
 
 /* A serving process of an older generation, finishing its sessions. */
@@ -97,6 +100,7 @@ struct nl_sup {
     int log_fd;          /* serving processes log into it; -1: none */
     ev_timer kill_w;
     ev_timer drain_w;
+    ev_timer pool_w; /* prefork pools: ends idle extras */
     struct nl_sup_events ev;
 };
 
@@ -127,8 +131,12 @@ void nl_sup_free(struct nl_sup *s);
 struct lst *nl_lst_new(struct nl_sup *s, const struct nl_listener_conf *lc);
 /* Starts its serving processes. */
 void nl_lst_spawn(struct lst *l);
-/* 1 when every serving process of the listener is serving. */
+/* 1 when every serving process of the listener is serving (a prefork
+ * pool's `workers`; extras come and go). */
 int nl_lst_ready(const struct lst *l);
+/* Workers the listener runs now: a prefork pool's processes, a threads
+ * pool's threads, libev's event loops. */
+int nl_lst_workers_running(const struct lst *l);
 /* Turns l's serving processes into drains (SIGTERM) and frees l; its
  * socket is left to the caller. */
 void nl_lst_retire(struct lst *l);
@@ -137,6 +145,12 @@ void nl_lst_free(struct lst *l);
 /* l's counts: those of its processes, ended, serving and draining. */
 void nl_lst_counters(const struct nl_sup *s, const struct lst *l,
                      struct nl_counters *c);
+
+/* The master, once a serving process has ended: gives back to the
+ * listener's gate the idle place a prefork process held (it may have been
+ * killed while waiting for a connection). */
+void nl_pool_give_back(struct nl_counters *gate,
+                       const struct nl_counters *slot);
 
 /* Sessions open in every serving and draining process. */
 unsigned long long nl_sup_active(const struct nl_sup *s);

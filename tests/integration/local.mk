@@ -115,3 +115,8 @@ EXTRA_DIST += %reldir%/test_activation.py
 # The benchmark's baseline server answers as the handlers do (bench/nlbase).
 TESTS += %reldir%/test_bench_base.py
 EXTRA_DIST += %reldir%/test_bench_base.py
+
+# Pools that grow: prefork and threads start `workers`, grow up to
+# max_workers under load, and end idle extras (issue 10).
+TESTS += %reldir%/test_pools.py
+EXTRA_DIST += %reldir%/test_pools.py
