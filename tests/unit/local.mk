@@ -253,3 +253,8 @@ TESTS += %reldir%/test_conn
 %canon_reldir%_test_conn_CFLAGS = $(NL_UNIT_CFLAGS)
 %canon_reldir%_test_conn_LDADD = $(NL_UNIT_LIBS)
 endif
+
+# Pools that grow: max_workers in config files (test_conf).
+EXTRA_DIST += \
+	%reldir%/conf/bad-max-workers.conf \
+	%reldir%/conf/good-pools.conf
