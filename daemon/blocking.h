@@ -78,7 +78,26 @@ void nl_wait_log(const char *name, int max_workers, uint64_t *logged_ms,
  * longest_wait_ms). */
 void nl_wait_ends(const struct nl_session_env *env, double seconds);
 
-/* Receives and answers datagrams on fd until a stop is asked for. */
+/*
+ * A wait for input on a socket that other threads or processes wait for
+ * too (a shared datagram or listening socket): of the idle waiters, the
+ * kernel wakes one per arrival (EPOLLEXCLUSIVE), not all; a stop wakes
+ * all.  After nl_stop_init().
+ */
+struct nl_waiter {
+    int fd;
+    int ep; /* its epoll instance; -1: poll() (without EPOLLEXCLUSIVE) */
+};
+
+void nl_waiter_open(struct nl_waiter *w, int fd);
+/* Waits until fd has input (1), or a stop was asked for or a signal came
+ * (0: a stop comes first, input or not). */
+int nl_waiter_wait(struct nl_waiter *w);
+/* Closes the epoll instance; fd is the caller's. */
+void nl_waiter_close(struct nl_waiter *w);
+
+/* Receives and answers datagrams on fd until a stop is asked for, woken
+ * one reader per datagram (struct nl_waiter). */
 void nl_serve_datagrams(const struct nl_session_env *env, int fd);
 
 #endif /* NL_BLOCKING_H */

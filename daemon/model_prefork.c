@@ -138,8 +138,7 @@ serve_one(const struct nl_session_env *env, int fd, int shutdown_timeout)
 static int
 prefork_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
 {
-    struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
-                          {.fd = -1, .events = POLLIN}};
+    struct nl_waiter w;
 
     if (nl_stop_init() == -1 || nl_set_nonblock(fd, 1) == -1) {
         nl_transport_close_copy(fd);
@@ -154,12 +153,14 @@ prefork_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
         nl_serve_datagrams(env, fd);
         return 0;
     }
-    p[1].fd = nl_stop_fd();
+    /* One idle worker woken per connection, not all of them. */
+    nl_waiter_open(&w, fd);
     while (!nl_stop_requested()) {
         mark_idle(env);
-        if (poll(p, 2, -1) > 0 && (p[0].revents & POLLIN))
+        if (nl_waiter_wait(&w))
             serve_one(env, fd, shutdown_timeout);
     }
+    nl_waiter_close(&w);
     mark_busy(env, 0);
     return 0;
 }
