@@ -288,6 +288,9 @@ spawn(struct proc *pr)
     nl_debug(l->lc->name, "serving process %ld started", (long)pid);
     return;
 retry:
+    /* An extra is not retried: the pool grows again when it must. */
+    if (pr - l->procs >= l->nbase)
+        return;
     ev_timer_set(&pr->restart_w, 1.0, 0.0);
     ev_timer_start(s->loop, &pr->restart_w);
 }
