@@ -81,9 +81,12 @@ mark_busy(const struct nl_session_env *env, int tell)
         return;
     env->ctr->workers_idle = 0;
     __atomic_store_n(&env->ctr->idle_since_ms, 0, __ATOMIC_RELAXED);
+    /* One 'G' in the pipe at most: a master slow to read (a reload under
+     * way) must not fill it and block this process. */
     if (gate != NULL &&
         __atomic_sub_fetch(&gate->workers_idle, 1, __ATOMIC_RELAXED) == 0 &&
-        tell && env->notify_fd != -1)
+        tell && env->notify_fd != -1 &&
+        !__atomic_exchange_n(&env->ctr->grow_asked, 1, __ATOMIC_RELAXED))
         (void)!write(env->notify_fd, "G", 1); /* the master may be gone */
 }
 

@@ -33,10 +33,13 @@ struct nl_counters {
      * ms, 0 while busy).  In a prefork listener's gate: its processes
      * idle (the one that takes the last idle place asks the master for
      * another) and running (the master's count, held against max_workers
-     * by the processes). */
+     * by the processes).  grow_asked, in a prefork process's slot: 1
+     * from its 'G' to the master until the master has read it, so that
+     * no more than one is ever in the pipe. */
     uint64_t workers_running;
     uint64_t workers_idle;
     uint64_t idle_since_ms;
+    uint64_t grow_asked;
 };
 
 #define nl_count_add(c, field, n)                                              \

@@ -324,6 +324,8 @@ ready_cb(struct ev_loop *loop, ev_io *io, int revents)
             pr->ready = 1;
             check_started(pr->l->sup);
         } else if (c == 'G') {
+            if (pr->slot != NULL) /* it may ask again */
+                __atomic_store_n(&pr->slot->grow_asked, 0, __ATOMIC_RELAXED);
             pool_grow(pr->l);
         }
         return;
