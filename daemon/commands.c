@@ -21,6 +21,7 @@
 #include "control.h"
 #include "json.h"
 #include "log.h"
+#include "pool.h"
 #include "master_int.h"
 #include "reload.h"
 #include "stats.h"

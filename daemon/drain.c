@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "drain.h"
 #include "log.h"
+#include "pool.h"
 #include "stats.h"
 #include "supervisor.h"
 #include "util.h"

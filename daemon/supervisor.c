@@ -8,9 +8,9 @@
  * after a back-off that doubles while it keeps failing, so a handler that
  * crashes at once cannot fork-bomb the machine.  A prefork pool grows:
  * a worker that takes the last idle place says 'G' on its status pipe
- * and the master starts more, up to max_workers; an extra (past
- * `workers`) idle for POOL_IDLE_EXIT seconds is asked to end (SIGTERM)
- * and is neither logged as a failure nor restarted.  Counters live in shared
+ * and pool.c starts more, up to max_workers; an extra (past `workers`)
+ * that pool.c asked to end once idle is neither logged as a failure nor
+ * restarted, nor is one that failed (the pool grows again when it must).  Counters live in shared
  * memory (stats.c); the supervisor folds in those of ended processes.
  * After a reload (reload.c), serving processes of older generations drain
  * (drain.c): they are listed in status and killed if they outstay
@@ -33,10 +33,10 @@
 #include <unistd.h>
 
 #include "admit.h"
-#include "blocking.h"
 #include "conf.h"
 #include "drain.h"
 #include "log.h"
+#include "pool.h"
 #include "serve.h"
 #include "stats.h"
 #include "supervisor.h"
@@ -46,14 +46,10 @@
 #define BACKOFF_MIN  0.1  /* seconds before the first restart */
 #define BACKOFF_MAX  30.0 /* and the longest wait between restarts */
 #define STABLE_AFTER 10.0 /* a process that lived this long resets it */
-/* Seconds a prefork process past `workers` may stay idle before it is
- * asked to end (as model_threads.c's threads). */
-#define POOL_IDLE_EXIT 10
 
 static void ready_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void restart_cb(struct ev_loop *loop, ev_timer *t, int revents);
 static void kill_cb(struct ev_loop *loop, ev_timer *t, int revents);
-static void spawn(struct proc *pr);
 
 void
 nl_sup_init(struct nl_sup *s, const struct nl_conf *conf,
@@ -108,110 +104,6 @@ nl_lst_ready(const struct lst *l)
     return 1;
 }
 
-int
-nl_lst_workers_running(const struct lst *l)
-{
-    uint64_t n = 0;
-
-    /* Blocking models count their workers in their slots. */
-    for (int j = 0; j < l->nprocs; j++)
-        if (l->procs[j].slot != NULL)
-            n += __atomic_load_n(&l->procs[j].slot->workers_running,
-                                 __ATOMIC_RELAXED);
-    if (!nl_model_grows(l->lc->model))
-        return nl_lst_ready(l) ? l->lc->workers : 0;
-    return (int)n;
-}
-
-/* Tells the processes of a prefork pool how many run (started, not asked
- * to end), which they hold against max_workers. */
-static void
-pool_note(struct lst *l)
-{
-    uint64_t n = 0;
-
-    if (l->gate == NULL)
-        return;
-    for (int j = 0; j < l->nprocs; j++)
-        n += l->procs[j].pid != 0 && !l->procs[j].retiring;
-    __atomic_store_n(&l->gate->workers_running, n, __ATOMIC_RELAXED);
-}
-
-/*
- * A prefork worker took the last idle place, or the timer found none
- * idle with connections in the backlog: starts as many extras as there
- * are connections waiting (one at least), less those already starting,
- * up to max_workers.
- */
-static void
-pool_grow(struct lst *l)
-{
-    unsigned backlog;
-    int want, starting = 0, full = 1;
-
-    if (l->sup->stopping || !l->sup->started_up ||
-        __atomic_load_n(&l->gate->workers_idle, __ATOMIC_RELAXED) > 0)
-        return;
-    backlog = nl_transport_backlog(l->lc, l->sk.fd);
-    want = 1 + (int)backlog;
-    for (int j = 0; j < l->nprocs; j++)
-        starting += l->procs[j].pid != 0 && !l->procs[j].ready;
-    for (int j = l->nbase; j < l->nprocs && starting < want; j++) {
-        struct proc *pr = &l->procs[j];
-
-        if (pr->pid != 0 || ev_is_active(&pr->restart_w))
-            continue;
-        full = 0;
-        pr->retiring = 0;
-        spawn(pr);
-        starting++;
-    }
-    pool_note(l);
-    /* The processes count a wait once they take the connection; the log
-     * says it while it lasts. */
-    if (full && starting == 0 && backlog > 0)
-        nl_wait_log(l->lc->name, l->lc->max_workers,
-                    &l->gate->busy_logged_ms, backlog);
-}
-
-/* Asks the extras of l that stayed idle for POOL_IDLE_EXIT to end, so
- * that no more than `workers` stay; grows l should a 'G' have been
- * missed. */
-static void
-pool_check(struct lst *l, double now)
-{
-    uint64_t since, limit = (uint64_t)((now - POOL_IDLE_EXIT) * 1000);
-
-    for (int j = l->nbase; j < l->nprocs; j++) {
-        struct proc *pr = &l->procs[j];
-
-        if (pr->pid == 0 || pr->retiring || !pr->ready)
-            continue;
-        since = __atomic_load_n(&pr->slot->idle_since_ms, __ATOMIC_RELAXED);
-        if (since == 0 || since > limit)
-            continue;
-        nl_debug(l->lc->name, "serving process %ld idle for %d s: ending it",
-                 (long)pr->pid, POOL_IDLE_EXIT);
-        pr->retiring = 1;
-        kill(pr->pid, SIGTERM);
-    }
-    pool_note(l);
-    if (nl_transport_backlog(l->lc, l->sk.fd) > 0)
-        pool_grow(l);
-}
-
-static void
-pool_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-    struct nl_sup *s = t->data;
-    double now = nl_now();
-
-    if (s->stopping)
-        return;
-    for (size_t i = 0; i < s->nlst; i++)
-        if (nl_model_worker_procs(s->lst[i]->lc->model))
-            pool_check(s->lst[i], now);
-}
 
 static void
 check_started(struct nl_sup *s)
@@ -244,8 +136,8 @@ child_close_fds(struct nl_sup *s, struct lst *keep)
     ev_loop_destroy(s->loop);
 }
 
-static void
-spawn(struct proc *pr)
+void
+nl_proc_spawn(struct proc *pr)
 {
     struct lst *l = pr->l;
     struct nl_sup *s = l->sup;
@@ -302,10 +194,10 @@ nl_lst_spawn(struct lst *l)
         ev_init(&l->procs[j].restart_w, restart_cb);
         l->procs[j].restart_w.data = &l->procs[j];
     }
-    /* Extras start on demand (pool_grow()). */
+    /* Extras start on demand (nl_pool_grow()). */
     for (int j = 0; j < l->nbase; j++)
-        spawn(&l->procs[j]);
-    pool_note(l);
+        nl_proc_spawn(&l->procs[j]);
+    nl_pool_note(l);
 }
 
 static void
@@ -326,7 +218,7 @@ ready_cb(struct ev_loop *loop, ev_io *io, int revents)
         } else if (c == 'G') {
             if (pr->slot != NULL) /* it may ask again */
                 __atomic_store_n(&pr->slot->grow_asked, 0, __ATOMIC_RELAXED);
-            pool_grow(pr->l);
+            nl_pool_grow(pr->l);
         }
         return;
     }
@@ -342,7 +234,7 @@ restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
     struct proc *pr = t->data;
 
     if (!pr->l->sup->stopping && pr->pid == 0)
-        spawn(pr);
+        nl_proc_spawn(pr);
 }
 
 /* Seconds before restarting pr, which just failed: doubles while it keeps
@@ -381,7 +273,7 @@ reaped(struct proc *pr, int status)
     pr->ready = 0;
     nl_describe_status(status, how, sizeof(how));
     pr->pid = 0;
-    pool_note(l);
+    nl_pool_note(l);
     if (s->stopping || (pr->retiring && WIFEXITED(status) &&
                         WEXITSTATUS(status) == 0)) {
         nl_debug(l->lc->name, "serving process %s", how);
@@ -399,13 +291,6 @@ reaped(struct proc *pr, int status)
     nl_notice(l->lc->name, "restarting the serving process in %.1f s", delay);
     ev_timer_set(&pr->restart_w, delay, 0.0);
     ev_timer_start(s->loop, &pr->restart_w);
-}
-
-void
-nl_pool_give_back(struct nl_counters *gate, const struct nl_counters *slot)
-{
-    if (gate != NULL && slot != NULL && slot->workers_idle)
-        nl_count_sub(gate, workers_idle, 1);
 }
 
 void
@@ -529,7 +414,7 @@ nl_sup_start(struct nl_sup *s, struct ev_loop *loop)
     ev_timer_init(&s->drain_w, nl_drain_timer_cb, 1.0, 1.0);
     s->drain_w.data = s;
     ev_timer_start(loop, &s->drain_w);
-    ev_timer_init(&s->pool_w, pool_cb, 1.0, 1.0);
+    ev_timer_init(&s->pool_w, nl_pool_timer_cb, 1.0, 1.0);
     s->pool_w.data = s;
     ev_timer_start(loop, &s->pool_w);
     for (size_t i = 0; i < s->nlst; i++)

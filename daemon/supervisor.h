@@ -129,14 +129,15 @@ void nl_sup_free(struct nl_sup *s);
 
 /* A new listener with no socket yet (sk.fd -1) and no process. */
 struct lst *nl_lst_new(struct nl_sup *s, const struct nl_listener_conf *lc);
-/* Starts its serving processes. */
+/* Starts its serving processes (a prefork pool's `workers`). */
 void nl_lst_spawn(struct lst *l);
+/* Starts pr's process (or, failing, retries it in a second, unless it is
+ * an extra of a prefork pool). */
+void nl_proc_spawn(struct proc *pr);
 /* 1 when every serving process of the listener is serving (a prefork
  * pool's `workers`; extras come and go). */
 int nl_lst_ready(const struct lst *l);
-/* Workers the listener runs now: a prefork pool's processes, a threads
- * pool's threads, libev's event loops. */
-int nl_lst_workers_running(const struct lst *l);
+
 /* Turns l's serving processes into drains (SIGTERM) and frees l; its
  * socket is left to the caller. */
 void nl_lst_retire(struct lst *l);
@@ -145,12 +146,6 @@ void nl_lst_free(struct lst *l);
 /* l's counts: those of its processes, ended, serving and draining. */
 void nl_lst_counters(const struct nl_sup *s, const struct lst *l,
                      struct nl_counters *c);
-
-/* The master, once a serving process has ended: gives back to the
- * listener's gate the idle place a prefork process held (it may have been
- * killed while waiting for a connection). */
-void nl_pool_give_back(struct nl_counters *gate,
-                       const struct nl_counters *slot);
 
 /* Sessions open in every serving and draining process. */
 unsigned long long nl_sup_active(const struct nl_sup *s);

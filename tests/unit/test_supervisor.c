@@ -2,8 +2,9 @@
  * test_supervisor.c - the supervisor with fake serving processes: real
  * fork()ed children that exit with a given status or wait for SIGTERM,
  * set in place of those spawn() would start (which would run handlers).
- * Reaping, the back-off, the start-up failure, drains, the stop and the
- * events the supervisor tells its owner.  Every wait is bounded.
+ * Reaping, the back-off, the start-up failure, a prefork pool's extras
+ * (pool.c), drains, the stop and the events the supervisor tells its
+ * owner.  Every wait is bounded.
  */
 #include "config.h"
 
@@ -21,6 +22,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "pool.h"
 #include "stats.h"
 #include "supervisor.h"
 #include "util.h"
