@@ -106,6 +106,9 @@ struct nl_conf {
 /* Workers a prefork or threads pool may grow to (Apache's
  * MaxRequestWorkers), or `workers` when that is more. */
 #define NL_DEFAULT_MAX_WORKERS      256
+/* Seconds a worker past `workers` stays idle before it ends (prefork and
+ * threads; netlabd.conf(5) says it). */
+#define NL_POOL_IDLE_EXIT           10
 
 /*
  * Reads and validates `file`.  Returns the configuration, or NULL after

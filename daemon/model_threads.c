@@ -7,7 +7,7 @@
  * when a connection is queued and no thread is idle to take it, one more
  * starts, up to max_workers, so that a client waits only once that many
  * sessions are open.  A thread past `workers` that finds no work for
- * POOL_IDLE_EXIT seconds ends (the main thread joins it), so a burst
+ * NL_POOL_IDLE_EXIT seconds ends (the main thread joins it), so a burst
  * leaves no threads behind.  The queue never holds more than
  * max_connections: a connection is admitted (counted against
  * max_connections, queued or served) or closed at once and counted as
@@ -44,9 +44,6 @@
 #include "session.h"
 #include "stats.h"
 #include "util.h"
-
-/* Seconds a thread past `workers` waits for work before it ends. */
-#define POOL_IDLE_EXIT 10
 
 struct pending {
     struct nl_conn conn;
@@ -92,7 +89,8 @@ note_running(struct pool *p)
                      __ATOMIC_RELAXED);
 }
 
-/* Waits for work; a thread past `min` gives up after POOL_IDLE_EXIT s.
+/* Waits for work; a thread past `min` gives up after NL_POOL_IDLE_EXIT
+ * seconds.
  * Returns 1 when w is to end (its place marked T_ENDED), 0 otherwise.
  * Under the pool's lock. */
 static int
@@ -105,7 +103,7 @@ wait_for_work(struct pool *p, struct worker *w)
         return 0;
     }
     clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += POOL_IDLE_EXIT;
+    until.tv_sec += NL_POOL_IDLE_EXIT;
     while (p->count == 0 && !p->stopping)
         if (pthread_cond_timedwait(&p->more, &p->lock, &until) == ETIMEDOUT)
             break;

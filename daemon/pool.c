@@ -3,7 +3,8 @@
  * have places for max_workers (struct lst's procs); the first `workers`
  * always run, the others are extras, started when a worker takes the last
  * idle place (it says 'G' on its status pipe, supervisor.c passes it on
- * here) and asked to end (SIGTERM) once idle for POOL_IDLE_EXIT seconds.
+ * here) and asked to end (SIGTERM) once idle for NL_POOL_IDLE_EXIT
+ * seconds.
  * The processes count themselves idle in the listener's gate and their
  * slot (model_prefork.c); the master writes the number running into the
  * gate, which the processes hold against max_workers before they count a
@@ -24,10 +25,6 @@
 #include "supervisor.h"
 #include "transport.h"
 #include "util.h"
-
-/* Seconds a prefork process past `workers` may stay idle before it is
- * asked to end (as model_threads.c's threads). */
-#define POOL_IDLE_EXIT 10
 
 void
 nl_pool_give_back(struct nl_counters *gate, const struct nl_counters *slot)
@@ -102,13 +99,13 @@ nl_pool_grow(struct lst *l)
                     &l->gate->busy_logged_ms, backlog);
 }
 
-/* Asks the extras of l that stayed idle for POOL_IDLE_EXIT to end, so
+/* Asks the extras of l that stayed idle for NL_POOL_IDLE_EXIT to end, so
  * that no more than `workers` stay; grows l should a 'G' have been
  * missed. */
 static void
 pool_check(struct lst *l, double now)
 {
-    uint64_t since, limit = (uint64_t)((now - POOL_IDLE_EXIT) * 1000);
+    uint64_t since, limit = (uint64_t)((now - NL_POOL_IDLE_EXIT) * 1000);
 
     for (int j = l->nbase; j < l->nprocs; j++) {
         struct proc *pr = &l->procs[j];
@@ -119,7 +116,7 @@ pool_check(struct lst *l, double now)
         if (since == 0 || since > limit)
             continue;
         nl_debug(l->lc->name, "serving process %ld idle for %d s: ending it",
-                 (long)pr->pid, POOL_IDLE_EXIT);
+                 (long)pr->pid, NL_POOL_IDLE_EXIT);
         pr->retiring = 1;
         kill(pr->pid, SIGTERM);
     }
