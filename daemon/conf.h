@@ -176,8 +176,9 @@ int nl_model_grows(enum nl_model_kind m);
 /* 1 when each worker of the model is a serving process (prefork). */
 int nl_model_worker_procs(enum nl_model_kind m);
 
-/* The most serving processes a listener may run: max_workers for prefork,
- * otherwise 1. */
+/* The most serving processes a listener may run: max_workers for prefork
+ * on a stream transport, workers for prefork on a datagram one, otherwise
+ * 1. */
 int nl_model_max_procs(const struct nl_listener_conf *lc);
 
 /*

@@ -90,9 +90,8 @@ note_running(struct pool *p)
 }
 
 /* Waits for work; a thread past `min` gives up after NL_POOL_IDLE_EXIT
- * seconds.
- * Returns 1 when w is to end (its place marked T_ENDED), 0 otherwise.
- * Under the pool's lock. */
+ * seconds.  Returns 1 when w is to end (its place marked T_ENDED), 0
+ * otherwise.  Under the pool's lock. */
 static int
 wait_for_work(struct pool *p, struct worker *w)
 {

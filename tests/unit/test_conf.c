@@ -939,6 +939,9 @@ test_models(void **state)
     lc.model = NL_MODEL_PREFORK; /* one process per worker */
     assert_int_equal(nl_model_procs(&lc), 6);
     assert_int_equal(nl_model_max_procs(&lc), 9);
+    lc.transport = NL_TRANSPORT_UDP; /* datagrams: no growth */
+    assert_int_equal(nl_model_max_procs(&lc), 6);
+    lc.transport = NL_TRANSPORT_TCP;
     assert_true(nl_model_grows(lc.model));
     assert_true(nl_model_worker_procs(lc.model));
     lc.model = NL_MODEL_THREADS;
