@@ -5,7 +5,7 @@ on one daemon, each on a listener of its own (workers = 2):
 
 - with the default max_workers, PERSISTENT clients that all stay
   connected each get their round trip answered, and status shows
-  workers_running grown past workers;
+  workers_running grown past workers (prefork on a unix socket too);
 - on a listener with max_workers = 3, six persistent clients: the first
   three are answered, the others wait, and status (connections_waited)
   and the log ("all 3 workers busy") say so; once the first three close,
@@ -40,7 +40,10 @@ IDLE_EXIT = 10  # POOL_IDLE_EXIT in model_threads.c and supervisor.c
 
 
 def listeners(cap_of_capped):
-    out = []
+    # On a unix socket the master cannot see the backlog: the pool grows
+    # by the workers' 'G' alone.
+    out = [{"name": "prefork-unix", "transport": "unix", "path": "pool.sock",
+            "model": "prefork", "workers": WORKERS, "handler": "echo"}]
     for m in MODELS:
         out.append({"name": m, "transport": "tcp", "model": m,
                     "workers": WORKERS, "handler": "echo"})
@@ -51,8 +54,14 @@ def listeners(cap_of_capped):
 
 
 def connect_all(d, name, n):
-    addr = d.addr(name)[1]
-    return [socket.create_connection(addr, timeout=5) for _ in range(n)]
+    family, addr = d.addr(name)
+    out = []
+    for _ in range(n):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.settimeout(5)
+        s.connect(addr)
+        out.append(s)
+    return out
 
 
 def grow(d, m):
@@ -124,12 +133,12 @@ def shrink(d):
     """Every listener back to `workers` after the idle period, and no
     prefork extra restarted."""
     for m in MODELS:
-        for name in (m, m + "-capped"):
+        for name in (m, m + "-capped") + (("prefork-unix",) if m == "prefork" else ()):
             wait_status(d, name, lambda l: l["workers_running"] == WORKERS,
                         IDLE_EXIT + 8, "workers_running not back to %d" % WORKERS)
     # Prefork: the processes too (the extras were reaped, none restarted).
     kids = d.children()
-    want = 2 * WORKERS + 2  # two prefork listeners, two threads processes
+    want = 3 * WORKERS + 2  # three prefork listeners, two threads processes
     deadline = time.time() + 5
     while len(kids) != want and time.time() < deadline:
         time.sleep(0.1)
@@ -189,6 +198,7 @@ def main():
         for m in MODELS:
             grow(d, m)
             capped(d, m)
+        grow(d, "prefork-unix")
         shrink(d)
         log = d.log()
         check("[error]" not in log and "restarting" not in log,
