@@ -191,6 +191,7 @@ struct clocks {
     double last;    /* when the client was last heard from */
     double stop_at; /* the shutdown deadline, once a stop was asked for */
     int queued;     /* bytes that waited for the session, not yet read */
+    int check_stop; /* the stop pipe may have turned readable */
 };
 
 /* 1 when the session is to end now, idle or past the shutdown deadline
@@ -202,7 +203,7 @@ time_is_up(const struct nl_session_env *env, struct nl_session *s,
     const struct nl_listener_conf *lc = env->lc;
     double now, idle_at;
 
-    if (k->stop_at == 0 && nl_stop_requested())
+    if (k->stop_at == 0 && k->check_stop && nl_stop_requested())
         k->stop_at = stop_deadline(shutdown_timeout);
     now = nl_now();
     /* Not before what waited is read: it may be a whole request, sent in
@@ -251,9 +252,12 @@ nl_serve_stream(const struct nl_session_env *env, struct nl_session *s,
                 int shutdown_timeout, double accepted)
 {
     const struct nl_conn *c = nl_session_conn(s);
-    struct clocks k = {.last = nl_heard_at(c, accepted)};
+    /* The stop is looked at first, then only when poll() says the pipe
+     * turned readable: a poll() of it per message would cost a system
+     * call in four. */
+    struct clocks k = {.last = nl_heard_at(c, accepted), .check_stop = 1};
     struct pollfd p[2];
-    int wait = -1, ev;
+    int wait = -1, ev, n;
 
     /* Input already there arrived while the session waited: it does not
      * restart the clock (on tcp `last` already says when it came). */
@@ -273,7 +277,10 @@ nl_serve_stream(const struct nl_session_env *env, struct nl_session *s,
         p[1].fd = nl_stop_fd();
         p[1].events = POLLIN;
         /* Once stopping, the pipe stays readable: stop watching it. */
-        if (poll(p, k.stop_at > 0 ? 1 : 2, wait) <= 0)
+        n = poll(p, k.stop_at > 0 ? 1 : 2, wait);
+        /* A signal, or the pipe turned readable: look at the stop. */
+        k.check_stop = n == -1 || (k.stop_at == 0 && (p[1].revents & POLLIN));
+        if (n <= 0)
             continue;
         if (on_ready(s, &k, p[0].revents) == -1)
             break;

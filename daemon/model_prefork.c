@@ -158,10 +158,14 @@ prefork_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
     }
     /* One idle worker woken per connection, not all of them. */
     nl_waiter_open(&w, fd);
-    while (!nl_stop_requested()) {
+    /* The stop is looked at when the wait says so (it comes first), not
+     * with a poll() per connection. */
+    for (;;) {
         mark_idle(env);
         if (nl_waiter_wait(&w))
             serve_one(env, fd, shutdown_timeout);
+        else if (nl_stop_requested())
+            break;
     }
     nl_waiter_close(&w);
     mark_busy(env, 0);
