@@ -346,7 +346,11 @@ accept_loop(struct pool *p)
     struct pollfd pf[2] = {{.fd = p->fd, .events = POLLIN},
                            {.fd = nl_stop_fd(), .events = POLLIN}};
 
-    while (!nl_stop_requested()) {
+    int check_stop = 1, n;
+
+    /* The stop is looked at first, then when poll() says the pipe turned
+     * readable (or a signal came), not with a poll() per connection. */
+    while (!(check_stop && nl_stop_requested())) {
         struct pending c;
         int wait = accept_wait(p);
 
@@ -355,7 +359,9 @@ accept_loop(struct pool *p)
             sweep(p);
             continue;
         }
-        if (poll(pf, 2, wait) <= 0 || !(pf[0].revents & POLLIN))
+        n = poll(pf, 2, wait);
+        check_stop = n == -1 || (pf[1].revents & POLLIN);
+        if (n <= 0 || !(pf[0].revents & POLLIN))
             continue;
         switch (
             nl_session_accept(p->env, p->fd, &c.conn, &c.peer, &c.peer_len)) {
