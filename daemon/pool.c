@@ -74,7 +74,7 @@ nl_pool_grow(struct lst *l)
     unsigned backlog;
     int want, starting = 0, full = 1;
 
-    if (l->sup->stopping || !l->sup->started_up ||
+    if (l->sup->stopping || !l->sup->started_up || l->gate == NULL ||
         __atomic_load_n(&l->gate->workers_idle, __ATOMIC_RELAXED) > 0)
         return;
     backlog = nl_transport_backlog(l->lc, l->sk.fd);
@@ -105,7 +105,7 @@ nl_pool_grow(struct lst *l)
 static void
 pool_check(struct lst *l, double now)
 {
-    uint64_t since, limit = (uint64_t)((now - NL_POOL_IDLE_EXIT) * 1000);
+    uint64_t since;
 
     for (int j = l->nbase; j < l->nprocs; j++) {
         struct proc *pr = &l->procs[j];
@@ -113,7 +113,7 @@ pool_check(struct lst *l, double now)
         if (pr->pid == 0 || pr->retiring || !pr->ready)
             continue;
         since = __atomic_load_n(&pr->slot->idle_since_ms, __ATOMIC_RELAXED);
-        if (since == 0 || since > limit)
+        if (since == 0 || now * 1000 - (double)since < NL_POOL_IDLE_EXIT * 1000)
             continue;
         nl_debug(l->lc->name, "serving process %ld idle for %d s: ending it",
                  (long)pr->pid, NL_POOL_IDLE_EXIT);
