@@ -136,8 +136,7 @@ nl_model_max_procs(const struct nl_listener_conf *lc)
     if (model(lc->model) == NULL || !model(lc->model)->worker_procs)
         return 1;
     /* A datagram holds no worker for long: such a pool does not grow. */
-    return nl_transport_is_dgram(lc->transport) ? lc->workers
-                                                : lc->max_workers;
+    return nl_transport_is_dgram(lc->transport) ? lc->workers : lc->max_workers;
 }
 
 int

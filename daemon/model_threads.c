@@ -68,7 +68,7 @@ struct pool {
     int fd;
     int shutdown_timeout;
     pthread_mutex_t lock;
-    pthread_cond_t more; /* on CLOCK_MONOTONIC, as nl_now() */
+    pthread_cond_t more;   /* on CLOCK_MONOTONIC, as nl_now() */
     struct pending *queue; /* a ring of max_connections entries */
     size_t head, count, cap;
     struct worker *workers; /* max of them, allocated once */
@@ -407,8 +407,8 @@ pool_init(struct pool *p, const struct nl_session_env *env, int fd,
     p->cap = (size_t)env->lc->max_connections;
     p->queue = nl_xcalloc(p->cap, sizeof(*p->queue));
     p->min = env->lc->workers;
-    p->max = dgram || env->lc->max_workers < p->min ? p->min
-                                                    : env->lc->max_workers;
+    p->max =
+        dgram || env->lc->max_workers < p->min ? p->min : env->lc->max_workers;
     p->workers = nl_xcalloc((size_t)p->max, sizeof(*p->workers));
     for (int i = 0; i < p->max; i++)
         p->workers[i].p = p;

@@ -95,8 +95,8 @@ nl_pool_grow(struct lst *l)
     /* The processes count a wait once they take the connection; the log
      * says it while it lasts. */
     if (full && starting == 0 && backlog > 0)
-        nl_wait_log(l->lc->name, l->lc->max_workers,
-                    &l->gate->busy_logged_ms, backlog);
+        nl_wait_log(l->lc->name, l->lc->max_workers, &l->gate->busy_logged_ms,
+                    backlog);
 }
 
 /* Asks the extras of l that stayed idle for NL_POOL_IDLE_EXIT to end, so
