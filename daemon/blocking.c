@@ -167,8 +167,8 @@ nl_wait_log(const char *name, int max_workers, uint64_t *logged_ms,
         !__atomic_compare_exchange_n(at, &last, now, 0, __ATOMIC_RELAXED,
                                      __ATOMIC_RELAXED))
         return;
-    nl_warnx(name, "all %d workers busy; %zu connection%s waiting",
-             max_workers, waiting, waiting == 1 ? "" : "s");
+    nl_warnx(name, "all %d workers busy; %zu connection%s waiting", max_workers,
+             waiting, waiting == 1 ? "" : "s");
 }
 
 void
@@ -290,8 +290,7 @@ nl_serve_stream(const struct nl_session_env *env, struct nl_session *s,
 void
 nl_waiter_open(struct nl_waiter *w, int fd)
 {
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
-                             .data.fd = fd};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = fd};
 
     w->fd = fd;
     /* Without it (an old kernel: EINVAL, or no descriptor left), poll()

@@ -10,11 +10,11 @@
  * a worker that takes the last idle place says 'G' on its status pipe
  * and pool.c starts more, up to max_workers; an extra (past `workers`)
  * that pool.c asked to end once idle is neither logged as a failure nor
- * restarted, nor is one that failed (the pool grows again when it must).  Counters live in shared
- * memory (stats.c); the supervisor folds in those of ended processes.
- * After a reload (reload.c), serving processes of older generations drain
- * (drain.c): they are listed in status and killed if they outstay
- * shutdown_timeout.
+ * restarted, nor is one that failed (the pool grows again when it must).
+ * Counters live in shared memory (stats.c); the supervisor folds in those
+ * of ended processes.  After a reload (reload.c), serving processes of
+ * older generations drain (drain.c): they are listed in status and killed
+ * if they outstay shutdown_timeout.
  *
  * It calls neither master.c nor reload.c: what they must know (every
  * listener serves, start-up failed, a drain stopped accepting or ended,
@@ -103,7 +103,6 @@ nl_lst_ready(const struct lst *l)
             return 0;
     return 1;
 }
-
 
 static void
 check_started(struct nl_sup *s)
@@ -274,8 +273,8 @@ reaped(struct proc *pr, int status)
     nl_describe_status(status, how, sizeof(how));
     pr->pid = 0;
     nl_pool_note(l);
-    if (s->stopping || (pr->retiring && WIFEXITED(status) &&
-                        WEXITSTATUS(status) == 0)) {
+    if (s->stopping ||
+        (pr->retiring && WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         nl_debug(l->lc->name, "serving process %s", how);
         return;
     }

@@ -47,9 +47,9 @@ struct lst {
     struct nl_socket sk;
     struct nl_counters *gate; /* gate->active: sessions open, all procs */
     struct nl_counters kept;  /* counts of ended serving processes */
-    struct proc *procs; /* nprocs of them, allocated once */
-    int nprocs; /* prefork: max_workers; otherwise 1 */
-    int nbase;  /* prefork: workers, always running; otherwise 1 */
+    struct proc *procs;       /* nprocs of them, allocated once */
+    int nprocs;               /* prefork: max_workers; otherwise 1 */
+    int nbase;                /* prefork: workers, always running; else 1 */
 };
 
 /* A serving process of an older generation, finishing its sessions. */
