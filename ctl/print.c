@@ -139,9 +139,26 @@ fmt_bytes_value(const struct json_object *v, char *out, size_t size)
     fmt_uint_value(v, out, size, fmt_bytes);
 }
 
+/* A listener's workers: "running/max" for a pool that grows (prefork,
+ * threads), as `workers` otherwise (libev, or an older daemon). */
+static void
+fmt_workers_row(const struct json_object *row, char *out, size_t size)
+{
+    const char *model = nl_answer_string(nl_answer_get(row, "model"));
+    uint64_t running, max;
+
+    if (model != NULL && strcmp(model, "libev") != 0 &&
+        nl_answer_uint(nl_answer_get(row, "workers_running"), &running) == 0 &&
+        nl_answer_uint(nl_answer_get(row, "max_workers"), &max) == 0)
+        snprintf(out, size, "%llu/%llu", (unsigned long long)running,
+                 (unsigned long long)max);
+    else
+        fmt_plain(nl_answer_get(row, "workers"), out, size);
+}
+
 struct column {
     const char *title;
-    const char *key;
+    const char *key; /* NULL: fmt is given the whole row */
     int right; /* numbers align right */
     void (*fmt)(const struct json_object *, char *, size_t);
 };
@@ -171,6 +188,12 @@ print_cell(const char *s, size_t width, int right, int last)
     printf("%s", last ? "\n" : "  ");
 }
 
+static const struct json_object *
+cell_value(const struct json_object *row, const char *key)
+{
+    return key != NULL ? nl_answer_get(row, key) : row;
+}
+
 /* Prints the objects of array rows as a table; cells are formatted twice
  * (for widths, then to print) rather than stored. */
 static void
@@ -186,7 +209,7 @@ print_table(const struct column *cols, size_t ncols,
             const struct json_object *row = nl_answer_index(rows, r);
             size_t w;
 
-            cols[c].fmt(nl_answer_get(row, cols[c].key), cell, sizeof(cell));
+            cols[c].fmt(cell_value(row, cols[c].key), cell, sizeof(cell));
             if ((w = display_width(cell)) > width[c])
                 width[c] = w;
         }
@@ -197,7 +220,7 @@ print_table(const struct column *cols, size_t ncols,
         const struct json_object *row = nl_answer_index(rows, r);
 
         for (size_t c = 0; c < ncols; c++) {
-            cols[c].fmt(nl_answer_get(row, cols[c].key), cell, sizeof(cell));
+            cols[c].fmt(cell_value(row, cols[c].key), cell, sizeof(cell));
             print_cell(cell, width[c], cols[c].right, c + 1 == ncols);
         }
     }
@@ -208,7 +231,7 @@ static const struct column listener_cols[] = {
     {"TRANSPORT", "transport", 0, fmt_plain},
     {"ADDRESS", "address", 0, fmt_plain},
     {"MODEL", "model", 0, fmt_plain},
-    {"WORKERS", "workers", 1, fmt_plain},
+    {"WORKERS", NULL, 1, fmt_workers_row},
     {"HANDLER", "handler", 0, fmt_plain},
     {"ACTIVE", "connections_active", 1, fmt_count_value},
     {"TOTAL", "connections_total", 1, fmt_count_value},

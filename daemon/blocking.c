@@ -7,6 +7,14 @@
  * deadline are poll timeouts rather than timers.  The stop pipe is never
  * read: once written it stays readable, which is exactly "stopping".
  *
+ * Where several threads or processes wait for one shared socket (the
+ * datagrams of threads and prefork, prefork's accept), each waits in an
+ * epoll instance of its own that holds the socket with EPOLLEXCLUSIVE:
+ * the kernel then wakes one of the idle ones per arrival instead of all
+ * of them, a herd that cost eight wake-ups per datagram and collapsed
+ * throughput when the clients shared the cores.  The stop pipe is in
+ * each instance without it, so a stop still wakes them all.
+ *
  * What a session waits for is the session's to say (nl_session_events()),
  * as under libev, and what the kernel knows of a client's silence is the
  * transport's (nl_conn_silent_for()); this file reads no session field.
@@ -20,6 +28,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -145,21 +154,29 @@ nl_heard_at(const struct nl_conn *c, double fallback)
 }
 
 void
-nl_wait_begins(const struct nl_session_env *env, size_t waiting)
+nl_wait_log(const char *name, int max_workers, uint64_t *logged_ms,
+            size_t waiting)
 {
     static uint64_t own; /* without a shared gate (unit tests) */
-    uint64_t *at = env->busy_logged_ms != NULL ? env->busy_logged_ms : &own;
+    uint64_t *at = logged_ms != NULL ? logged_ms : &own;
     uint64_t now = (uint64_t)(nl_now() * 1000);
     uint64_t last = __atomic_load_n(at, __ATOMIC_RELAXED);
 
-    nl_count_add(env->ctr, waited, 1);
     /* The first process to move the mark logs; the others keep quiet. */
     if ((last != 0 && now - last < 1000) ||
         !__atomic_compare_exchange_n(at, &last, now, 0, __ATOMIC_RELAXED,
                                      __ATOMIC_RELAXED))
         return;
-    nl_warnx(env->lc->name, "all %d workers busy; %zu connection%s waiting",
-             env->lc->workers, waiting, waiting == 1 ? "" : "s");
+    nl_warnx(name, "all %d workers busy; %zu connection%s waiting", max_workers,
+             waiting, waiting == 1 ? "" : "s");
+}
+
+void
+nl_wait_begins(const struct nl_session_env *env, size_t waiting)
+{
+    nl_count_add(env->ctr, waited, 1);
+    nl_wait_log(env->lc->name, env->lc->max_workers, env->busy_logged_ms,
+                waiting);
 }
 
 void
@@ -174,6 +191,7 @@ struct clocks {
     double last;    /* when the client was last heard from */
     double stop_at; /* the shutdown deadline, once a stop was asked for */
     int queued;     /* bytes that waited for the session, not yet read */
+    int check_stop; /* the stop pipe may have turned readable */
 };
 
 /* 1 when the session is to end now, idle or past the shutdown deadline
@@ -185,7 +203,7 @@ time_is_up(const struct nl_session_env *env, struct nl_session *s,
     const struct nl_listener_conf *lc = env->lc;
     double now, idle_at;
 
-    if (k->stop_at == 0 && nl_stop_requested())
+    if (k->stop_at == 0 && k->check_stop && nl_stop_requested())
         k->stop_at = stop_deadline(shutdown_timeout);
     now = nl_now();
     /* Not before what waited is read: it may be a whole request, sent in
@@ -234,9 +252,12 @@ nl_serve_stream(const struct nl_session_env *env, struct nl_session *s,
                 int shutdown_timeout, double accepted)
 {
     const struct nl_conn *c = nl_session_conn(s);
-    struct clocks k = {.last = nl_heard_at(c, accepted)};
+    /* The stop is looked at first, then only when poll() says the pipe
+     * turned readable: a poll() of it per message would cost a system
+     * call in four. */
+    struct clocks k = {.last = nl_heard_at(c, accepted), .check_stop = 1};
     struct pollfd p[2];
-    int wait = -1, ev;
+    int wait = -1, ev, n;
 
     /* Input already there arrived while the session waited: it does not
      * restart the clock (on tcp `last` already says when it came). */
@@ -256,7 +277,10 @@ nl_serve_stream(const struct nl_session_env *env, struct nl_session *s,
         p[1].fd = nl_stop_fd();
         p[1].events = POLLIN;
         /* Once stopping, the pipe stays readable: stop watching it. */
-        if (poll(p, k.stop_at > 0 ? 1 : 2, wait) <= 0)
+        n = poll(p, k.stop_at > 0 ? 1 : 2, wait);
+        /* A signal, or the pipe turned readable: look at the stop. */
+        k.check_stop = n == -1 || (k.stop_at == 0 && (p[1].revents & POLLIN));
+        if (n <= 0)
             continue;
         if (on_ready(s, &k, p[0].revents) == -1)
             break;
@@ -264,15 +288,72 @@ nl_serve_stream(const struct nl_session_env *env, struct nl_session *s,
 }
 
 void
+nl_waiter_open(struct nl_waiter *w, int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = fd};
+
+    w->fd = fd;
+    /* Without it (an old kernel: EINVAL, or no descriptor left), poll()
+     * does the same, with the herd. */
+    if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+        return;
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) == -1)
+        goto fallback;
+    ev.events = EPOLLIN;
+    ev.data.fd = nl_stop_fd();
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, ev.data.fd, &ev) == 0)
+        return;
+fallback:
+    close(w->ep);
+    w->ep = -1;
+}
+
+int
+nl_waiter_wait(struct nl_waiter *w)
+{
+    struct epoll_event ev[2];
+    struct pollfd p[2] = {{.fd = w->fd, .events = POLLIN},
+                          {.fd = nl_stop_fd(), .events = POLLIN}};
+
+    int n, input = 0;
+
+    /* A stop first: under a steady load the socket is never quiet. */
+    if (w->ep == -1)
+        return poll(p, 2, -1) > 0 && !p[1].revents && (p[0].revents & POLLIN);
+    n = epoll_wait(w->ep, ev, 2, -1);
+    for (int i = 0; i < n; i++) {
+        if (ev[i].data.fd != w->fd)
+            return 0;
+        input = (ev[i].events & EPOLLIN) != 0;
+    }
+    return input;
+}
+
+void
+nl_waiter_close(struct nl_waiter *w)
+{
+    /* The socket is still open in other processes: the instance would
+     * go on reporting it, so it goes before its descriptor is reused. */
+    if (w->ep != -1)
+        close(w->ep);
+    w->ep = -1;
+}
+
+void
 nl_serve_datagrams(const struct nl_session_env *env, int fd)
 {
     char *buf = nl_xmalloc(NL_DGRAM_MAX);
-    struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
-                          {.fd = nl_stop_fd(), .events = POLLIN}};
+    struct nl_waiter w;
 
-    while (!nl_stop_requested()) {
-        if (poll(p, 2, -1) > 0 && (p[0].revents & POLLIN))
+    nl_waiter_open(&w, fd);
+    /* The stop is looked at only when the wait says there is no input: a
+     * poll() of the pipe per datagram would double the system calls. */
+    for (;;) {
+        if (nl_waiter_wait(&w))
             nl_session_recv_datagram(env, fd, buf);
+        else if (nl_stop_requested())
+            break;
     }
+    nl_waiter_close(&w);
     free(buf);
 }

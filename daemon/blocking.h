@@ -7,6 +7,9 @@
 #ifndef NL_BLOCKING_H
 #define NL_BLOCKING_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct nl_conn;
 struct nl_session;
 struct nl_session_env;
@@ -59,16 +62,42 @@ double nl_heard_at(const struct nl_conn *c, double fallback);
 /*
  * Counts a connection that has to wait for a free worker (status's
  * connections_waited) and logs "all N workers busy; M connections
- * waiting", at most once a second per listener, whatever the number of
- * serving processes.
+ * waiting", N being max_workers (the pool is full: it waits only then),
+ * at most once a second per listener, whatever the number of serving
+ * processes.
  */
 void nl_wait_begins(const struct nl_session_env *env, size_t waiting);
+
+/* The log line of nl_wait_begins() alone, for the master, which sees a
+ * full prefork pool with connections in the backlog; logged_ms is the
+ * listener's gate's busy_logged_ms, or NULL. */
+void nl_wait_log(const char *name, int max_workers, uint64_t *logged_ms,
+                 size_t waiting);
 
 /* Notes that a connection waited `seconds` for a worker (status's
  * longest_wait_ms). */
 void nl_wait_ends(const struct nl_session_env *env, double seconds);
 
-/* Receives and answers datagrams on fd until a stop is asked for. */
+/*
+ * A wait for input on a socket that other threads or processes wait for
+ * too (a shared datagram or listening socket): of the idle waiters, the
+ * kernel wakes one per arrival (EPOLLEXCLUSIVE), not all; a stop wakes
+ * all.  After nl_stop_init().
+ */
+struct nl_waiter {
+    int fd;
+    int ep; /* its epoll instance; -1: poll() (without EPOLLEXCLUSIVE) */
+};
+
+void nl_waiter_open(struct nl_waiter *w, int fd);
+/* Waits until fd has input (1), or a stop was asked for or a signal came
+ * (0: a stop comes first, input or not). */
+int nl_waiter_wait(struct nl_waiter *w);
+/* Closes the epoll instance; fd is the caller's. */
+void nl_waiter_close(struct nl_waiter *w);
+
+/* Receives and answers datagrams on fd until a stop is asked for, woken
+ * one reader per datagram (struct nl_waiter). */
 void nl_serve_datagrams(const struct nl_session_env *env, int fd);
 
 #endif /* NL_BLOCKING_H */

@@ -21,6 +21,7 @@
 #include "control.h"
 #include "json.h"
 #include "log.h"
+#include "pool.h"
 #include "master_int.h"
 #include "reload.h"
 #include "stats.h"
@@ -63,6 +64,8 @@ listener_json(struct nl_json *j, const struct nl_sup *s, const struct lst *l)
     nl_json_str(j, "address", l->sk.address);
     nl_json_str(j, "model", nl_model_name(l->lc->model));
     nl_json_int(j, "workers", l->lc->workers);
+    nl_json_int(j, "max_workers", l->lc->max_workers);
+    nl_json_int(j, "workers_running", nl_lst_workers_running(l));
     nl_json_str(j, "handler", l->lc->handler);
     counters_json(j, &c);
     nl_json_bool(j, "serving", nl_lst_ready(l));

@@ -109,6 +109,36 @@ read_members(struct lparse *lp, const config_setting_t *g)
     }
 }
 
+/*
+ * max_workers, once workers is known: given, it must be at least workers,
+ * and only a pool that grows (prefork, threads) has a use for it; left
+ * out, it is the default or workers, whichever is more (a config with
+ * workers = 300 must not start failing), and under libev it is workers.
+ */
+static void
+check_pool(struct lparse *lp, const config_setting_t *g)
+{
+    const struct key *k = find_key("max_workers", KF_LISTENER);
+    const config_setting_t *m = config_setting_get_member(g, "max_workers");
+    struct nl_listener_conf *lc = lp->lc;
+
+    if (!lp->seen[k - nl_conf_keys]) {
+        if (!nl_model_grows(lc->model) || lc->max_workers < lc->workers)
+            lc->max_workers = lc->workers;
+    } else if (m == NULL || lc->max_workers == 0) {
+        return; /* a bad value, already reported */
+    } else if (!nl_model_grows(lc->model)) {
+        nl_conf_error(lp->p, m, lp->label, k->name,
+                      "only valid for the prefork and threads models (%s "
+                      "workers serve many sessions each and do not grow)",
+                      nl_model_name(lc->model));
+    } else if (lc->max_workers < lc->workers) {
+        nl_conf_error(lp->p, m, lp->label, k->name,
+                      "%d is less than workers (%d)", lc->max_workers,
+                      lc->workers);
+    }
+}
+
 /* Reports missing keys and fills in defaults for the keys not given. */
 static void
 fill_listener(struct lparse *lp, const config_setting_t *g)
@@ -136,6 +166,7 @@ fill_listener(struct lparse *lp, const config_setting_t *g)
     }
     if (lc->options == NULL)
         lc->options_line = lc->line;
+    check_pool(lp, g);
 }
 
 static void

@@ -61,6 +61,7 @@ struct nl_listener_conf {
     int mode_set;  /* 1 when `mode` was given */
     enum nl_model_kind model;
     int workers;
+    int max_workers; /* prefork, threads: the pool's cap; libev: workers */
     char *handler;            /* as configured */
     char *handler_path;       /* resolved path of the .so */
     struct stat handler_stat; /* the .so when the config was read */
@@ -102,6 +103,12 @@ struct nl_conf {
 #define NL_DEFAULT_WORKERS_PREFORK  4
 #define NL_DEFAULT_WORKERS_THREADS  8
 #define NL_DEFAULT_WORKERS_LIBEV    1
+/* Workers a prefork or threads pool may grow to (Apache's
+ * MaxRequestWorkers), or `workers` when that is more. */
+#define NL_DEFAULT_MAX_WORKERS      256
+/* Seconds a worker past `workers` stays idle before it ends (prefork and
+ * threads; netlabd.conf(5) says it). */
+#define NL_POOL_IDLE_EXIT           10
 
 /*
  * Reads and validates `file`.  Returns the configuration, or NULL after
@@ -161,6 +168,18 @@ int nl_model_default_workers(enum nl_model_kind m);
 /* How many serving processes a listener needs: its workers for prefork,
  * where each worker is a process; 1 for the models of one process. */
 int nl_model_procs(const struct nl_listener_conf *lc);
+
+/* 1 when the model's pool grows past `workers` up to max_workers under
+ * load (prefork, threads); libev's event loops each serve many sessions. */
+int nl_model_grows(enum nl_model_kind m);
+
+/* 1 when each worker of the model is a serving process (prefork). */
+int nl_model_worker_procs(enum nl_model_kind m);
+
+/* The most serving processes a listener may run: max_workers for prefork
+ * on a stream transport, workers for prefork on a datagram one, otherwise
+ * 1. */
+int nl_model_max_procs(const struct nl_listener_conf *lc);
 
 /*
  * Writes the listener's address as status shows it: "127.0.0.1:7001",

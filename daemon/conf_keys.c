@@ -107,6 +107,11 @@ static const struct key keys[] = {
     {.name = "workers", .type = KT_INT, .flags = KF_LISTENER | KF_BY_MODEL,
      .off = LST(workers), .min = 1, .max = 1024, .change = NL_CHANGE_RESPAWN,
      .doc = "processes (prefork), threads (threads) or event loops (libev)"},
+    /* After workers: conf.c checks it against workers, and defaults it. */
+    {.name = "max_workers", .type = KT_INT, .flags = KF_LISTENER,
+     .off = LST(max_workers), .min = 1, .max = 1024,
+     .def = NL_DEFAULT_MAX_WORKERS, .change = NL_CHANGE_RESPAWN,
+     .doc = "prefork, threads: the most workers the pool grows to"},
     {.name = "handler", .type = KT_HANDLER,
      .flags = KF_LISTENER | KF_REQUIRED, .off = LST(handler),
      .change = NL_CHANGE_RESPAWN, /* compared as the file it names */

@@ -2,7 +2,8 @@
  * conf_kinds.c - the transports and the models netlabd knows, one table
  * each.  A transport's entry says its name and what kind of socket it is
  * (datagrams or a stream, unix or inet); a model's its name, its default
- * `workers` and whether each worker is a process of its own.  Everything
+ * `workers`, whether each worker is a process of its own and whether its
+ * pool grows up to max_workers.  Everything
  * else asks these functions instead of switching on a kind, so that a new
  * transport or model is one line here (and its own file behind
  * transport.h or model.h).
@@ -23,6 +24,7 @@ struct model_info {
     const char *name;
     int default_workers;
     int worker_procs; /* 1: each worker is a serving process (prefork) */
+    int grows;        /* 1: one session per worker, the pool grows */
 };
 
 static const struct transport_info transports[] = {
@@ -37,9 +39,11 @@ static const struct transport_info transports[] = {
 static const struct model_info models[] = {
     [NL_MODEL_PREFORK] = {.name = "prefork",
                           .default_workers = NL_DEFAULT_WORKERS_PREFORK,
-                          .worker_procs = 1},
+                          .worker_procs = 1,
+                          .grows = 1},
     [NL_MODEL_THREADS] = {.name = "threads",
-                          .default_workers = NL_DEFAULT_WORKERS_THREADS},
+                          .default_workers = NL_DEFAULT_WORKERS_THREADS,
+                          .grows = 1},
     [NL_MODEL_LIBEV] = {.name = "libev",
                         .default_workers = NL_DEFAULT_WORKERS_LIBEV},
 };
@@ -118,4 +122,25 @@ nl_model_procs(const struct nl_listener_conf *lc)
     return model(lc->model) != NULL && model(lc->model)->worker_procs
                ? lc->workers
                : 1;
+}
+
+int
+nl_model_grows(enum nl_model_kind m)
+{
+    return model(m) != NULL && model(m)->grows;
+}
+
+int
+nl_model_max_procs(const struct nl_listener_conf *lc)
+{
+    if (model(lc->model) == NULL || !model(lc->model)->worker_procs)
+        return 1;
+    /* A datagram holds no worker for long: such a pool does not grow. */
+    return nl_transport_is_dgram(lc->transport) ? lc->workers : lc->max_workers;
+}
+
+int
+nl_model_worker_procs(enum nl_model_kind m)
+{
+    return model(m) != NULL && model(m)->worker_procs;
 }

@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "drain.h"
 #include "log.h"
+#include "pool.h"
 #include "stats.h"
 #include "supervisor.h"
 #include "util.h"
@@ -108,6 +109,7 @@ drain_reaped(struct nl_sup *s, struct drain *d, int status)
     nl_info(d->name, "serving process %ld of generation %u %s after draining",
             (long)d->pid, d->generation, how);
     nl_admit_give_back(d->gate, d->slot);
+    nl_pool_give_back(d->gate, d->slot);
     nl_stats_release(d->slot, l != NULL ? &l->kept : NULL);
     nl_stats_release(d->gate, NULL);
 }

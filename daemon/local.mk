@@ -44,6 +44,8 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/notify.h \
 	%reldir%/pidfile.c \
 	%reldir%/pidfile.h \
+	%reldir%/pool.c \
+	%reldir%/pool.h \
 	%reldir%/plugin_check.c \
 	%reldir%/plugin_check.h \
 	%reldir%/plugins.c \

@@ -1,23 +1,29 @@
 /*
- * model_threads.c - one process, a pool of `workers` threads, blocking I/O
- * per session (blocking.c).
+ * model_threads.c - one process, a pool of threads, blocking I/O per
+ * session (blocking.c).
  *
  * The main thread accepts and queues connections; a worker thread takes
- * one, serves it to its end and takes the next.  The queue never holds
- * more than max_connections: a connection is admitted (counted against
+ * one, serves it to its end and takes the next.  `workers` threads start;
+ * when a connection is queued and no thread is idle to take it, one more
+ * starts, up to max_workers, so that a client waits only once that many
+ * sessions are open.  A thread past `workers` that finds no work for
+ * NL_POOL_IDLE_EXIT seconds ends (the main thread joins it), so a burst
+ * leaves no threads behind.  The queue never holds more than
+ * max_connections: a connection is admitted (counted against
  * max_connections, queued or served) or closed at once and counted as
- * refused, so a flood costs a counter, not memory.  A session that does not
- * move holds its thread until idle_timeout; other sessions go on in the
- * other threads.  On datagram transports every thread receives and answers
- * on the shared socket.
+ * refused, so a flood costs a counter, not memory.  A session that does
+ * not move holds its thread until idle_timeout; other sessions go on in
+ * the other threads.  On datagram transports `workers` threads receive
+ * and answer on the shared socket (blocking.c wakes one per datagram);
+ * the pool does not grow: a datagram holds no thread for long.
  *
  * The idle clock runs from accept, in the queue too: the main thread
  * closes a queued connection whose client has been silent for
  * idle_timeout, and a worker that takes one counts the time it waited.  So
  * clients that connect and say nothing cannot line up in front of a later
  * one for longer than idle_timeout, however few the workers.  A connection
- * queued while every worker is busy is counted (connections_waited) and
- * said in the log, once a second at most.
+ * queued while max_workers threads are busy is counted
+ * (connections_waited) and said in the log, once a second at most.
  */
 #include "config.h"
 
@@ -27,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admit.h"
@@ -35,6 +42,7 @@
 #include "log.h"
 #include "model.h"
 #include "session.h"
+#include "stats.h"
 #include "util.h"
 
 struct pending {
@@ -45,26 +53,79 @@ struct pending {
     int waited;      /* queued while no worker was free */
 };
 
+/* A worker thread's place in the pool: only the main thread starts and
+ * joins them; a thread that ends marks its place ENDED. */
+enum { T_FREE, T_RUNNING, T_ENDED };
+
+struct worker {
+    struct pool *p;
+    pthread_t thread;
+    int state; /* T_*, under the pool's lock */
+};
+
 struct pool {
     const struct nl_session_env *env;
     int fd;
     int shutdown_timeout;
     pthread_mutex_t lock;
-    pthread_cond_t more;
+    pthread_cond_t more;   /* on CLOCK_MONOTONIC, as nl_now() */
     struct pending *queue; /* a ring of max_connections entries */
     size_t head, count, cap;
-    int idle; /* workers waiting in pool_take() */
+    struct worker *workers; /* max of them, allocated once */
+    int min, max;           /* workers, max_workers */
+    int running;            /* threads started and not ending */
+    int ended;              /* places T_ENDED, not joined yet */
+    int idle;               /* workers waiting in pool_take() */
     int stopping;
     double sweep_at; /* main thread: when a queued one may expire, or 0 */
 };
 
-static int
-pool_take(struct pool *p, struct pending *out)
+/* Notes the number of threads running where status reads it.  Under the
+ * pool's lock. */
+static void
+note_running(struct pool *p)
 {
+    __atomic_store_n(&p->env->ctr->workers_running, (uint64_t)p->running,
+                     __ATOMIC_RELAXED);
+}
+
+/* Waits for work; a thread past `min` gives up after NL_POOL_IDLE_EXIT
+ * seconds.  Returns 1 when w is to end (its place marked T_ENDED), 0
+ * otherwise.  Under the pool's lock. */
+static int
+wait_for_work(struct pool *p, struct worker *w)
+{
+    struct timespec until;
+
+    if (p->running <= p->min) {
+        pthread_cond_wait(&p->more, &p->lock);
+        return 0;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += NL_POOL_IDLE_EXIT;
+    while (p->count == 0 && !p->stopping)
+        if (pthread_cond_timedwait(&p->more, &p->lock, &until) == ETIMEDOUT)
+            break;
+    if (p->count > 0 || p->stopping || p->running <= p->min)
+        return 0;
+    p->running--;
+    p->ended++;
+    w->state = T_ENDED;
+    note_running(p);
+    return 1;
+}
+
+/* Takes the next queued connection.  Returns 0, or -1 when the thread is
+ * to end: a stop, or it stayed idle past `workers`. */
+static int
+pool_take(struct pool *p, struct worker *w, struct pending *out)
+{
+    int ending = 0;
+
     pthread_mutex_lock(&p->lock);
     p->idle++;
-    while (p->count == 0 && !p->stopping)
-        pthread_cond_wait(&p->more, &p->lock);
+    while (p->count == 0 && !p->stopping && !ending)
+        ending = wait_for_work(p, w);
     p->idle--;
     if (p->count == 0) {
         pthread_mutex_unlock(&p->lock);
@@ -80,11 +141,12 @@ pool_take(struct pool *p, struct pending *out)
 static void *
 stream_worker(void *arg)
 {
-    struct pool *p = arg;
+    struct worker *w = arg;
+    struct pool *p = w->p;
     struct pending c;
     struct nl_session s;
 
-    while (pool_take(p, &c) == 0) {
+    while (pool_take(p, w, &c) == 0) {
         if (c.waited)
             nl_wait_ends(p->env, nl_now() - c.accepted);
         nl_session_init(&s, p->env, &c.conn, (struct sockaddr *)&c.peer,
@@ -100,7 +162,7 @@ stream_worker(void *arg)
 static void *
 dgram_worker(void *arg)
 {
-    struct pool *p = arg;
+    struct pool *p = ((struct worker *)arg)->p;
 
     nl_serve_datagrams(p->env, p->fd);
     return NULL;
@@ -171,27 +233,110 @@ sweep(struct pool *p)
     p->sweep_at = next;
 }
 
-/* Queues an admitted connection for the workers. */
+/* Joins the threads that ended.  Main thread only. */
+static void
+reap_ended(struct pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    for (int i = 0; i < p->max && p->ended > 0; i++) {
+        if (p->workers[i].state != T_ENDED)
+            continue;
+        /* It has only to return: its place is set as its last act under
+         * the lock. */
+        pthread_mutex_unlock(&p->lock);
+        pthread_join(p->workers[i].thread, NULL);
+        pthread_mutex_lock(&p->lock);
+        p->workers[i].state = T_FREE;
+        p->ended--;
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Starts a worker thread in a free place, already counted in p->running.
+ * Returns 0, or -1 after logging (the count is taken back).  Main thread
+ * only, so no other thread takes or frees a place meanwhile. */
+static int
+start_worker(struct pool *p, void *(*fn)(void *))
+{
+    struct worker *w = NULL;
+    int rc;
+
+    reap_ended(p);
+    for (int i = 0; i < p->max && w == NULL; i++)
+        if (p->workers[i].state == T_FREE)
+            w = &p->workers[i];
+    if (w == NULL) {
+        rc = EAGAIN;
+    } else {
+        /* Before it runs: it may mark its place T_ENDED. */
+        pthread_mutex_lock(&p->lock);
+        w->state = T_RUNNING;
+        pthread_mutex_unlock(&p->lock);
+        rc = pthread_create(&w->thread, NULL, fn, w);
+    }
+    pthread_mutex_lock(&p->lock);
+    if (rc != 0) {
+        p->running--;
+        if (w != NULL)
+            w->state = T_FREE;
+    }
+    note_running(p);
+    pthread_mutex_unlock(&p->lock);
+    if (rc != 0)
+        nl_errx(p->env->lc->name, "cannot start a worker thread: %s",
+                strerror(rc));
+    return rc == 0 ? 0 : -1;
+}
+
+/* Queues an admitted connection for the workers, with one more worker
+ * when none is idle to take it and max_workers allows. */
 static void
 enqueue(struct pool *p, struct pending *c)
 {
     size_t waiting;
-    int idle = p->env->lc->idle_timeout;
+    int idle = p->env->lc->idle_timeout, grow;
 
     c->accepted = nl_now();
     pthread_mutex_lock(&p->lock);
     /* Admission keeps count <= max_connections = cap.  Each queued one
-     * is some idle worker's: past their number, this one waits. */
-    c->waited = p->count >= (size_t)p->idle;
+     * is some idle worker's: past their number, this one needs a new
+     * worker, or waits when the pool is full. */
+    grow = p->count >= (size_t)p->idle && p->running < p->max;
+    c->waited = p->count >= (size_t)p->idle && !grow;
+    if (grow)
+        p->running++;
     p->queue[(p->head + p->count) % p->cap] = *c;
     p->count++;
     waiting = p->count - (size_t)p->idle;
     pthread_cond_signal(&p->more);
     pthread_mutex_unlock(&p->lock);
+    if (grow)
+        start_worker(p, stream_worker);
     if (c->waited)
         nl_wait_begins(p->env, waiting);
     if (idle > 0 && (p->sweep_at == 0 || c->accepted + idle < p->sweep_at))
         p->sweep_at = c->accepted + idle;
+}
+
+/* How long the accept loop may sleep (ms, -1: until woken): until the
+ * next queued connection may expire, and a second at most while threads
+ * past `workers` run, so that those that end are joined soon. */
+static int
+accept_wait(struct pool *p)
+{
+    int wait = -1, extra;
+
+    if (p->sweep_at > 0) {
+        double left = p->sweep_at - nl_now();
+
+        wait = left > 0 ? (int)(left * 1000) + 1 : 0;
+    }
+    pthread_mutex_lock(&p->lock);
+    extra = p->running > p->min || p->ended > 0;
+    pthread_mutex_unlock(&p->lock);
+    if (extra && (wait == -1 || wait > 1000))
+        wait = 1000;
+    return wait;
 }
 
 /* Accepts until a stop is asked for, and expires queued connections. */
@@ -201,20 +346,22 @@ accept_loop(struct pool *p)
     struct pollfd pf[2] = {{.fd = p->fd, .events = POLLIN},
                            {.fd = nl_stop_fd(), .events = POLLIN}};
 
-    while (!nl_stop_requested()) {
+    int check_stop = 1, n;
+
+    /* The stop is looked at first, then when poll() says the pipe turned
+     * readable (or a signal came), not with a poll() per connection. */
+    while (!(check_stop && nl_stop_requested())) {
         struct pending c;
-        int wait = -1;
+        int wait = accept_wait(p);
 
-        if (p->sweep_at > 0) {
-            double left = p->sweep_at - nl_now();
-
-            wait = left > 0 ? (int)(left * 1000) + 1 : 0;
-        }
-        if (p->sweep_at > 0 && wait == 0) {
+        reap_ended(p);
+        if (p->sweep_at > 0 && p->sweep_at <= nl_now()) {
             sweep(p);
             continue;
         }
-        if (poll(pf, 2, wait) <= 0 || !(pf[0].revents & POLLIN))
+        n = poll(pf, 2, wait);
+        check_stop = n == -1 || (pf[1].revents & POLLIN);
+        if (n <= 0 || !(pf[0].revents & POLLIN))
             continue;
         switch (
             nl_session_accept(p->env, p->fd, &c.conn, &c.peer, &c.peer_len)) {
@@ -245,35 +392,59 @@ main_thread(struct pool *p, int dgram)
         poll(&pf, 1, -1);
 }
 
+/* Sets up p for env's listener; the queue and every worker's place are
+ * allocated once. */
+static void
+pool_init(struct pool *p, const struct nl_session_env *env, int fd,
+          int shutdown_timeout, int dgram)
+{
+    pthread_condattr_t ca;
+
+    memset(p, 0, sizeof(*p));
+    p->env = env;
+    p->fd = fd;
+    p->shutdown_timeout = shutdown_timeout;
+    p->cap = (size_t)env->lc->max_connections;
+    p->queue = nl_xcalloc(p->cap, sizeof(*p->queue));
+    p->min = env->lc->workers;
+    p->max =
+        dgram || env->lc->max_workers < p->min ? p->min : env->lc->max_workers;
+    p->workers = nl_xcalloc((size_t)p->max, sizeof(*p->workers));
+    for (int i = 0; i < p->max; i++)
+        p->workers[i].p = p;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->more, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+/* Joins every thread started, those that ended on their own too. */
+static void
+join_all(struct pool *p)
+{
+    for (int i = 0; i < p->max; i++)
+        if (p->workers[i].state != T_FREE)
+            pthread_join(p->workers[i].thread, NULL);
+}
+
 static int
 threads_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
 {
-    int dgram = nl_transport_is_dgram(env->lc->transport);
-    int n = env->lc->workers, started = 0;
-    pthread_t *threads = nl_xcalloc((size_t)n, sizeof(*threads));
+    int dgram = nl_transport_is_dgram(env->lc->transport), ok = 0;
     struct pool p;
 
-    memset(&p, 0, sizeof(p));
-    p.env = env;
-    p.fd = fd;
-    p.shutdown_timeout = shutdown_timeout;
-    p.cap = (size_t)env->lc->max_connections;
-    p.queue = nl_xcalloc(p.cap, sizeof(*p.queue));
-    pthread_mutex_init(&p.lock, NULL);
-    pthread_cond_init(&p.more, NULL);
+    pool_init(&p, env, fd, shutdown_timeout, dgram);
     if (nl_stop_init() == -1 || nl_set_nonblock(fd, 1) == -1)
         goto out;
-    for (; started < n; started++) {
-        int rc = pthread_create(&threads[started], NULL,
-                                dgram ? dgram_worker : stream_worker, &p);
-
-        if (rc != 0) {
-            nl_errx(env->lc->name, "cannot start a worker thread: %s",
-                    strerror(rc));
-            break;
-        }
+    ok = 1;
+    for (int i = 0; i < p.min && ok; i++) {
+        pthread_mutex_lock(&p.lock);
+        p.running++;
+        pthread_mutex_unlock(&p.lock);
+        ok = start_worker(&p, dgram ? dgram_worker : stream_worker) == 0;
     }
-    if (started == n)
+    if (ok)
         main_thread(&p, dgram);
     else
         nl_stop_request(); /* the threads started must not wait for one */
@@ -288,8 +459,7 @@ threads_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
         fd = -1;
         nl_session_stopped_accepting(env);
     }
-    for (int i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
+    join_all(&p);
     if (dgram)
         nl_session_stopped_accepting(env);
 out:
@@ -297,8 +467,8 @@ out:
     pthread_cond_destroy(&p.more);
     pthread_mutex_destroy(&p.lock);
     free(p.queue);
-    free(threads);
-    return started == n ? 0 : -1;
+    free(p.workers);
+    return ok ? 0 : -1;
 }
 
 const struct nl_model_ops nl_model_threads = {

@@ -113,6 +113,7 @@ nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
     env.handler = nl_plugin_handler(plugin);
     env.listener_data = state;
     env.ctr = ctr;
+    /* The gate's `active`; prefork finds the rest of the gate from it. */
     env.gate = &gate->active;
     env.busy_logged_ms = &gate->busy_logged_ms;
     env.notify_fd = ready_fd;

@@ -26,6 +26,20 @@ struct nl_counters {
      * was logged (nl_now() in ms), so that its serving processes together
      * log it at most once a second. */
     uint64_t busy_logged_ms;
+    /* Pools that grow (prefork, threads; i10-pools' block, not summed by
+     * nl_stats_sum()).  In a serving process's slot: the workers it runs
+     * (threads: its threads), how many of them wait idle for a
+     * connection, and since when the process has been idle (nl_now() in
+     * ms, 0 while busy).  In a prefork listener's gate: its processes
+     * idle (the one that takes the last idle place asks the master for
+     * another) and running (the master's count, held against max_workers
+     * by the processes).  grow_asked, in a prefork process's slot: 1
+     * from its 'G' to the master until the master has read it, so that
+     * no more than one is ever in the pipe. */
+    uint64_t workers_running;
+    uint64_t workers_idle;
+    uint64_t idle_since_ms;
+    uint64_t grow_asked;
 };
 
 #define nl_count_add(c, field, n)                                              \

@@ -6,11 +6,15 @@
  * or `workers` for a prefork listener.  It watches them: a serving process
  * that dies is logged with its exit status or signal and started again
  * after a back-off that doubles while it keeps failing, so a handler that
- * crashes at once cannot fork-bomb the machine.  Counters live in shared
- * memory (stats.c); the supervisor folds in those of ended processes.
- * After a reload (reload.c), serving processes of older generations drain
- * (drain.c): they are listed in status and killed if they outstay
- * shutdown_timeout.
+ * crashes at once cannot fork-bomb the machine.  A prefork pool grows:
+ * a worker that takes the last idle place says 'G' on its status pipe
+ * and pool.c starts more, up to max_workers; an extra (past `workers`)
+ * that pool.c asked to end once idle is neither logged as a failure nor
+ * restarted, nor is one that failed (the pool grows again when it must).
+ * Counters live in shared memory (stats.c); the supervisor folds in those
+ * of ended processes.  After a reload (reload.c), serving processes of
+ * older generations drain (drain.c): they are listed in status and killed
+ * if they outstay shutdown_timeout.
  *
  * It calls neither master.c nor reload.c: what they must know (every
  * listener serves, start-up failed, a drain stopped accepting or ended,
@@ -32,6 +36,7 @@
 #include "conf.h"
 #include "drain.h"
 #include "log.h"
+#include "pool.h"
 #include "serve.h"
 #include "stats.h"
 #include "supervisor.h"
@@ -66,7 +71,11 @@ nl_lst_new(struct nl_sup *s, const struct nl_listener_conf *lc)
     l->id = ++s->next_id;
     l->lc = lc;
     l->sk.fd = -1;
-    l->nprocs = nl_model_procs(lc);
+    l->nbase = nl_model_procs(lc);
+    l->nprocs = nl_model_max_procs(lc);
+    if (l->nprocs < l->nbase)
+        l->nprocs = l->nbase;
+    /* Once: libev knows the watchers inside. */
     l->procs = nl_xcalloc((size_t)l->nprocs, sizeof(*l->procs));
     for (int j = 0; j < l->nprocs; j++) {
         l->procs[j].l = l;
@@ -89,7 +98,7 @@ nl_lst_free(struct lst *l)
 int
 nl_lst_ready(const struct lst *l)
 {
-    for (int j = 0; j < l->nprocs; j++)
+    for (int j = 0; j < l->nbase; j++)
         if (!l->procs[j].ready)
             return 0;
     return 1;
@@ -126,8 +135,8 @@ child_close_fds(struct nl_sup *s, struct lst *keep)
     ev_loop_destroy(s->loop);
 }
 
-static void
-spawn(struct proc *pr)
+void
+nl_proc_spawn(struct proc *pr)
 {
     struct lst *l = pr->l;
     struct nl_sup *s = l->sup;
@@ -170,6 +179,9 @@ spawn(struct proc *pr)
     nl_debug(l->lc->name, "serving process %ld started", (long)pid);
     return;
 retry:
+    /* An extra is not retried: the pool grows again when it must. */
+    if (pr - l->procs >= l->nbase)
+        return;
     ev_timer_set(&pr->restart_w, 1.0, 0.0);
     ev_timer_start(s->loop, &pr->restart_w);
 }
@@ -180,8 +192,11 @@ nl_lst_spawn(struct lst *l)
     for (int j = 0; j < l->nprocs; j++) {
         ev_init(&l->procs[j].restart_w, restart_cb);
         l->procs[j].restart_w.data = &l->procs[j];
-        spawn(&l->procs[j]);
     }
+    /* Extras start on demand (nl_pool_grow()). */
+    for (int j = 0; j < l->nbase; j++)
+        nl_proc_spawn(&l->procs[j]);
+    nl_pool_note(l);
 }
 
 static void
@@ -199,6 +214,10 @@ ready_cb(struct ev_loop *loop, ev_io *io, int revents)
         if (c == 'R') {
             pr->ready = 1;
             check_started(pr->l->sup);
+        } else if (c == 'G') {
+            if (pr->slot != NULL) /* it may ask again */
+                __atomic_store_n(&pr->slot->grow_asked, 0, __ATOMIC_RELAXED);
+            nl_pool_grow(pr->l);
         }
         return;
     }
@@ -214,7 +233,7 @@ restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
     struct proc *pr = t->data;
 
     if (!pr->l->sup->stopping && pr->pid == 0)
-        spawn(pr);
+        nl_proc_spawn(pr);
 }
 
 /* Seconds before restarting pr, which just failed: doubles while it keeps
@@ -247,16 +266,21 @@ reaped(struct proc *pr, int status)
         pr->ready_fd = -1;
     }
     nl_admit_give_back(l->gate, pr->slot);
+    nl_pool_give_back(l->gate, pr->slot);
     nl_stats_release(pr->slot, &l->kept);
     pr->slot = NULL;
     pr->ready = 0;
     nl_describe_status(status, how, sizeof(how));
     pr->pid = 0;
-    if (s->stopping) {
+    nl_pool_note(l);
+    if (s->stopping ||
+        (pr->retiring && WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         nl_debug(l->lc->name, "serving process %s", how);
         return;
     }
     nl_errx(l->lc->name, "serving process %s", how);
+    if (pr - l->procs >= l->nbase)
+        return; /* an extra: the pool grows again when it must */
     if (!s->started_up) {
         nl_errx(NULL, "a serving process failed during start-up; stopping");
         TELL(s, start_failed);
@@ -389,6 +413,9 @@ nl_sup_start(struct nl_sup *s, struct ev_loop *loop)
     ev_timer_init(&s->drain_w, nl_drain_timer_cb, 1.0, 1.0);
     s->drain_w.data = s;
     ev_timer_start(loop, &s->drain_w);
+    ev_timer_init(&s->pool_w, nl_pool_timer_cb, 1.0, 1.0);
+    s->pool_w.data = s;
+    ev_timer_start(loop, &s->pool_w);
     for (size_t i = 0; i < s->nlst; i++)
         nl_lst_spawn(s->lst[i]);
     check_started(s);

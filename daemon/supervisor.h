@@ -29,9 +29,11 @@ struct proc {
     struct nl_counters *slot; /* its counters */
     unsigned generation;      /* of the config it was started with */
     int ready;
+    int retiring; /* an idle extra asked to end: not a failure */
     int failures; /* restarts in a row */
     double started;
-    int ready_fd; /* "R" when serving, "S" when it stopped accepting */
+    int ready_fd; /* "R" when serving, "S" when it stopped accepting,
+                     "G" when it took the last idle place (prefork) */
     ev_io ready_w;
     ev_timer restart_w;
 };
@@ -45,8 +47,9 @@ struct lst {
     struct nl_socket sk;
     struct nl_counters *gate; /* gate->active: sessions open, all procs */
     struct nl_counters kept;  /* counts of ended serving processes */
-    struct proc *procs;
-    int nprocs; /* prefork: workers; otherwise 1 */
+    struct proc *procs;       /* nprocs of them, allocated once */
+    int nprocs;               /* prefork: max_workers; otherwise 1 */
+    int nbase;                /* prefork: workers, always running; else 1 */
 };
 
 /* A serving process of an older generation, finishing its sessions. */
@@ -97,6 +100,7 @@ struct nl_sup {
     int log_fd;          /* serving processes log into it; -1: none */
     ev_timer kill_w;
     ev_timer drain_w;
+    ev_timer pool_w; /* prefork pools: ends idle extras */
     struct nl_sup_events ev;
 };
 
@@ -125,10 +129,15 @@ void nl_sup_free(struct nl_sup *s);
 
 /* A new listener with no socket yet (sk.fd -1) and no process. */
 struct lst *nl_lst_new(struct nl_sup *s, const struct nl_listener_conf *lc);
-/* Starts its serving processes. */
+/* Starts its serving processes (a prefork pool's `workers`). */
 void nl_lst_spawn(struct lst *l);
-/* 1 when every serving process of the listener is serving. */
+/* Starts pr's process (or, failing, retries it in a second, unless it is
+ * an extra of a prefork pool). */
+void nl_proc_spawn(struct proc *pr);
+/* 1 when every serving process of the listener is serving (a prefork
+ * pool's `workers`; extras come and go). */
 int nl_lst_ready(const struct lst *l);
+
 /* Turns l's serving processes into drains (SIGTERM) and frees l; its
  * socket is left to the caller. */
 void nl_lst_retire(struct lst *l);

@@ -120,3 +120,8 @@ EXTRA_DIST += %reldir%/test_bench_base.py
 # each kind of trouble, against nlbase and netlabd (bench/nlbench).
 TESTS += %reldir%/test_nlbench.py
 EXTRA_DIST += %reldir%/test_nlbench.py
+
+# Pools that grow: prefork and threads start `workers`, grow up to
+# max_workers under load, and end idle extras (issue 10).
+TESTS += %reldir%/test_pools.py
+EXTRA_DIST += %reldir%/test_pools.py

@@ -184,7 +184,8 @@ def test_fake_status():
                         "time": "2026-11-24T10:00:00Z"},
         "listeners": [
             {"name": "big", "transport": "tcp", "address": "[::1]:7001",
-             "model": "threads", "workers": 8, "handler": "/opt/x.so",
+             "model": "threads", "workers": 8, "max_workers": 256,
+             "workers_running": 12, "handler": "/opt/x.so",
              "connections_active": 12, "connections_total": 123456,
              "connections_refused": 9999, "bytes_in": 5 * 1024 * 1024,
              "bytes_out": 3 * 1024 ** 3 + 1024 ** 3 // 2, "errors": 18446744073709551615,
@@ -206,7 +207,9 @@ def test_fake_status():
                                 "/etc/netlabd.conf:7: unknown key"}
     check(head == want_head, "status header %r, expected %r" % (head, want_head))
     want_rows = [
-        ["big", "tcp", "[::1]:7001", "threads", "8", "/opt/x.so", "12", "123.5k",
+        # A pool that grows: running/max; without those (an older daemon),
+        # workers.
+        ["big", "tcp", "[::1]:7001", "threads", "12/256", "/opt/x.so", "12", "123.5k",
          "9999", "5.0 MiB", "3.5 GiB", "18.4E"],
         ["caf\u00e9", "unix", "/run/x.sock", "prefork", "4", "greeter", "0", "0",
          "0", "1023 B", "1.5 KiB", "0"],

@@ -137,8 +137,9 @@ def main():
     crash_so = os.path.join(TEST_PLUGIN_DIR, "crash.so")
     check(os.path.exists(crash_so), "%s not built (make check builds it)" % crash_so)
     d = CrashDaemon([
+        # A pool that does not grow: the workers counted here are all.
         {"name": CRASHY, "transport": "tcp", "model": "prefork", "workers": WORKERS,
-         "handler": crash_so},
+         "max_workers": WORKERS, "handler": crash_so},
         {"name": CALM, "transport": "tcp", "model": "libev", "handler": "echo"},
     ])
     d.start()

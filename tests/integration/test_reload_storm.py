@@ -1,6 +1,8 @@
 """A storm of reloads under load ends no session and loses no request.
 
-Per model (libev with 2 loops, threads with 4, prefork with 3 workers):
+Per model (libev with 2 loops, threads with 4, prefork with 3 workers, the
+pools held to that size with max_workers so that the processes can be
+counted):
 10 clients do round trips all the time, 5 on connections they keep for
 about a second and then replace, 5 on a new connection each, while 50
 SIGHUPs arrive in 2 s, each after the config changed (the listener's name,
@@ -186,8 +188,9 @@ def ctl_reload(d, out):
 
 
 def test_model(model):
-    d = Daemon([{"name": "storm-0", "transport": "tcp", "model": model,
-                 "workers": WORKERS[model], "handler": "echo"}],
+    pool = {} if model == "libev" else {"max_workers": WORKERS[model]}
+    d = Daemon([dict({"name": "storm-0", "transport": "tcp", "model": model,
+                      "workers": WORKERS[model], "handler": "echo"}, **pool)],
                shutdown_timeout=SHUTDOWN_TIMEOUT)
     d.start()
     try:

@@ -7,7 +7,8 @@ longest_wait_ms) and, under prefork and threads, in one rate-limited log
 line ("all N workers busy; M connections waiting").
 
 The three models run side by side on one daemon, each on its own listener
-(workers = 2, idle_timeout = 2).  Before the fix the blocking models served
+(workers = max_workers = 2, idle_timeout = 2: a pool that cannot grow, so
+that the slow ones fill it).  Before the fix the blocking models served
 the slow ones two at a time, each for a full idle_timeout from when a
 worker took it: the legit client waited about three idle_timeouts (5.7 s).
 """
@@ -131,7 +132,7 @@ def test_whole_request_waits_for_its_answer():
     of a line, is closed for idle_timeout (workers = 1, idle_timeout = 1, the
     worker busy for 3 s)."""
     listeners = [{"name": m, "transport": "tcp", "model": m, "workers": 1,
-                  "idle_timeout": 1, "handler": "timestamp"}
+                  "max_workers": 1, "idle_timeout": 1, "handler": "timestamp"}
                  for m in ("threads", "prefork")]
     with Daemon(listeners) as d:
         for m in ("threads", "prefork"):
@@ -160,10 +161,13 @@ def test_whole_request_waits_for_its_answer():
 
 def main():
     test_whole_request_waits_for_its_answer()
-    listeners = [{"name": m, "transport": "tcp", "model": m, "workers": WORKERS,
-                  "idle_timeout": IDLE, "handler": "timestamp"} for m in MODELS]
+    listeners = [dict({"name": m, "transport": "tcp", "model": m, "workers": WORKERS,
+                       "idle_timeout": IDLE, "handler": "timestamp"},
+                      **({} if m == "libev" else {"max_workers": WORKERS}))
+                 for m in MODELS]
     listeners.append({"name": "queue", "transport": "tcp", "model": "threads",
-                      "workers": 1, "idle_timeout": IDLE, "handler": "timestamp"})
+                      "workers": 1, "max_workers": 1, "idle_timeout": IDLE,
+                      "handler": "timestamp"})
     with Daemon(listeners) as d:
         results = {m: {} for m in MODELS + ("queue",)}
         threads = [threading.Thread(target=scenario, args=(d, m, results[m]))

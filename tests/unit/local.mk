@@ -253,3 +253,18 @@ TESTS += %reldir%/test_conn
 %canon_reldir%_test_conn_CFLAGS = $(NL_UNIT_CFLAGS)
 %canon_reldir%_test_conn_LDADD = $(NL_UNIT_LIBS)
 endif
+
+# Pools that grow: max_workers in config files (test_conf).
+EXTRA_DIST += \
+	%reldir%/conf/bad-max-workers.conf \
+	%reldir%/conf/good-pools.conf
+
+# Pools that grow, inside the serving processes: prefork's idle count and
+# its 'G' to the master, threads' growth up to max_workers.
+if UNIT_TESTS
+check_PROGRAMS += %reldir%/test_pools
+TESTS += %reldir%/test_pools
+%canon_reldir%_test_pools_SOURCES = %reldir%/test_pools.c
+%canon_reldir%_test_pools_CFLAGS = $(NL_UNIT_CFLAGS)
+%canon_reldir%_test_pools_LDADD = $(NL_UNIT_LIBS)
+endif

@@ -3,7 +3,8 @@
  * one session served over a real socketpair until its end (echo, a line
  * past max_line, idle_timeout, output paced by a slow reader), the wait
  * counters and the once-a-second "busy" mark, the idle clock's fallback,
- * datagrams until a stop, and a stop cutting a session.  The stop is for
+ * the waiters of a shared socket (EPOLLEXCLUSIVE, or poll()), datagrams
+ * until a stop, and a stop cutting a session.  The stop is for
  * good in a process, so the tests that ask for it run last.
  */
 #include "config.h"
@@ -236,6 +237,58 @@ test_wait_counters(void **state)
     close(sp[0]);
 }
 
+/* A UDP socket bound to the loopback, non-blocking, and its address. */
+static int
+udp_socket(struct sockaddr_in *sin)
+{
+    socklen_t len = sizeof(*sin);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+
+    memset(sin, 0, sizeof(*sin));
+    sin->sin_family = AF_INET;
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)sin, sizeof(*sin)), 0);
+    getsockname(fd, (struct sockaddr *)sin, &len);
+    return fd;
+}
+
+/* Waiters on a shared socket, each with its epoll instance, see its
+ * input; one on a descriptor epoll refuses (a regular file) falls back
+ * to poll(). */
+static void
+test_waiters(void **state)
+{
+    struct nl_waiter w1, w2, wf;
+    struct sockaddr_in sin;
+    char path[] = "/tmp/test_blocking.XXXXXX";
+    int fd = udp_socket(&sin), cl = socket(AF_INET, SOCK_DGRAM, 0);
+    int ffd = mkstemp(path);
+
+    close(sp[0]);
+    assert_true(ffd != -1);
+    unlink(path);
+    assert_int_equal(write(ffd, "x", 1), 1);
+    assert_int_equal(nl_stop_init(), 0);
+    nl_waiter_open(&w1, fd);
+    nl_waiter_open(&w2, fd);
+    nl_waiter_open(&wf, ffd);
+    assert_true(w1.ep != -1 && w2.ep != -1 && w1.ep != w2.ep);
+    assert_int_equal(wf.ep, -1);
+    assert_int_equal(sendto(cl, "a", 1, 0, (struct sockaddr *)&sin,
+                            sizeof(sin)),
+                     1);
+    assert_int_equal(nl_waiter_wait(&w1), 1);
+    assert_int_equal(nl_waiter_wait(&w2), 1); /* still there: level */
+    assert_int_equal(nl_waiter_wait(&wf), 1);
+    nl_waiter_close(&w1);
+    nl_waiter_close(&w2);
+    nl_waiter_close(&wf);
+    assert_int_equal(w1.ep, -1);
+    close(ffd);
+    close(cl);
+    close(fd);
+}
+
 struct dgram_run {
     int fd;
 };
@@ -286,6 +339,37 @@ test_datagrams_until_stop(void **state)
     close(r.fd);
 }
 
+/* Once stopping, a waiter's wait returns 0 though input waits. */
+static void
+test_waiters_stopped(void **state)
+{
+    struct nl_waiter w;
+    struct sockaddr_in sin;
+    int fd = udp_socket(&sin), cl = socket(AF_INET, SOCK_DGRAM, 0);
+    int p[2];
+
+    close(sp[0]);
+    assert_true(nl_stop_requested());
+    nl_waiter_open(&w, fd);
+    assert_true(w.ep != -1);
+    assert_int_equal(sendto(cl, "a", 1, 0, (struct sockaddr *)&sin,
+                            sizeof(sin)),
+                     1);
+    assert_int_equal(nl_waiter_wait(&w), 0);
+    nl_waiter_close(&w);
+    /* The poll() fallback likewise (a pipe with input, epoll refused by
+     * giving it a descriptor that is not open: -1). */
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    w.fd = p[0];
+    w.ep = -1;
+    assert_int_equal(nl_waiter_wait(&w), 0);
+    close(p[0]);
+    close(p[1]);
+    close(cl);
+    close(fd);
+}
+
 /* Once stopping, an open session is cut after shutdown_timeout. */
 static void
 test_stop_cuts_session(void **state)
@@ -310,8 +394,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_heard_at_fallback, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_wait_counters, setup, teardown),
-        /* These two ask for the stop, for good: last. */
+        cmocka_unit_test_setup_teardown(test_waiters, setup, teardown),
+        /* These ask for the stop, for good: last. */
         cmocka_unit_test_setup_teardown(test_datagrams_until_stop, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_waiters_stopped, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_stop_cuts_session, setup,
                                         teardown),

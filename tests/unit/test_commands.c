@@ -38,6 +38,8 @@ fake_stop(struct nl_master *mm, const char *why)
     stops++;
 }
 
+static struct nl_counters workers[2];
+
 static int
 setup(void **state)
 {
@@ -50,6 +52,7 @@ setup(void **state)
     lc.transport = NL_TRANSPORT_TCP;
     lc.model = NL_MODEL_PREFORK;
     lc.workers = 2;
+    lc.max_workers = 5;
     lc.handler = "echo";
     m.conf = &conf;
     nl_sup_init(&m.sup, &conf, &none);
@@ -59,6 +62,12 @@ setup(void **state)
     lst[0]->kept.bytes_in = 70;
     lst[0]->kept.active = 3; /* ended processes have none open */
     lst[0]->procs[0].ready = lst[0]->procs[1].ready = 1;
+    /* Two prefork workers, each counting itself running; the three
+     * places left for extras are empty. */
+    memset(workers, 0, sizeof(workers));
+    workers[0].workers_running = workers[1].workers_running = 1;
+    lst[0]->procs[0].slot = &workers[0];
+    lst[0]->procs[1].slot = &workers[1];
     m.sup.lst = lst;
     m.sup.nlst = 1;
     m.cmds.m = &m;
@@ -140,6 +149,7 @@ test_stop(void **state)
 #define LISTENER                                                               \
     "{\"name\": \"web\", \"transport\": \"tcp\", \"address\": "                \
     "\"127.0.0.1:7000\", \"model\": \"prefork\", \"workers\": 2, "             \
+    "\"max_workers\": 5, \"workers_running\": 2, "                           \
     "\"handler\": \"echo\", \"connections_active\": 0, "                       \
     "\"connections_total\": 7, \"connections_refused\": 0, \"bytes_in\": "     \
     "70, \"bytes_out\": 0, \"errors\": 0, \"connections_waited\": 0, "         \

@@ -257,6 +257,24 @@ test_full_inet(void **state)
     assert_limits_default(lc);
 }
 
+/* max_workers: given, or the default, or workers when more; workers under
+ * libev. */
+static void
+test_pools(void **state)
+{
+    struct loaded *l = *state;
+    const struct nl_listener_conf *lc = l->conf->listeners;
+
+    assert_int_equal(l->conf->nlisteners, 4);
+    assert_int_equal(lc[0].workers, NL_DEFAULT_WORKERS_PREFORK);
+    assert_int_equal(lc[0].max_workers, NL_DEFAULT_MAX_WORKERS);
+    assert_int_equal(lc[1].workers, 300);
+    assert_int_equal(lc[1].max_workers, 300);
+    assert_int_equal(lc[2].max_workers, 2);
+    assert_int_equal(lc[3].model, NL_MODEL_LIBEV);
+    assert_int_equal(lc[3].max_workers, 2);
+}
+
 static void
 test_full_unix(void **state)
 {
@@ -471,6 +489,16 @@ static const struct bad bad_files[] = {
       "bad-missing-keys.conf:4: listeners[1]: missing name",
       "bad-missing-keys.conf:4: listeners[1]: missing transport",
       "bad-missing-keys.conf:4: listeners[1]: missing handler"}},
+    {"bad-max-workers.conf",
+     {"bad-max-workers.conf:5: listeners.less.max_workers: 2 is less than "
+      "workers (4)",
+      "bad-max-workers.conf:7: listeners.ev.max_workers: only valid for the "
+      "prefork and threads models (libev workers serve many sessions each "
+      "and do not grow)",
+      "bad-max-workers.conf:9: listeners.zero.max_workers: 0 out of range "
+      "(1-1024)",
+      "bad-max-workers.conf:11: listeners.big.max_workers: 1025 out of range "
+      "(1-1024)"}},
     {"bad-model.conf",
      {"bad-model.conf:4: listeners.web.model: \"fork\" is not one of "
       "prefork, threads, libev"}},
@@ -907,12 +935,26 @@ test_models(void **state)
                      NL_DEFAULT_WORKERS_THREADS);
     assert_int_equal(nl_model_default_workers(NL_MODEL_LIBEV),
                      NL_DEFAULT_WORKERS_LIBEV);
+    lc.max_workers = 9;
     lc.model = NL_MODEL_PREFORK; /* one process per worker */
     assert_int_equal(nl_model_procs(&lc), 6);
+    assert_int_equal(nl_model_max_procs(&lc), 9);
+    lc.transport = NL_TRANSPORT_UDP; /* datagrams: no growth */
+    assert_int_equal(nl_model_max_procs(&lc), 6);
+    lc.transport = NL_TRANSPORT_TCP;
+    assert_true(nl_model_grows(lc.model));
+    assert_true(nl_model_worker_procs(lc.model));
     lc.model = NL_MODEL_THREADS;
     assert_int_equal(nl_model_procs(&lc), 1);
+    assert_int_equal(nl_model_max_procs(&lc), 1);
+    assert_true(nl_model_grows(lc.model));
+    assert_false(nl_model_worker_procs(lc.model));
     lc.model = NL_MODEL_LIBEV;
     assert_int_equal(nl_model_procs(&lc), 1);
+    assert_int_equal(nl_model_max_procs(&lc), 1);
+    assert_false(nl_model_grows(lc.model));
+    assert_false(nl_model_worker_procs(lc.model));
+    assert_false(nl_model_grows((enum nl_model_kind)99));
 }
 
 static void
@@ -961,6 +1003,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         LOADED(test_nothing, "good-nothing.conf"),
         LOADED(test_listener_defaults, "good-defaults.conf"),
+        LOADED(test_pools, "good-pools.conf"),
         LOADED(test_full_top, "good-full.conf"),
         LOADED(test_full_inet, "good-full.conf"),
         LOADED(test_full_unix, "good-full.conf"),

@@ -49,7 +49,7 @@ static const struct netlabd_handler echo = {
 /* Shared with the child so that the test sees its counters. */
 struct shared {
     struct nl_counters ctr;
-    uint64_t gate;
+    struct nl_counters gate; /* env.gate is its `active`, as serve.c sets */
 };
 
 struct run {
@@ -104,7 +104,7 @@ start(struct run *r, const struct nl_model_ops *model, int workers,
             struct nl_session_env env = {.lc = &r->lc,
                                          .handler = &echo,
                                          .ctr = &r->sh->ctr,
-                                         .gate = &r->sh->gate,
+                                         .gate = &r->sh->gate.active,
                                          .notify_fd = -1};
 
             _exit(model->run(&env, r->fd, 1) == 0 ? 0 : 1);
@@ -205,7 +205,7 @@ check_echo(const struct nl_model_ops *model, int workers)
     assert_int_equal(r.sh->ctr.total, n);
     assert_int_equal(r.sh->ctr.bytes_in, 15 * n);
     assert_int_equal(r.sh->ctr.bytes_out, 15 * n);
-    assert_int_equal(r.sh->gate, 0);
+    assert_int_equal(r.sh->gate.active, 0);
     stop(&r, 2);
 }
 

@@ -2,8 +2,9 @@
  * test_supervisor.c - the supervisor with fake serving processes: real
  * fork()ed children that exit with a given status or wait for SIGTERM,
  * set in place of those spawn() would start (which would run handlers).
- * Reaping, the back-off, the start-up failure, drains, the stop and the
- * events the supervisor tells its owner.  Every wait is bounded.
+ * Reaping, the back-off, the start-up failure, a prefork pool's extras
+ * (pool.c), drains, the stop and the events the supervisor tells its
+ * owner.  Every wait is bounded.
  */
 #include "config.h"
 
@@ -21,6 +22,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "pool.h"
 #include "stats.h"
 #include "supervisor.h"
 #include "util.h"
@@ -185,6 +187,66 @@ test_prefork_has_workers(void **state)
     assert_int_equal(nl_sup_serving(&sup), 1);
 }
 
+/*
+ * A prefork pool that grows: places for max_workers, of which `workers`
+ * make the listener ready; an extra that was asked to end (idle) or that
+ * failed is not restarted, and what it held in the gate (an idle place)
+ * is given back; status counts the workers running.
+ */
+static void
+test_pool_extras(void **state)
+{
+    struct nl_listener_conf pf = lc;
+    struct lst *l;
+    struct proc *extra;
+
+    pf.model = NL_MODEL_PREFORK;
+    pf.workers = 2;
+    pf.max_workers = 4;
+    l = add_listener(&pf);
+    assert_int_equal(l->nprocs, 4);
+    assert_int_equal(l->nbase, 2);
+    l->procs[0].ready = l->procs[1].ready = 1;
+    assert_true(nl_lst_ready(l)); /* the extras' places are empty */
+    sup.started_up = 1;
+    for (int j = 0; j < l->nprocs; j++)
+        ev_init(&l->procs[j].restart_w, NULL);
+
+    extra = &l->procs[2];
+    give_process(&l->procs[0], -1);
+    give_process(extra, -1);
+    l->procs[0].slot->workers_running = extra->slot->workers_running = 1;
+    assert_int_equal(nl_lst_workers_running(l), 2);
+    /* Asked to end while idle (this fake one dies of SIGTERM rather than
+     * exiting 0, so the log calls it a failure): an extra, not restarted. */
+    extra->slot->workers_idle = 1;
+    l->gate->workers_idle = 2;
+    extra->retiring = 1;
+    kill(extra->pid, SIGTERM);
+    REAP_UNTIL(extra->pid == 0);
+    assert_null(extra->slot);
+    assert_false(ev_is_active(&extra->restart_w));
+    assert_int_equal(l->gate->workers_idle, 1); /* its place given back */
+    assert_int_equal(l->gate->workers_running, 1);
+    assert_int_equal(nl_lst_workers_running(l), 1);
+    /* One that ends cleanly when asked is no failure at all. */
+    give_process(extra, 0);
+    extra->retiring = 1;
+    REAP_UNTIL(extra->pid == 0);
+    assert_false(ev_is_active(&extra->restart_w));
+    assert_int_equal(extra->failures, 0);
+    assert_int_equal(seen.start_failed, 0);
+    /* A base worker that fails is restarted, as ever. */
+    kill(l->procs[0].pid, SIGKILL);
+    REAP_UNTIL(l->procs[0].pid == 0);
+    assert_true(ev_is_active(&l->procs[0].restart_w));
+    ev_timer_stop(loop, &l->procs[0].restart_w);
+    /* libev's loops do not count themselves: workers, once ready. */
+    l = add_listener(&lc);
+    l->procs[0].ready = 1;
+    assert_int_equal(nl_lst_workers_running(l), lc.workers);
+}
+
 /* A process that fails is restarted after a back-off that doubles. */
 static void
 test_backoff_doubles(void **state)
@@ -318,6 +380,7 @@ main(void)
         cmocka_unit_test(test_describe_status),
         cmocka_unit_test_setup_teardown(test_prefork_has_workers, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_pool_extras, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backoff_doubles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
