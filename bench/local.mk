@@ -1,18 +1,24 @@
 # bench/local.mk - the load generator (nlbench), the baseline server
 # (nlbase) and the benchmark script.
 #
-# Nothing here is built by `make` or run by `make check`: timings belong in
-# the benchmark, never in the test suite.  `make bench` builds nlbench, the
-# daemon and the handlers, then runs bench/run.sh against them; pass options
-# with BENCH_FLAGS, e.g. `make bench BENCH_FLAGS="-c 50 -r 5"`.
-EXTRA_PROGRAMS += %reldir%/nlbench
-%canon_reldir%_nlbench_SOURCES = %reldir%/nlbench.c
+# Nothing here is run by `make check`: timings belong in the benchmark,
+# never in the test suite.  `make bench` builds nlbench, nlbase, the daemon
+# and the handlers, then runs bench/run.sh against them; pass options with
+# BENCH_FLAGS, e.g. `make bench BENCH_FLAGS="-c 50 -r 5"`.
+#
+# Both programs are built for make check: tests/integration/
+# test_bench_base.py checks that nlbase answers as netlabd's handlers do,
+# and test_nlbench.py that every nlbench mode counts what it should (what
+# they do, never how fast).
+check_PROGRAMS += %reldir%/nlbench
+%canon_reldir%_nlbench_SOURCES = \
+	%reldir%/nlbench.c \
+	%reldir%/nlbench.h \
+	%reldir%/nlbench_stream.c \
+	%reldir%/nlbench_udp.c
 %canon_reldir%_nlbench_LDADD = $(PTHREAD_LIBS)
-CLEANFILES += %reldir%/nlbench$(EXEEXT)
 
-# The baseline server the benchmark quotes netlabd against.  Built for
-# make check too: tests/integration/test_bench_base.py checks that it
-# answers as netlabd's handlers do (what it serves, never how fast).
+# The baseline server the benchmark quotes netlabd against.
 check_PROGRAMS += %reldir%/nlbase
 %canon_reldir%_nlbase_SOURCES = %reldir%/nlbase.c
 %canon_reldir%_nlbase_LDADD = $(PTHREAD_LIBS)

@@ -1,32 +1,46 @@
 /*
- * nlbench.c - a load generator for netlabd's echo handler.
+ * nlbench.c - a load generator for netlabd's handlers (and bench/nlbase).
  *
- * Opens CONNECTIONS stream connections (tcp or unix) and drives each one
- * through round trips: send a line of PAYLOAD bytes (the last one "\n"),
- * wait until the same number of bytes came back, check they are the bytes
- * sent, note the latency, start the next round.  It stops after a number
- * of round trips per connection (-n) or after a number of seconds (-d),
- * and reports round trips, failures, elapsed time, round trips per second
- * and the p50/p99/max latency, as one human line or as JSON (--json).
+ *   nlbench [-m pingpong|pipeline|connrate|udp|idle] [-c N] [-k K]
+ *           [-s BYTES] [-n OPS_PER_CONN | -d SECONDS] [-j THREADS]
+ *           [-T DEADLINE_S] [-P PID]... [--json]
+ *           (-h HOST -p PORT | -u UNIX_PATH | -U UNIX_DGRAM_PATH)
  *
- * One epoll loop per thread (-j, default 1); connections are shared out
- * between the threads.  All connections are opened before the clock
- * starts, so "elapsed" covers round trips only.  Sending and receiving
- * overlap within a round, so a payload larger than the socket buffers
- * cannot deadlock against an echo server that stops reading while its
- * output is full.
+ * Modes (an "op" is what the rate and the latencies count):
+ *   pingpong  C connections, each sends a line of S bytes (the last one
+ *             "\n") and waits for the whole echo; an op is one echo.
+ *   pipeline  the same with K lines in flight per connection.
+ *   connrate  C connectors, each connects, reads until the server closes
+ *             (the greeter) and starts again; an op is one connection,
+ *             its latency from connect() to the end of stream.
+ *   udp       C sockets, each sends a datagram of S bytes and waits for
+ *             its echo; after LOST_MS it counts the request as lost and
+ *             sends the next one.  -h/-p is udp, -U a unix datagram path.
+ *   idle      opens C connections, does one round trip on each, prints
+ *             "holding N connections" and holds them until -d seconds
+ *             pass or SIGTERM/SIGINT comes (the benchmark measures the
+ *             server's memory meanwhile), then closes them.
  *
- * A -d run stops starting rounds when the time is up, and gives those in
- * flight up to a second to finish (they are not counted) before it closes
- * the connections.
+ * Every echo is checked: each line or datagram starts with the connection
+ * and request number, so a stale or crossed answer shows up.  With -P the
+ * report adds the CPU time the server used during the measured interval.
  *
- * Everything is bounded: a global deadline (-T, default 60 s) aborts the
- * run with exit status 2.  A connection that fails (connect error, reset,
- * early end of stream, wrong bytes) is counted, closed and opened again;
- * after MAX_RETRIES failures in a row it gives up.
+ * One epoll loop per thread (-j); connections are shared out between the
+ * threads.  Stream connections are opened before the clock starts (but
+ * connrate's, which are what it measures).  A -d run stops starting
+ * requests when the time is up and gives those in flight up to a second
+ * to finish (not counted).  Everything is bounded: a global deadline (-T,
+ * default 60 s) aborts the run.  A connection that fails is counted,
+ * closed and opened again; after MAX_RETRIES failures in a row it gives
+ * up.
  *
- * Exit status: 0 all round trips succeeded, 1 some failed (or none was
- * done), 2 usage error, setup error or deadline passed.
+ * Exit status: 0 every op succeeded, 1 some failed (or none was done),
+ * 2 usage error, setup error, deadline passed or interrupted (idle mode
+ * ends on a signal normally).  Lost datagrams do not change the status.
+ *
+ * This file: the command line, the phases of a run, the histogram, the
+ * server's CPU time and the report; the engines are nlbench_stream.c and
+ * nlbench_udp.c.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -34,117 +48,51 @@
 #define _GNU_SOURCE
 #endif
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_RETRIES 3
-#define RECV_CHUNK  65536
-#define MAX_EVENTS  256
-#define MAX_PAYLOAD (64u * 1024 * 1024)
-#define MAX_CONNS   100000
-#define MAX_THREADS 256
-#define SEQ_PREFIX  16 /* bytes of each line that carry (conn, round) */
-/* After a -d run, rounds in flight get this long to finish (uncounted), so
- * that no connection is closed with an echo unread, which would reset it
- * and make the server log an error that the benchmark caused. */
-#define GRACE_NS 1000000000ull
+#include "nlbench.h"
 
-/* Latency histogram: log-linear over nanoseconds, 2^HIST_SUB sub-buckets
- * per power of two, so a reported percentile is within 1% of the truth. */
-#define HIST_SUB     7
-#define HIST_BUCKETS ((64 - HIST_SUB + 1) << HIST_SUB)
+#define MAX_PAYLOAD  (64u * 1024 * 1024)
+#define MAX_DATAGRAM 65507
+#define MAX_CONNS    200000
+#define MAX_THREADS  256
+#define MAX_INFLIGHT 4096
 
-enum state {
-    ST_CLOSED,     /* waiting to be (re)connected */
-    ST_CONNECTING, /* non-blocking connect in progress */
-    ST_READY,      /* connected, no round started yet */
-    ST_ROUND,      /* a round trip in progress */
-    ST_FINISHED,   /* did all its rounds, or the time is up */
-    ST_GAVE_UP     /* failed MAX_RETRIES times in a row */
-};
+struct opts O;
+struct sockaddr_storage target;
+socklen_t target_len;
+uint64_t t_deadline;
+_Atomic uint64_t t_start;
+_Atomic uint64_t t_stop;
+atomic_int aborted;
+atomic_int released;
+pthread_barrier_t barrier;
 
-enum failure { F_CONNECT, F_RESET, F_EOF, F_MISMATCH, F_KINDS };
+/* Idle mode is holding its connections: a signal then ends the hold
+ * (released) instead of aborting the run. */
+static atomic_int holding;
+static atomic_int signalled;
 
+static const char *const mode_name[M_MODES] = {"pingpong", "pipeline",
+                                               "connrate", "udp", "idle"};
 static const char *const failure_name[F_KINDS] = {"connect", "reset", "eof",
                                                   "mismatch"};
 
-struct opts {
-    long conns;
-    long rounds;     /* per connection; 0 with a duration */
-    double duration; /* seconds; 0 with a number of rounds */
-    size_t size;
-    const char *unix_path;
-    const char *host;
-    const char *port;
-    long threads;
-    double deadline;
-    int json;
-};
-
-struct stats {
-    uint64_t roundtrips;
-    uint64_t failures[F_KINDS];
-    uint64_t unfinished; /* rounds cut short by the end of a -d run */
-    uint64_t gave_up;
-    uint64_t starved; /* connections that completed no round trip */
-    uint64_t lat_max; /* ns */
-    uint64_t lat_sum; /* ns */
-    uint64_t hist[HIST_BUCKETS];
-};
-
-struct conn {
-    int fd;
-    enum state state;
-    unsigned id;
-    uint32_t seq; /* rounds started */
-    long done;    /* rounds completed */
-    int fails_in_row;
-    size_t sent, got;
-    uint64_t t0;
-    unsigned char *tx; /* this round's line */
-};
-
-struct worker {
-    pthread_t thread;
-    int index;
-    int ep;
-    struct conn *conns;
-    long nconns;
-    long nlive; /* not yet FINISHED or GAVE_UP */
-    unsigned char *rx;
-    struct stats st;
-    uint64_t t_end; /* when its last connection finished */
-};
-
-/* What every thread reads. */
-static struct opts O;
-static struct sockaddr_storage target;
-static socklen_t target_len;
-static uint64_t t_deadline; /* ns, CLOCK_MONOTONIC */
-static _Atomic uint64_t t_start;
-static _Atomic uint64_t t_stop; /* end of a -d run; 0 until the start */
-static atomic_int aborted;
-static pthread_barrier_t barrier;
-
-static void
+void
 die(const char *fmt, ...)
 {
     va_list ap;
@@ -157,7 +105,7 @@ die(const char *fmt, ...)
     exit(2);
 }
 
-static void *
+void *
 xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
@@ -167,13 +115,43 @@ xcalloc(size_t n, size_t size)
     return p;
 }
 
-static uint64_t
+uint64_t
 now_ns(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* n letters from a xorshift seeded by seed: the body of every request. */
+void
+fill_letters(unsigned char *p, size_t n, uint64_t seed)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull * (seed + 1);
+
+    for (size_t k = 0; k < n; k++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        p[k] = (unsigned char)('a' + x % 26);
+    }
+}
+
+/* The start of a request: 8 hex digits of the connection, 8 of the
+ * request number, as many as fit before the final byte. */
+void
+fill_prefix(unsigned char *line, unsigned id, uint64_t seq)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = O.size - 1 < SEQ_PREFIX ? O.size - 1 : SEQ_PREFIX;
+    unsigned char p[SEQ_PREFIX];
+
+    for (int i = 0; i < 8; i++) {
+        p[7 - i] = (unsigned char)hex[(id >> (4 * i)) & 15];
+        p[15 - i] = (unsigned char)hex[(seq >> (4 * i)) & 15];
+    }
+    memcpy(line, p, n);
 }
 
 /* ---- latency histogram ---- */
@@ -206,7 +184,7 @@ hist_value(unsigned i)
            2.0;
 }
 
-static void
+void
 stats_add_latency(struct stats *st, uint64_t ns)
 {
     unsigned i = hist_index(ns);
@@ -217,18 +195,21 @@ stats_add_latency(struct stats *st, uint64_t ns)
     st->lat_sum += ns;
     if (ns > st->lat_max)
         st->lat_max = ns;
-    st->roundtrips++;
+    st->ops++;
 }
 
 static void
 stats_merge(struct stats *to, const struct stats *from)
 {
-    to->roundtrips += from->roundtrips;
+    to->ops += from->ops;
     for (int k = 0; k < F_KINDS; k++)
         to->failures[k] += from->failures[k];
     to->unfinished += from->unfinished;
     to->gave_up += from->gave_up;
-    to->starved += from->starved;
+    to->unanswered += from->unanswered;
+    to->lost += from->lost;
+    to->held += from->held;
+    to->bytes_in += from->bytes_in;
     to->lat_sum += from->lat_sum;
     if (from->lat_max > to->lat_max)
         to->lat_max = from->lat_max;
@@ -236,16 +217,16 @@ stats_merge(struct stats *to, const struct stats *from)
         to->hist[i] += from->hist[i];
 }
 
-/* Latency (ns) below which a fraction p of the round trips fell. */
+/* Latency (ns) below which a fraction p of the ops fell. */
 static double
 stats_percentile(const struct stats *st, double p)
 {
     uint64_t rank, seen = 0;
     double v;
 
-    if (st->roundtrips == 0)
+    if (st->ops == 0)
         return 0;
-    rank = (uint64_t)(p * (double)st->roundtrips + 0.999999);
+    rank = (uint64_t)(p * (double)st->ops + 0.999999);
     if (rank < 1)
         rank = 1;
     for (unsigned i = 0; i < HIST_BUCKETS; i++) {
@@ -258,238 +239,20 @@ stats_percentile(const struct stats *st, double p)
     return (double)st->lat_max;
 }
 
-/* ---- connections ---- */
+/* ---- the event loop every engine runs ---- */
 
-static void
-conn_close(struct worker *w, struct conn *c)
-{
-    if (c->fd != -1) {
-        epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
-        close(c->fd);
-        c->fd = -1;
-    }
-}
-
-static void
-conn_retire(struct worker *w, struct conn *c, enum state s)
-{
-    conn_close(w, c);
-    c->state = s;
-    w->nlive--;
-    if (s == ST_GAVE_UP)
-        w->st.gave_up++;
-    if (w->nlive == 0)
-        w->t_end = now_ns();
-}
-
-/* Starts a non-blocking connect; the state says how far it got. */
-static void
-conn_open(struct worker *w, struct conn *c)
-{
-    struct epoll_event ev;
-    int one = 1;
-    int fd =
-        socket(target.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-    c->fd = fd;
-    if (fd == -1) {
-        c->state = ST_CLOSED;
-        return;
-    }
-    if (target.ss_family != AF_UNIX)
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    memset(&ev, 0, sizeof(ev));
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.ptr = c;
-    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
-        close(fd);
-        c->fd = -1;
-        c->state = ST_CLOSED;
-        return;
-    }
-    if (connect(fd, (struct sockaddr *)&target, target_len) == 0)
-        c->state = ST_READY;
-    else if (errno == EINPROGRESS)
-        c->state = ST_CONNECTING;
-    else {
-        /* A unix socket whose backlog is full says EAGAIN: a failure. */
-        conn_close(w, c);
-        c->state = ST_CLOSED;
-    }
-}
-
-/* Counts a failure and reconnects (the state is then CONNECTING or
- * READY), or gives up after MAX_RETRIES failures in a row (GAVE_UP). */
-static void
-conn_fail(struct worker *w, struct conn *c, enum failure why)
-{
-    for (;;) {
-        uint64_t stop = atomic_load(&t_stop);
-
-        w->st.failures[why]++;
-        conn_close(w, c);
-        c->state = ST_CLOSED;
-        if (++c->fails_in_row >= MAX_RETRIES || atomic_load(&aborted) ||
-            (stop != 0 && now_ns() >= stop)) {
-            conn_retire(w, c, ST_GAVE_UP);
-            return;
-        }
-        conn_open(w, c);
-        if (c->state != ST_CLOSED)
-            return;
-        why = F_CONNECT;
-    }
-}
-
-/* Fills in the line for round c->seq: a prefix naming the connection and
- * the round (so a stale or misrouted echo shows up as a mismatch), then
- * the letters filled in once, then "\n". */
-static void
-round_start(struct conn *c)
-{
-    char prefix[SEQ_PREFIX + 1];
-    size_t n = O.size - 1 < SEQ_PREFIX ? O.size - 1 : SEQ_PREFIX;
-
-    snprintf(prefix, sizeof(prefix), "%08x%08x", c->id, c->seq);
-    memcpy(c->tx, prefix, n);
-    c->seq++;
-    c->sent = 0;
-    c->got = 0;
-    c->state = ST_ROUND;
-    c->t0 = now_ns();
-}
-
-/* Whether c may start another round now. */
-static int
-conn_wants_more(const struct conn *c, uint64_t now)
-{
-    if (O.rounds > 0)
-        return c->done < O.rounds;
-    return now < atomic_load(&t_stop);
-}
-
-/* Moves c on as far as it goes without blocking (the socket is
- * edge-triggered, so it goes until EAGAIN). */
-static void
-conn_drive(struct worker *w, struct conn *c)
-{
-    for (;;) {
-        int send_blocked = 0, recv_blocked = 0, line_out = 0;
-
-        if (c->state == ST_CONNECTING) {
-            int err = 0;
-            socklen_t len = sizeof(err);
-
-            if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-                err = errno;
-            if (err == EINPROGRESS || err == EALREADY)
-                return;
-            if (err != 0) {
-                conn_fail(w, c, F_CONNECT);
-                continue;
-            }
-            /* Connected only when the peer address is known. */
-            {
-                struct sockaddr_storage ss;
-                socklen_t sl = sizeof(ss);
-
-                if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) == -1) {
-                    if (errno == ENOTCONN)
-                        return;
-                    conn_fail(w, c, F_CONNECT);
-                    continue;
-                }
-            }
-            c->state = ST_READY;
-        }
-        if (c->state == ST_READY) {
-            /* Rounds wait for the start line everyone crosses together. */
-            if (atomic_load(&t_start) == 0)
-                return;
-            if (!conn_wants_more(c, now_ns())) {
-                conn_retire(w, c, ST_FINISHED);
-                return;
-            }
-            round_start(c);
-        }
-        if (c->state != ST_ROUND)
-            return;
-
-        if (c->sent < O.size) {
-            ssize_t n =
-                send(c->fd, c->tx + c->sent, O.size - c->sent, MSG_NOSIGNAL);
-
-            if (n > 0) {
-                c->sent += (size_t)n;
-                line_out = c->sent == O.size;
-            } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                send_blocked = 1;
-            } else if (errno != EINTR) {
-                conn_fail(w, c, F_RESET);
-                continue;
-            }
-        }
-        if (line_out && c->got == 0) {
-            /* The echo cannot be complete yet; its arrival is an edge of
-             * its own, so save a recv() that would say EAGAIN. */
-            recv_blocked = 1;
-        } else if (c->got < O.size) {
-            size_t want = O.size - c->got;
-            ssize_t n;
-
-            if (want > RECV_CHUNK)
-                want = RECV_CHUNK;
-            n = recv(c->fd, w->rx, want, 0);
-            if (n > 0) {
-                if (memcmp(w->rx, c->tx + c->got, (size_t)n) != 0) {
-                    conn_fail(w, c, F_MISMATCH);
-                    continue;
-                }
-                c->got += (size_t)n;
-            } else if (n == 0) {
-                conn_fail(w, c, F_EOF);
-                continue;
-            } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                recv_blocked = 1;
-            } else if (errno != EINTR) {
-                conn_fail(w, c, F_RESET);
-                continue;
-            }
-        }
-        if (c->got == O.size) {
-            uint64_t t = now_ns(), stop = atomic_load(&t_stop);
-
-            if (stop != 0 && t > stop) {
-                /* Done after the end of a -d run: not counted. */
-                w->st.unfinished++;
-                conn_retire(w, c, ST_FINISHED);
-                return;
-            }
-            stats_add_latency(&w->st, t - c->t0);
-            c->done++;
-            c->fails_in_row = 0;
-            c->state = ST_READY;
-            if (!conn_wants_more(c, t)) {
-                conn_retire(w, c, ST_FINISHED);
-                return;
-            }
-            continue;
-        }
-        /* Edge-triggered: stop once each direction is done or would
-         * block; the next edge brings us back. */
-        if ((c->sent == O.size || send_blocked) && recv_blocked)
-            return;
-    }
-}
-
-/* Runs the loop until pred(w) holds, the run is over or the deadline
- * passed.  Returns 0, or -1 when the deadline passed. */
-static int
-worker_loop(struct worker *w, int (*pred)(struct worker *))
+/* Runs w's loop, handing each ready connection to on_event and calling
+ * tick (if any) after every wake-up, until done(w) holds, a -d run's
+ * grace time is over or the run is aborted.  Returns 0, or -1 when the
+ * deadline passed or a signal aborted the run. */
+int
+worker_loop(struct worker *w, int (*done)(struct worker *),
+            void (*on_event)(struct worker *, void *), int max_wait_ms,
+            void (*tick)(struct worker *, uint64_t now))
 {
     struct epoll_event evs[MAX_EVENTS];
 
-    while (!pred(w)) {
+    while (!done(w)) {
         uint64_t now = now_ns(), until = t_deadline;
         uint64_t stop = atomic_load(&t_stop);
         int timeout, n;
@@ -504,97 +267,142 @@ worker_loop(struct worker *w, int (*pred)(struct worker *))
             return 0;
         if (stop != 0 && stop + GRACE_NS < until)
             until = stop + GRACE_NS;
-        /* Wake up at least every 100 ms to notice another thread abort. */
+        /* Wake up now and then to notice another thread abort. */
         timeout = (int)((until - now + 999999) / 1000000);
-        if (timeout > 100)
-            timeout = 100;
+        if (timeout > max_wait_ms)
+            timeout = max_wait_ms;
         n = epoll_wait(w->ep, evs, MAX_EVENTS, timeout);
-        if (n == -1) {
-            if (errno == EINTR)
-                continue;
+        if (n == -1 && errno != EINTR)
             die("epoll_wait: %s", strerror(errno));
-        }
-        for (int i = 0; i < n; i++) {
-            struct conn *c = evs[i].data.ptr;
-
-            if (c->state == ST_CONNECTING || c->state == ST_ROUND ||
-                c->state == ST_READY)
-                conn_drive(w, c);
-        }
+        for (int i = 0; i < n; i++)
+            on_event(w, evs[i].data.ptr);
+        if (tick != NULL)
+            tick(w, now_ns());
     }
     return 0;
 }
 
+/* ---- the server's CPU time ---- */
+
+struct proc {
+    pid_t pid, ppid;
+    uint64_t ticks;
+    int in; /* one of the -P processes or a descendant */
+};
+
+/* Reads /proc/PID/stat: parent and utime+stime+cutime+cstime in ticks.
+ * The children's times (cutime, cstime) are those of children already
+ * waited for, which are no longer in the tree: counting them keeps a
+ * serving process that ends between the two samples (a prefork worker
+ * retired) in the total; one that ends but is not yet waited for is read
+ * from its zombie.  A process that starts and ends between the samples
+ * without being waited for is missed, and one that is not yet waited for
+ * at the first sample and reaped before the second counts its whole life;
+ * both are rare for a server under a steady load. */
 static int
-all_connected(struct worker *w)
+proc_read(pid_t pid, struct proc *p)
 {
-    for (long i = 0; i < w->nconns; i++)
-        if (w->conns[i].state == ST_CONNECTING)
-            return 0;
-    return 1;
-}
+    char path[64], buf[1024], *s;
+    unsigned long long f[15];
+    FILE *f_in;
+    size_t n;
 
-static int
-all_done(struct worker *w)
-{
-    return w->nlive == 0;
-}
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if ((f_in = fopen(path, "r")) == NULL)
+        return -1;
+    n = fread(buf, 1, sizeof(buf) - 1, f_in);
+    fclose(f_in);
+    buf[n] = '\0';
+    /* After the command's closing parenthesis: state ppid ... utime is
+     * the 14th field of the line, the 12th after the state. */
+    if ((s = strrchr(buf, ')')) == NULL)
+        return -1;
+    s += 2;
+    if (*s == '\0')
+        return -1;
+    s++; /* the state letter */
+    for (int i = 0; i < 15; i++) {
+        char *end;
 
-static void *
-worker_main(void *arg)
-{
-    struct worker *w = arg;
-
-    /* Phase 1: connect everything (outside the measured time). */
-    for (long i = 0; i < w->nconns; i++) {
-        struct conn *c = &w->conns[i];
-
-        conn_open(w, c);
-        if (c->state == ST_CLOSED)
-            conn_fail(w, c, F_CONNECT);
+        f[i] = strtoull(s, &end, 10);
+        if (end == s)
+            return -1;
+        s = end;
     }
-    worker_loop(w, all_connected);
-    pthread_barrier_wait(&barrier); /* everyone connected */
-    pthread_barrier_wait(&barrier); /* t_start is set */
+    p->pid = pid;
+    p->ppid = (pid_t)f[0];
+    p->ticks = f[10] + f[11] + f[12] + f[13];
+    p->in = 0;
+    return 0;
+}
 
-    /* Phase 2: round trips. */
-    if (!atomic_load(&aborted)) {
-        for (long i = 0; i < w->nconns; i++) {
-            struct conn *c = &w->conns[i];
+/* CPU seconds used so far by the -P processes and all their descendants
+ * (found by walking every process's parent; a -P pid that is itself a
+ * descendant of another is counted once). */
+static double
+server_cpu(void)
+{
+    struct proc *ps = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t ticks = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int changed = 1;
 
-            if (c->state == ST_READY)
-                conn_drive(w, c);
+    if (d == NULL)
+        die("/proc: %s", strerror(errno));
+    while ((e = readdir(d)) != NULL) {
+        struct proc p;
+
+        if (e->d_name[0] < '1' || e->d_name[0] > '9' ||
+            proc_read((pid_t)atoi(e->d_name), &p) == -1)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 512;
+            if ((ps = realloc(ps, cap * sizeof(*ps))) == NULL)
+                die("out of memory");
         }
-        worker_loop(w, all_done);
+        for (int k = 0; k < O.npids; k++)
+            if (p.pid == O.pids[k])
+                p.in = 1;
+        ps[n++] = p;
     }
-    /* A -d run ends with rounds still in flight: they are not failures. */
-    for (long i = 0; i < w->nconns; i++) {
-        struct conn *c = &w->conns[i];
-
-        if (c->state == ST_ROUND || c->state == ST_CONNECTING)
-            w->st.unfinished++;
-        if (c->done == 0)
-            w->st.starved++;
-        conn_close(w, c);
+    closedir(d);
+    /* Each pass takes in the children of what is in; depth bounds it. */
+    for (size_t pass = 0; changed && pass < n; pass++) {
+        changed = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (ps[i].in)
+                continue;
+            for (size_t j = 0; j < n; j++)
+                if (ps[j].in && ps[j].pid == ps[i].ppid) {
+                    ps[i].in = changed = 1;
+                    break;
+                }
+        }
     }
-    if (w->t_end == 0)
-        w->t_end = now_ns();
-    return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (ps[i].in)
+            ticks += ps[i].ticks;
+    free(ps);
+    return (double)ticks / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* ---- setup and report ---- */
+/* ---- setup ---- */
 
 static void
 resolve_target(void)
 {
+    const char *path = O.unix_path ? O.unix_path : O.dgram_path;
+
     memset(&target, 0, sizeof(target));
-    if (O.unix_path != NULL) {
+    if (path != NULL) {
         struct sockaddr_un *su = (struct sockaddr_un *)&target;
 
-        if (strlen(O.unix_path) >= sizeof(su->sun_path))
-            die("unix socket path too long: %s", O.unix_path);
+        if (strlen(path) >= sizeof(su->sun_path))
+            die("unix socket path too long: %s", path);
         su->sun_family = AF_UNIX;
-        strcpy(su->sun_path, O.unix_path);
+        strcpy(su->sun_path, path);
         target_len = sizeof(*su);
     } else {
         struct addrinfo hints, *res;
@@ -602,7 +410,7 @@ resolve_target(void)
 
         memset(&hints, 0, sizeof(hints));
         hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_socktype = O.mode == M_UDP ? SOCK_DGRAM : SOCK_STREAM;
         rc = getaddrinfo(O.host, O.port, &hints, &res);
         if (rc != 0)
             die("%s port %s: %s", O.host, O.port, gai_strerror(rc));
@@ -629,6 +437,19 @@ raise_fd_limit(long need)
 }
 
 static void
+on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&signalled, 1);
+    if (atomic_load(&holding))
+        atomic_store(&released, 1);
+    else
+        atomic_store(&aborted, 1);
+}
+
+/* ---- report ---- */
+
+static void
 json_string(FILE *f, const char *s)
 {
     fputc('"', f);
@@ -646,79 +467,128 @@ json_string(FILE *f, const char *s)
 }
 
 static void
-report(const struct stats *st, double elapsed, const char *target_text)
+json_number_or_null(const char *key, int have, double v, const char *fmt)
 {
-    uint64_t failures = 0;
-    double rate = elapsed > 0 ? (double)st->roundtrips / elapsed : 0;
-    double p50 = stats_percentile(st, 0.50) / 1000.0;
-    double p99 = stats_percentile(st, 0.99) / 1000.0;
-    double max = (double)st->lat_max / 1000.0;
-    double mean = st->roundtrips
-                      ? (double)st->lat_sum / (double)st->roundtrips / 1000.0
-                      : 0;
-    int ab = atomic_load(&aborted);
-
-    for (int k = 0; k < F_KINDS; k++)
-        failures += st->failures[k];
-    if (O.json) {
-        printf("{\"target\": ");
-        json_string(stdout, target_text);
-        printf(", \"connections\": %ld, \"payload\": %zu, \"threads\": %ld, "
-               "\"roundtrips\": %llu, \"failures\": %llu, ",
-               O.conns, O.size, O.threads, (unsigned long long)st->roundtrips,
-               (unsigned long long)failures);
-        for (int k = 0; k < F_KINDS; k++)
-            printf("\"failures_%s\": %llu, ", failure_name[k],
-                   (unsigned long long)st->failures[k]);
-        printf("\"gave_up\": %llu, \"starved\": %llu, \"unfinished\": %llu, "
-               "\"elapsed_s\": %.6f, \"roundtrips_per_s\": %.1f, "
-               "\"lat_mean_us\": %.1f, \"lat_p50_us\": %.1f, "
-               "\"lat_p99_us\": %.1f, \"lat_max_us\": %.1f, "
-               "\"aborted\": %s}\n",
-               (unsigned long long)st->gave_up, (unsigned long long)st->starved,
-               (unsigned long long)st->unfinished, elapsed, rate, mean, p50,
-               p99, max, ab ? "true" : "false");
-    } else {
-        printf("nlbench: %s c=%ld s=%zu: %llu round trips, %llu failures",
-               target_text, O.conns, O.size, (unsigned long long)st->roundtrips,
-               (unsigned long long)failures);
-        if (failures > 0) {
-            printf(" (");
-            for (int k = 0; k < F_KINDS; k++)
-                printf("%s%s %llu", k ? ", " : "", failure_name[k],
-                       (unsigned long long)st->failures[k]);
-            printf("; %llu connections gave up)",
-                   (unsigned long long)st->gave_up);
-        }
-        if (st->starved > 0)
-            printf(", %llu connections starved (no round trip done)",
-                   (unsigned long long)st->starved);
-        printf(", %.3f s, %.0f rt/s, latency p50 %.1f us p99 %.1f us max "
-               "%.1f us%s\n",
-               elapsed, rate, p50, p99, max, ab ? " (ABORTED)" : "");
-    }
-    fflush(stdout);
+    printf(", \"%s\": ", key);
+    if (have)
+        printf(fmt, v);
+    else
+        printf("null");
 }
+
+static void
+report_json(const struct stats *st, double elapsed, const char *target_text,
+            int have_cpu, double cpu, uint64_t failures)
+{
+    double rate = elapsed > 0 ? (double)st->ops / elapsed : 0;
+    unsigned long long ops = (unsigned long long)st->ops;
+
+    printf("{\"mode\": \"%s\", \"target\": ", mode_name[O.mode]);
+    json_string(stdout, target_text);
+    printf(", \"connections\": %ld, \"inflight\": %ld, \"payload\": %zu, "
+           "\"threads\": %ld, \"ops\": %llu, \"ops_per_s\": %.1f, "
+           "\"roundtrips\": %llu, \"roundtrips_per_s\": %.1f, "
+           "\"failures\": %llu",
+           O.conns, O.inflight, O.size, O.threads, ops, rate, ops, rate,
+           (unsigned long long)failures);
+    for (int k = 0; k < F_KINDS; k++)
+        printf(", \"failures_%s\": %llu", failure_name[k],
+               (unsigned long long)st->failures[k]);
+    printf(", \"gave_up\": %llu, \"unanswered\": %llu, \"starved\": %llu, "
+           "\"unfinished\": %llu, \"lost\": %llu, \"held\": %llu, "
+           "\"bytes_in\": %llu, \"elapsed_s\": %.6f, \"lat_mean_us\": %.1f, "
+           "\"lat_p50_us\": %.1f, \"lat_p99_us\": %.1f, "
+           "\"lat_p999_us\": %.1f, \"lat_max_us\": %.1f",
+           (unsigned long long)st->gave_up, (unsigned long long)st->unanswered,
+           (unsigned long long)st->unanswered,
+           (unsigned long long)st->unfinished, (unsigned long long)st->lost,
+           (unsigned long long)st->held, (unsigned long long)st->bytes_in,
+           elapsed,
+           st->ops ? (double)st->lat_sum / (double)st->ops / 1000.0 : 0,
+           stats_percentile(st, 0.50) / 1000.0,
+           stats_percentile(st, 0.99) / 1000.0,
+           stats_percentile(st, 0.999) / 1000.0,
+           (double)st->lat_max / 1000.0);
+    json_number_or_null("server_cpu_s", have_cpu, cpu, "%.6f");
+    json_number_or_null("server_cpu_us_per_op", have_cpu && st->ops > 0,
+                        st->ops ? cpu * 1e6 / (double)st->ops : 0, "%.3f");
+    printf(", \"aborted\": %s}\n", atomic_load(&aborted) ? "true" : "false");
+}
+
+static void
+report_text(const struct stats *st, double elapsed, const char *target_text,
+            int have_cpu, double cpu, uint64_t failures)
+{
+    const char *what = O.mode == M_CONNRATE ? "connections" : "round trips";
+
+    printf("nlbench: %s %s c=%ld", mode_name[O.mode], target_text, O.conns);
+    if (O.mode == M_PIPELINE)
+        printf(" k=%ld", O.inflight);
+    printf(" s=%zu: %llu %s, %llu failures", O.size,
+           (unsigned long long)st->ops, what, (unsigned long long)failures);
+    if (failures > 0) {
+        printf(" (");
+        for (int k = 0; k < F_KINDS; k++)
+            printf("%s%s %llu", k ? ", " : "", failure_name[k],
+                   (unsigned long long)st->failures[k]);
+        printf("; %llu connections gave up)", (unsigned long long)st->gave_up);
+    }
+    if (st->unanswered > 0)
+        printf(", %llu connections unanswered (no answer at all)",
+               (unsigned long long)st->unanswered);
+    if (O.mode == M_UDP)
+        printf(", %llu lost", (unsigned long long)st->lost);
+    if (O.mode == M_IDLE)
+        printf(", %llu held", (unsigned long long)st->held);
+    printf(", %.3f s, %.0f ops/s, latency p50 %.1f us p99 %.1f us p99.9 "
+           "%.1f us max %.1f us",
+           elapsed, elapsed > 0 ? (double)st->ops / elapsed : 0,
+           stats_percentile(st, 0.50) / 1000.0,
+           stats_percentile(st, 0.99) / 1000.0,
+           stats_percentile(st, 0.999) / 1000.0, (double)st->lat_max / 1000.0);
+    if (have_cpu)
+        printf(", server CPU %.3f s (%.1f us/op)", cpu,
+               st->ops ? cpu * 1e6 / (double)st->ops : 0);
+    printf("%s\n", atomic_load(&aborted) ? " (ABORTED)" : "");
+}
+
+/* ---- command line ---- */
 
 static void
 usage(FILE *f)
 {
-    fprintf(f, "usage: nlbench [-c CONNECTIONS] [-n ROUNDTRIPS_PER_CONN | -d "
-               "SECONDS]\n"
-               "               [-s PAYLOAD_BYTES] [-j THREADS] [-T DEADLINE_S] "
-               "[--json]\n"
-               "               (-u UNIX_PATH | -h HOST -p PORT)\n"
-               "  -c  concurrent connections (default 100)\n"
-               "  -n  round trips per connection (default 1000)\n"
-               "  -d  run for SECONDS instead of a number of round trips\n"
-               "  -s  bytes per line, the final \"\\n\" included (default 64)\n"
-               "  -j  threads, each with its own share of connections "
-               "(default 1)\n"
-               "  -T  abort with an error after this many seconds "
-               "(default 60)\n"
-               "  --json  print the result as one JSON object\n"
-               "Exit status: 0 ok, 1 some round trips failed, 2 error or "
-               "deadline.\n");
+    fprintf(
+        f,
+        "usage: nlbench [-m pingpong|pipeline|connrate|udp|idle] [-c N] [-k K]"
+        "\n"
+        "               [-s BYTES] [-n OPS_PER_CONN | -d SECONDS] [-j THREADS]"
+        "\n"
+        "               [-T DEADLINE_S] [-P PID]... [--json]\n"
+        "               (-h HOST -p PORT | -u UNIX_PATH | -U UNIX_DGRAM_PATH)"
+        "\n"
+        "  -m  pingpong (default): each connection sends a line, waits for\n"
+        "        its echo; pipeline: -k lines in flight per connection;\n"
+        "        connrate: connect, read until the server closes, again;\n"
+        "        udp: datagram echo over udp (-h/-p) or a unix datagram\n"
+        "        socket (-U), a request unanswered in %d ms is lost;\n"
+        "        idle: one round trip per connection, then print \"holding N\n"
+        "        connections\" and hold them until -d or SIGTERM/SIGINT\n"
+        "  -c  connections, connectors or sockets (default 100)\n"
+        "  -k  lines in flight per connection, pipeline only (default 16;\n"
+        "        refused with another mode)\n"
+        "  -s  bytes per line or datagram, the final \"\\n\" included "
+        "(default 64)\n"
+        "  -n  ops per connection (default 1000; not with idle)\n"
+        "  -d  run for SECONDS instead (idle: hold for SECONDS)\n"
+        "  -j  threads, each with its own share of connections (default 1)\n"
+        "  -T  abort with an error after this many seconds (default 60)\n"
+        "  -P  the server's pid (repeatable): report the CPU time it and its\n"
+        "        descendants used while measured\n"
+        "  -u  a unix stream socket; -U a unix datagram socket (udp mode)\n"
+        "  --json  print the result as one JSON object on one line\n"
+        "Exit status: 0 ok, 1 some ops failed or none was done, 2 usage or\n"
+        "setup error, deadline passed or interrupted.\n",
+        LOST_MS);
 }
 
 static long
@@ -748,144 +618,239 @@ parse_seconds(const char *s, const char *what)
     return v;
 }
 
-int
-main(int argc, char **argv)
+static enum mode
+parse_mode(const char *s)
+{
+    for (int m = 0; m < M_MODES; m++)
+        if (strcmp(s, mode_name[m]) == 0)
+            return (enum mode)m;
+    die("-m must be pingpong, pipeline, connrate, udp or idle, not \"%s\"", s);
+    return M_PINGPONG;
+}
+
+/* Checks that the options make sense together; fills in the defaults. */
+static void
+check_opts(long rounds)
+{
+    if (O.inflight > 0 && O.mode != M_PIPELINE)
+        die("-k is for -m pipeline only");
+    if (O.inflight == 0)
+        O.inflight = O.mode == M_PIPELINE ? 16 : 1;
+    if ((size_t)O.inflight * O.size > MAX_PAYLOAD)
+        die("-k %ld lines of -s %zu bytes is more than %u bytes in flight",
+            O.inflight, O.size, MAX_PAYLOAD);
+    if (O.mode == M_UDP && O.size > MAX_DATAGRAM)
+        die("-s %zu is more than a datagram holds (%d)", O.size, MAX_DATAGRAM);
+    if (rounds > 0 && O.duration > 0)
+        die("-n and -d exclude each other");
+    if (O.mode == M_IDLE) {
+        if (rounds > 0)
+            die("-n is not for -m idle (it does one round trip each; -d "
+                "says how long to hold)");
+        rounds = 1;
+    } else if (rounds == 0 && O.duration == 0)
+        rounds = 1000;
+    O.rounds = rounds;
+    if ((O.unix_path != NULL) + (O.dgram_path != NULL) +
+            (O.host != NULL || O.port != NULL) !=
+        1)
+        die("give one of -h HOST -p PORT, -u UNIX_PATH or -U UNIX_DGRAM_PATH");
+    if (O.unix_path == NULL && O.dgram_path == NULL &&
+        (O.host == NULL || O.port == NULL))
+        die("-h HOST needs -p PORT and the other way round");
+    if (O.dgram_path != NULL && O.mode != M_UDP)
+        die("-U UNIX_DGRAM_PATH is for -m udp");
+    if (O.unix_path != NULL && O.mode == M_UDP)
+        die("-m udp takes -h HOST -p PORT or -U UNIX_DGRAM_PATH, not -u");
+    if (O.duration > 0 && O.mode != M_IDLE &&
+        O.duration + GRACE_NS / 1e9 >= O.deadline)
+        die("-d %g does not fit in the deadline (-T %g)", O.duration,
+            O.deadline);
+    if (O.duration > 0 && O.mode == M_IDLE && O.duration >= O.deadline)
+        die("-d %g does not fit in the deadline (-T %g)", O.duration,
+            O.deadline);
+    if (O.threads > O.conns)
+        O.threads = O.conns;
+    for (int k = 0; k < O.npids; k++)
+        if (kill(O.pids[k], 0) == -1 && errno == ESRCH)
+            die("-P %d: no such process", (int)O.pids[k]);
+}
+
+static void
+parse_args(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'J'},
         {"help", no_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
-    struct worker *workers;
-    struct stats *total;
-    char target_text[256];
-    uint64_t t_last = 0;
     long rounds = 0;
-    double elapsed;
-    int opt, rc;
+    int opt;
 
     O.conns = 100;
     O.size = 64;
     O.threads = 1;
     O.deadline = 60;
-    while ((opt = getopt_long(argc, argv, "c:n:d:s:u:h:p:j:T:", longopts,
-                              NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "m:c:k:n:d:s:u:U:h:p:j:T:P:",
+                              longopts, NULL)) != -1) {
         switch (opt) {
-        case 'c':
-            O.conns = parse_long(optarg, "-c", 1, MAX_CONNS);
-            break;
-        case 'n':
-            rounds = parse_long(optarg, "-n", 1, LONG_MAX);
-            break;
-        case 'd':
-            O.duration = parse_seconds(optarg, "-d");
-            break;
+        case 'm': O.mode = parse_mode(optarg); break;
+        case 'c': O.conns = parse_long(optarg, "-c", 1, MAX_CONNS); break;
+        case 'k': O.inflight = parse_long(optarg, "-k", 1, MAX_INFLIGHT); break;
+        case 'n': rounds = parse_long(optarg, "-n", 1, LONG_MAX); break;
+        case 'd': O.duration = parse_seconds(optarg, "-d"); break;
         case 's':
             O.size = (size_t)parse_long(optarg, "-s", 1, MAX_PAYLOAD);
             break;
-        case 'u':
-            O.unix_path = optarg;
+        case 'u': O.unix_path = optarg; break;
+        case 'U': O.dgram_path = optarg; break;
+        case 'h': O.host = optarg; break;
+        case 'p': O.port = optarg; break;
+        case 'j': O.threads = parse_long(optarg, "-j", 1, MAX_THREADS); break;
+        case 'T': O.deadline = parse_seconds(optarg, "-T"); break;
+        case 'P':
+            if (O.npids == MAX_PIDS)
+                die("at most %d -P", MAX_PIDS);
+            O.pids[O.npids++] = (pid_t)parse_long(optarg, "-P", 1, INT_MAX);
             break;
-        case 'h':
-            O.host = optarg;
-            break;
-        case 'p':
-            O.port = optarg;
-            break;
-        case 'j':
-            O.threads = parse_long(optarg, "-j", 1, MAX_THREADS);
-            break;
-        case 'T':
-            O.deadline = parse_seconds(optarg, "-T");
-            break;
-        case 'J':
-            O.json = 1;
-            break;
-        case 'H':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
+        case 'J': O.json = 1; break;
+        case 'H': usage(stdout); exit(0);
+        default: usage(stderr); exit(2);
         }
     }
     if (optind != argc) {
         usage(stderr);
-        return 2;
+        exit(2);
     }
-    if (rounds > 0 && O.duration > 0)
-        die("-n and -d exclude each other");
-    if (rounds == 0 && O.duration == 0)
-        rounds = 1000;
-    O.rounds = rounds;
-    if ((O.unix_path != NULL) == (O.host != NULL || O.port != NULL))
-        die("give either -u PATH or -h HOST -p PORT");
-    if (O.unix_path == NULL && (O.host == NULL || O.port == NULL))
-        die("-h HOST needs -p PORT and the other way round");
-    if (O.duration > 0 && O.duration + GRACE_NS / 1e9 >= O.deadline)
-        die("-d %g does not fit in the deadline (-T %g)", O.duration,
-            O.deadline);
-    if (O.threads > O.conns)
-        O.threads = O.conns;
+    check_opts(rounds);
+}
 
+/* ---- the run ---- */
+
+/* Idle mode, once every connection did its round trip: says how many it
+ * holds, then holds them until -d passes, a signal comes or the deadline
+ * (an abort).  Returns when the hold ended. */
+static uint64_t
+hold(const struct worker *workers)
+{
+    uint64_t held = 0, now = now_ns();
+    uint64_t until = O.duration > 0 ? now + (uint64_t)(O.duration * 1e9)
+                                    : t_deadline;
+
+    for (long t = 0; t < O.threads; t++)
+        held += workers[t].st.held;
+    atomic_store(&holding, 1);
+    if (atomic_load(&signalled))
+        atomic_store(&released, 1);
+    printf("holding %llu connections\n", (unsigned long long)held);
+    fflush(stdout);
+    while (!atomic_load(&released) && !atomic_load(&aborted)) {
+        struct timespec ts = {0, 50 * 1000000L};
+
+        now = now_ns();
+        if (now >= until) {
+            if (until == t_deadline)
+                atomic_store(&aborted, 1);
+            break;
+        }
+        if (until - now < 50000000u)
+            ts.tv_nsec = (long)(until - now);
+        nanosleep(&ts, NULL);
+    }
+    now = now_ns();
+    atomic_store(&released, 1);
+    return now;
+}
+
+/* Sleeps until the end of a -d run (or an abort): the end of the
+ * measured interval, for the server's CPU time. */
+static void
+wait_stop(void)
+{
+    uint64_t stop = atomic_load(&t_stop), now;
+
+    while ((now = now_ns()) < stop && !atomic_load(&aborted)) {
+        struct timespec ts = {0, 20 * 1000000L};
+
+        if (stop - now < 20000000u)
+            ts.tv_nsec = (long)(stop - now);
+        nanosleep(&ts, NULL);
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    const struct engine *eng;
+    struct worker *workers;
+    struct stats *total;
+    char target_text[256];
+    uint64_t t_last = 0, failures = 0, t_end_hold = 0;
+    double elapsed, cpu0 = 0, cpu = 0;
+    int rc;
+
+    parse_args(argc, argv);
+    eng = O.mode == M_UDP ? &udp_engine : &stream_engine;
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
     resolve_target();
     if (O.unix_path != NULL)
         snprintf(target_text, sizeof(target_text), "unix:%s", O.unix_path);
+    else if (O.dgram_path != NULL)
+        snprintf(target_text, sizeof(target_text), "unix-dgram:%s",
+                 O.dgram_path);
     else
-        snprintf(target_text, sizeof(target_text), "tcp:%s:%s", O.host, O.port);
+        snprintf(target_text, sizeof(target_text), "%s:%s:%s",
+                 O.mode == M_UDP ? "udp" : "tcp", O.host, O.port);
     raise_fd_limit(O.conns + O.threads + 32);
     t_deadline = now_ns() + (uint64_t)(O.deadline * 1e9);
 
-    /* Share out the connections; each gets its own line buffer. */
+    /* Share out the connections. */
     workers = xcalloc((size_t)O.threads, sizeof(*workers));
-    for (long t = 0; t < O.threads; t++) {
+    for (long t = 0, first = 0; t < O.threads; t++) {
         struct worker *w = &workers[t];
 
         w->index = (int)t;
+        w->first = first;
         w->nconns = O.conns / O.threads + (t < O.conns % O.threads);
+        first += w->nconns;
         w->nlive = w->nconns;
-        w->conns = xcalloc((size_t)w->nconns, sizeof(*w->conns));
         w->rx = xcalloc(1, RECV_CHUNK);
         w->ep = epoll_create1(EPOLL_CLOEXEC);
         if (w->ep == -1)
             die("epoll_create1: %s", strerror(errno));
-        for (long i = 0; i < w->nconns; i++) {
-            struct conn *c = &w->conns[i];
-            uint64_t x =
-                0x9e3779b97f4a7c15ull * (uint64_t)(t * O.conns + i + 1);
-
-            c->fd = -1;
-            c->id = (unsigned)(i * O.threads + t);
-            c->tx = xcalloc(1, O.size);
-            for (size_t k = 0; k + 1 < O.size; k++) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                c->tx[k] = (unsigned char)('a' + x % 26);
-            }
-            c->tx[O.size - 1] = '\n';
-        }
+        eng->setup(w);
     }
 
     if (pthread_barrier_init(&barrier, NULL, (unsigned)O.threads + 1) != 0)
         die("pthread_barrier_init failed");
     for (long t = 0; t < O.threads; t++) {
-        int err =
-            pthread_create(&workers[t].thread, NULL, worker_main, &workers[t]);
+        int err = pthread_create(&workers[t].thread, NULL, eng->main,
+                                 &workers[t]);
 
         if (err != 0)
             die("pthread_create: %s", strerror(err));
     }
     pthread_barrier_wait(&barrier); /* all connected (or failed) */
+    if (O.npids > 0)
+        cpu0 = server_cpu();
     {
         uint64_t t0 = now_ns();
 
-        if (O.duration > 0)
+        if (O.duration > 0 && O.mode != M_IDLE)
             atomic_store(&t_stop, t0 + (uint64_t)(O.duration * 1e9));
         atomic_store(&t_start, t0);
     }
     pthread_barrier_wait(&barrier);
+    if (O.mode == M_IDLE) {
+        pthread_barrier_wait(&barrier); /* round trips done */
+        t_end_hold = hold(workers);
+    } else if (O.duration > 0) {
+        wait_stop();
+    }
+    if (O.npids > 0 && (O.duration > 0 || O.mode == M_IDLE))
+        cpu = server_cpu() - cpu0;
 
     total = xcalloc(1, sizeof(*total));
     for (long t = 0; t < O.threads; t++) {
@@ -894,33 +859,38 @@ main(int argc, char **argv)
         if (workers[t].t_end > t_last)
             t_last = workers[t].t_end;
     }
+    if (O.npids > 0 && O.duration == 0 && O.mode != M_IDLE)
+        cpu = server_cpu() - cpu0;
+    if (O.mode == M_IDLE)
+        t_last = t_end_hold;
     if (t_last > atomic_load(&t_start))
         elapsed = (double)(t_last - atomic_load(&t_start)) / 1e9;
     else
         elapsed = 0; /* every connection failed before the start */
     /* A -d run that went the distance ran for exactly -d seconds; the
      * grace time after it does not count. */
-    if (O.duration > 0 && elapsed > O.duration)
+    if (O.duration > 0 && O.mode != M_IDLE && elapsed > O.duration)
         elapsed = O.duration;
 
-    report(total, elapsed, target_text);
-    {
-        uint64_t failures = 0;
-
-        for (int k = 0; k < F_KINDS; k++)
-            failures += total->failures[k];
-        rc = failures > 0 || total->roundtrips == 0 ? 1 : 0;
-    }
+    for (int k = 0; k < F_KINDS; k++)
+        failures += total->failures[k];
+    if (O.json)
+        report_json(total, elapsed, target_text, O.npids > 0, cpu, failures);
+    else
+        report_text(total, elapsed, target_text, O.npids > 0, cpu, failures);
+    fflush(stdout);
+    rc = failures > 0 || total->ops == 0 ? 1 : 0;
     if (atomic_load(&aborted)) {
-        fprintf(stderr, "nlbench: deadline of %g s passed, aborting\n",
-                O.deadline);
+        if (atomic_load(&signalled))
+            fprintf(stderr, "nlbench: interrupted\n");
+        else
+            fprintf(stderr, "nlbench: deadline of %g s passed, aborting\n",
+                    O.deadline);
         rc = 2;
     }
 
     for (long t = 0; t < O.threads; t++) {
-        for (long i = 0; i < workers[t].nconns; i++)
-            free(workers[t].conns[i].tx);
-        free(workers[t].conns);
+        eng->cleanup(&workers[t]);
         free(workers[t].rx);
         close(workers[t].ep);
     }
