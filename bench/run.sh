@@ -29,7 +29,8 @@
 #   -j  nlbench threads (default 1)
 #   -p  pin: servers to CPU 0, nlbench to CPU 1 (taskset; 2+ CPUs)
 #   -I  idle connections for the memory measure (default 10000; 0 skips)
-#   -C  run bench/callgrind.sh (instructions per round trip; valgrind)
+#   -C  skip bench/callgrind.sh (by default it runs when valgrind is
+#       installed: instructions per round trip, about 30 s)
 #   -o  where the results go (default bench/results)
 #   -b  time budget for the whole script in seconds (default 900)
 #   SERVER  a column: MODEL:WORKERS[:TRANSPORT] (transport tcp, the
@@ -61,7 +62,7 @@ NLBASE=${NLBASE:-}
 PEER_PYTHON=${PEER_PYTHON:-/usr/bin/python3}
 
 scen_opt=all rounds=3 secs=2 nrt="" conns=100 size=64 threads=1
-pin=0 idle_n=10000 callgrind=0 outdir=$top/bench/results budget=900
+pin=0 idle_n=10000 callgrind=1 outdir=$top/bench/results budget=900
 
 usage() {
     sed -n '/^# usage:/,/^# Exit status/p' "${BASH_SOURCE[0]}" |
@@ -89,7 +90,7 @@ while getopts "S:r:d:n:c:s:j:pI:Co:b:h" opt; do
     j) threads=$OPTARG ;;
     p) pin=1 ;;
     I) idle_n=$OPTARG ;;
-    C) callgrind=1 ;;
+    C) callgrind=0 ;;
     o) outdir=$OPTARG ;;
     b) budget=$OPTARG ;;
     h) usage; exit 0 ;;
@@ -249,8 +250,11 @@ if [ "$build_first" = 1 ]; then
         timeout 3600 "$top/tools/bootstrap.sh" >&2 || die "tools/bootstrap.sh failed"
     fi
     say "make in build/ (netlabd, the handlers, nlbench, nlbase)"
-    timeout 1800 make -s -C "$top/build" -j2 all bench/nlbench bench/nlbase >&2 ||
+    if ! timeout 1800 make -C "$top/build" -j2 all bench/nlbench bench/nlbase \
+        >"$tmp/make.log" 2>&1; then
+        tail -n 30 "$tmp/make.log" >&2
         die "make in build/ failed"
+    fi
 fi
 compile() { # compile NAME: bench/NAME.c into the temporary folder
     say "no build/bench/$1, compiling bench/$1.c with ${CC:-cc}"
@@ -729,7 +733,7 @@ hook() {
     npid=""
 }
 if [ "$callgrind" = 0 ]; then
-    echo "callgrind: not run (-C runs it)" >"$tmp/callgrind.txt"
+    echo "callgrind: not run (-C)" >"$tmp/callgrind.txt"
 elif ! command -v valgrind >/dev/null; then
     echo "callgrind: valgrind not installed (apt-get install valgrind)" >"$tmp/callgrind.txt"
 else
@@ -824,6 +828,28 @@ table() {
     done
 }
 
+fence=$(printf '\140\140\140') # a Markdown code fence
+
+# callgrind_md FILE: bench/callgrind.sh's lines "callgrind server=NAME
+# rt=N bytes=S total=T libev=E libc=C own=O other=X" as a table, its line
+# "callgrind ratio total=T own=O" as a sentence, the whole output folded
+# below; anything else as it is.
+callgrind_md() {
+    if ! grep -q '^callgrind server=' "$1"; then
+        printf '%s\n%s\n%s\n' "$fence" "$(cat "$1")" "$fence"
+        return
+    fi
+    echo "User-space instructions per echo round trip, by where they ran"
+    echo "(bench/callgrind.sh: one connection, the difference of two runs)."
+    echo
+    echo "| server | total | libev | libc | own | other |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    sed -n 's/^callgrind server=\([^ ]*\) .* total=\([0-9]*\) libev=\([0-9]*\) libc=\([0-9]*\) own=\([0-9]*\) other=\([0-9]*\).*/| \1 | \2 | \3 | \4 | \5 | \6 |/p' "$1"
+    sed -n 's/^callgrind ratio total=\([0-9.]*\) own=\([0-9.]*\).*/\nnetlabd against the baseline'"'"'s whole count: total \1×, its own code \2×./p' "$1"
+    printf '\n<details><summary>bench/callgrind.sh output</summary>\n\n%s\n%s\n%s\n\n</details>\n' \
+        "$fence" "$(grep -v '^callgrind ' "$1")" "$fence"
+}
+
 when=$(date -u '+%Y-%m-%d %H:%M UTC')
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 machine="$(nproc) CPUs, ${cpu_model:-unknown CPU}, $(uname -sr)"
@@ -888,20 +914,16 @@ version=$("$NETLABD" -V 2>&1 | head -n 1)
     fi
     echo "## Instructions per round trip (callgrind)"
     echo
-    echo '```'
-    cat "$tmp/callgrind.txt"
-    echo '```'
+    callgrind_md "$tmp/callgrind.txt"
     if [ -f "$tmp/listeners.txt" ]; then
         echo
         echo "## 100 listeners"
         echo
-        echo '```'
-        cat "$tmp/listeners.txt"
-        echo '```'
+        printf '%s\n%s\n%s\n' "$fence" "$(cat "$tmp/listeners.txt")" "$fence"
     fi
     for i in $(seq 0 $((ncol - 1))); do
-        # shellcheck disable=SC2016 # the backquotes are Markdown's
-        [ -z "${logged[i]:-}" ] || printf '\n%s logged:\n\n```\n%s\n```\n' "${label[i]}" "${logged[i]}"
+        [ -z "${logged[i]:-}" ] ||
+            printf '\n%s logged:\n\n%s\n%s\n%s\n' "${label[i]}" "$fence" "${logged[i]}" "$fence"
     done
 } >"$res/latest.md"
 rm -f "$res/idle.md"
