@@ -8,9 +8,11 @@
  * echo     a stream: every byte read is written back (lines need no
  *          framing to be echoed);
  * greeter  a stream: each connection gets MESSAGE and is closed;
- * udp      datagrams: each is sent back to its sender (also unix-dgram).
+ * udp      datagrams: each is sent back to its sender; with unix:PATH a
+ *          unix datagram socket (what netlabd calls unix-dgram).
  *
- * ADDRESS is HOST:PORT (IPv4 literal; port 0 picks one) or unix:PATH.
+ * ADDRESS is HOST:PORT (IPv4 literal; port 0 picks one) or unix:PATH (a
+ * stream socket for echo and greeter, a datagram socket for udp).
  * One non-blocking epoll loop per thread; with -t N > 1 and an inet
  * address every thread has its own socket bound with SO_REUSEPORT, so
  * that the kernel spreads connections and datagrams (unix sockets cannot
@@ -34,11 +36,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #define CHUNK     16384
+#define DGRAM_MAX 65536 /* the largest datagram, read whole */
 #define MAX_EVENT 256
 
 enum mode { ECHO, GREETER, UDP };
@@ -70,6 +74,19 @@ die(const char *what)
 {
     fprintf(stderr, "nlbase: %s: %s\n", what, strerror(errno));
     exit(1);
+}
+
+/* The benchmark holds 10,000 idle connections and more: take every
+ * descriptor the hard limit allows. */
+static void
+raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }
 
 static int
@@ -140,8 +157,8 @@ static int
 conn_flush(struct conn *c)
 {
     while (c->off < c->len) {
-        ssize_t n = send(c->fd, c->pending + c->off, c->len - c->off,
-                         MSG_NOSIGNAL);
+        ssize_t n =
+            send(c->fd, c->pending + c->off, c->len - c->off, MSG_NOSIGNAL);
 
         if (n == -1)
             return errno == EAGAIN ? 1 : -1;
@@ -229,8 +246,8 @@ udp_all(int fd, char *buf)
     for (;;) {
         struct sockaddr_storage peer;
         socklen_t plen = sizeof(peer);
-        ssize_t n = recvfrom(fd, buf, CHUNK, 0, (struct sockaddr *)&peer,
-                             &plen);
+        ssize_t n =
+            recvfrom(fd, buf, DGRAM_MAX, 0, (struct sockaddr *)&peer, &plen);
 
         if (n == -1)
             return;
@@ -247,7 +264,7 @@ serve(void *arg)
     int lfd = (int)(long)arg, ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
     struct epoll_event evs[MAX_EVENT];
-    char *buf = malloc(CHUNK);
+    char *buf = malloc(DGRAM_MAX);
 
     if (ep == -1 || buf == NULL)
         die("epoll_create1");
@@ -300,6 +317,7 @@ main(int argc, char **argv)
         goto usage;
     if (is_unix)
         unlink(((struct sockaddr_un *)&addr)->sun_path);
+    raise_fd_limit();
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
@@ -322,6 +340,7 @@ main(int argc, char **argv)
     return 0;
 usage:
     fprintf(stderr, "usage: nlbase [-t THREADS] [-g MESSAGE] "
-                    "echo|greeter|udp HOST:PORT|unix:PATH\n");
+                    "echo|greeter|udp HOST:PORT|unix:PATH\n"
+                    "  (udp with unix:PATH serves a unix datagram socket)\n");
     return 2;
 }

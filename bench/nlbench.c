@@ -507,8 +507,7 @@ report_json(const struct stats *st, double elapsed, const char *target_text,
            st->ops ? (double)st->lat_sum / (double)st->ops / 1000.0 : 0,
            stats_percentile(st, 0.50) / 1000.0,
            stats_percentile(st, 0.99) / 1000.0,
-           stats_percentile(st, 0.999) / 1000.0,
-           (double)st->lat_max / 1000.0);
+           stats_percentile(st, 0.999) / 1000.0, (double)st->lat_max / 1000.0);
     json_number_or_null("server_cpu_s", have_cpu, cpu, "%.6f");
     json_number_or_null("server_cpu_us_per_op", have_cpu && st->ops > 0,
                         st->ops ? cpu * 1e6 / (double)st->ops : 0, "%.3f");
@@ -694,28 +693,56 @@ parse_args(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "m:c:k:n:d:s:u:U:h:p:j:T:P:",
                               longopts, NULL)) != -1) {
         switch (opt) {
-        case 'm': O.mode = parse_mode(optarg); break;
-        case 'c': O.conns = parse_long(optarg, "-c", 1, MAX_CONNS); break;
-        case 'k': O.inflight = parse_long(optarg, "-k", 1, MAX_INFLIGHT); break;
-        case 'n': rounds = parse_long(optarg, "-n", 1, LONG_MAX); break;
-        case 'd': O.duration = parse_seconds(optarg, "-d"); break;
+        case 'm':
+            O.mode = parse_mode(optarg);
+            break;
+        case 'c':
+            O.conns = parse_long(optarg, "-c", 1, MAX_CONNS);
+            break;
+        case 'k':
+            O.inflight = parse_long(optarg, "-k", 1, MAX_INFLIGHT);
+            break;
+        case 'n':
+            rounds = parse_long(optarg, "-n", 1, LONG_MAX);
+            break;
+        case 'd':
+            O.duration = parse_seconds(optarg, "-d");
+            break;
         case 's':
             O.size = (size_t)parse_long(optarg, "-s", 1, MAX_PAYLOAD);
             break;
-        case 'u': O.unix_path = optarg; break;
-        case 'U': O.dgram_path = optarg; break;
-        case 'h': O.host = optarg; break;
-        case 'p': O.port = optarg; break;
-        case 'j': O.threads = parse_long(optarg, "-j", 1, MAX_THREADS); break;
-        case 'T': O.deadline = parse_seconds(optarg, "-T"); break;
+        case 'u':
+            O.unix_path = optarg;
+            break;
+        case 'U':
+            O.dgram_path = optarg;
+            break;
+        case 'h':
+            O.host = optarg;
+            break;
+        case 'p':
+            O.port = optarg;
+            break;
+        case 'j':
+            O.threads = parse_long(optarg, "-j", 1, MAX_THREADS);
+            break;
+        case 'T':
+            O.deadline = parse_seconds(optarg, "-T");
+            break;
         case 'P':
             if (O.npids == MAX_PIDS)
                 die("at most %d -P", MAX_PIDS);
             O.pids[O.npids++] = (pid_t)parse_long(optarg, "-P", 1, INT_MAX);
             break;
-        case 'J': O.json = 1; break;
-        case 'H': usage(stdout); exit(0);
-        default: usage(stderr); exit(2);
+        case 'J':
+            O.json = 1;
+            break;
+        case 'H':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            exit(2);
         }
     }
     if (optind != argc) {
@@ -734,8 +761,8 @@ static uint64_t
 hold(const struct worker *workers)
 {
     uint64_t held = 0, now = now_ns();
-    uint64_t until = O.duration > 0 ? now + (uint64_t)(O.duration * 1e9)
-                                    : t_deadline;
+    uint64_t until =
+        O.duration > 0 ? now + (uint64_t)(O.duration * 1e9) : t_deadline;
 
     for (long t = 0; t < O.threads; t++)
         held += workers[t].st.held;
@@ -778,36 +805,24 @@ wait_stop(void)
     }
 }
 
-int
-main(int argc, char **argv)
+static void
+describe_target(char *buf, size_t size)
 {
-    const struct engine *eng;
-    struct worker *workers;
-    struct stats *total;
-    char target_text[256];
-    uint64_t t_last = 0, failures = 0, t_end_hold = 0;
-    double elapsed, cpu0 = 0, cpu = 0;
-    int rc;
-
-    parse_args(argc, argv);
-    eng = O.mode == M_UDP ? &udp_engine : &stream_engine;
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
-    resolve_target();
     if (O.unix_path != NULL)
-        snprintf(target_text, sizeof(target_text), "unix:%s", O.unix_path);
+        snprintf(buf, size, "unix:%s", O.unix_path);
     else if (O.dgram_path != NULL)
-        snprintf(target_text, sizeof(target_text), "unix-dgram:%s",
-                 O.dgram_path);
+        snprintf(buf, size, "unix-dgram:%s", O.dgram_path);
     else
-        snprintf(target_text, sizeof(target_text), "%s:%s:%s",
-                 O.mode == M_UDP ? "udp" : "tcp", O.host, O.port);
-    raise_fd_limit(O.conns + O.threads + 32);
-    t_deadline = now_ns() + (uint64_t)(O.deadline * 1e9);
+        snprintf(buf, size, "%s:%s:%s", O.mode == M_UDP ? "udp" : "tcp", O.host,
+                 O.port);
+}
 
-    /* Share out the connections. */
-    workers = xcalloc((size_t)O.threads, sizeof(*workers));
+/* Shares out the connections and starts one thread per share. */
+static struct worker *
+workers_start(const struct engine *eng)
+{
+    struct worker *workers = xcalloc((size_t)O.threads, sizeof(*workers));
+
     for (long t = 0, first = 0; t < O.threads; t++) {
         struct worker *w = &workers[t];
 
@@ -822,55 +837,86 @@ main(int argc, char **argv)
             die("epoll_create1: %s", strerror(errno));
         eng->setup(w);
     }
-
     if (pthread_barrier_init(&barrier, NULL, (unsigned)O.threads + 1) != 0)
         die("pthread_barrier_init failed");
     for (long t = 0; t < O.threads; t++) {
-        int err = pthread_create(&workers[t].thread, NULL, eng->main,
-                                 &workers[t]);
+        int err =
+            pthread_create(&workers[t].thread, NULL, eng->main, &workers[t]);
 
         if (err != 0)
             die("pthread_create: %s", strerror(err));
     }
+    return workers;
+}
+
+/* Takes the threads through the run: all connected, the start, (idle)
+ * the hold, the end; sums their statistics into total.  Returns the
+ * measured time in seconds; *cpu is the server's CPU time in it. */
+static double
+run_phases(struct worker *workers, struct stats *total, double *cpu)
+{
+    uint64_t t_last = 0, t0;
+    double cpu0 = 0, elapsed;
+
     pthread_barrier_wait(&barrier); /* all connected (or failed) */
     if (O.npids > 0)
         cpu0 = server_cpu();
-    {
-        uint64_t t0 = now_ns();
-
-        if (O.duration > 0 && O.mode != M_IDLE)
-            atomic_store(&t_stop, t0 + (uint64_t)(O.duration * 1e9));
-        atomic_store(&t_start, t0);
-    }
+    t0 = now_ns();
+    if (O.duration > 0 && O.mode != M_IDLE)
+        atomic_store(&t_stop, t0 + (uint64_t)(O.duration * 1e9));
+    atomic_store(&t_start, t0);
     pthread_barrier_wait(&barrier);
     if (O.mode == M_IDLE) {
         pthread_barrier_wait(&barrier); /* round trips done */
-        t_end_hold = hold(workers);
+        t_last = hold(workers);
     } else if (O.duration > 0) {
         wait_stop();
     }
+    /* The measured interval ends at the end of the hold or of the -d
+     * run, or (-n) when the last thread is done. */
     if (O.npids > 0 && (O.duration > 0 || O.mode == M_IDLE))
-        cpu = server_cpu() - cpu0;
-
-    total = xcalloc(1, sizeof(*total));
+        *cpu = server_cpu() - cpu0;
     for (long t = 0; t < O.threads; t++) {
         pthread_join(workers[t].thread, NULL);
         stats_merge(total, &workers[t].st);
-        if (workers[t].t_end > t_last)
+        if (O.mode != M_IDLE && workers[t].t_end > t_last)
             t_last = workers[t].t_end;
     }
     if (O.npids > 0 && O.duration == 0 && O.mode != M_IDLE)
-        cpu = server_cpu() - cpu0;
-    if (O.mode == M_IDLE)
-        t_last = t_end_hold;
-    if (t_last > atomic_load(&t_start))
-        elapsed = (double)(t_last - atomic_load(&t_start)) / 1e9;
-    else
-        elapsed = 0; /* every connection failed before the start */
+        *cpu = server_cpu() - cpu0;
+    /* 0 when every connection failed before the start. */
+    elapsed = t_last > t0 ? (double)(t_last - t0) / 1e9 : 0;
     /* A -d run that went the distance ran for exactly -d seconds; the
      * grace time after it does not count. */
     if (O.duration > 0 && O.mode != M_IDLE && elapsed > O.duration)
         elapsed = O.duration;
+    return elapsed;
+}
+
+int
+main(int argc, char **argv)
+{
+    const struct engine *eng;
+    struct worker *workers;
+    struct stats *total;
+    char target_text[256];
+    uint64_t failures = 0;
+    double elapsed, cpu = 0;
+    int rc;
+
+    parse_args(argc, argv);
+    eng = O.mode == M_UDP ? &udp_engine : &stream_engine;
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    resolve_target();
+    describe_target(target_text, sizeof(target_text));
+    raise_fd_limit(O.conns + O.threads + 32);
+    t_deadline = now_ns() + (uint64_t)(O.deadline * 1e9);
+
+    workers = workers_start(eng);
+    total = xcalloc(1, sizeof(*total));
+    elapsed = run_phases(workers, total, &cpu);
 
     for (int k = 0; k < F_KINDS; k++)
         failures += total->failures[k];

@@ -21,7 +21,7 @@
 #define RECV_CHUNK  65536
 #define MAX_EVENTS  256
 #define MAX_PIDS    16
-#define SEQ_PREFIX  16 /* bytes of each line that carry (conn, round) */
+#define SEQ_PREFIX  16  /* bytes of each line that carry (conn, round) */
 #define LOST_MS     200 /* udp: a request unanswered this long is lost */
 /* After a -d run, requests in flight get this long to finish (uncounted),
  * so that no connection is closed with an echo unread, which would reset
@@ -98,12 +98,12 @@ extern const struct engine stream_engine, udp_engine;
 extern struct opts O;
 extern struct sockaddr_storage target;
 extern socklen_t target_len;
-extern uint64_t t_deadline;        /* ns, CLOCK_MONOTONIC */
-extern _Atomic uint64_t t_start;   /* 0 until the start */
-extern _Atomic uint64_t t_stop;    /* end of a -d run; 0 without one */
-extern atomic_int aborted;         /* deadline passed or a signal came */
-extern atomic_int released;        /* idle: stop holding */
-extern pthread_barrier_t barrier;  /* the threads and main */
+extern uint64_t t_deadline;       /* ns, CLOCK_MONOTONIC */
+extern _Atomic uint64_t t_start;  /* 0 until the start */
+extern _Atomic uint64_t t_stop;   /* end of a -d run; 0 without one */
+extern atomic_int aborted;        /* deadline passed or a signal came */
+extern atomic_int released;       /* idle: stop holding */
+extern pthread_barrier_t barrier; /* the threads and main */
 
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *xcalloc(size_t n, size_t size);

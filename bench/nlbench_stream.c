@@ -277,8 +277,8 @@ lines_send(struct worker *w, struct conn *c, uint64_t limit)
 {
     size_t ring = O.size * (size_t)O.inflight;
     size_t off = (size_t)(c->sent % ring);
-    size_t len = limit - c->sent < ring - off ? (size_t)(limit - c->sent)
-                                              : ring - off;
+    size_t len =
+        limit - c->sent < ring - off ? (size_t)(limit - c->sent) : ring - off;
     ssize_t n = send(c->fd, c->tx + off, len, MSG_NOSIGNAL);
 
     if (n > 0) {
@@ -299,8 +299,8 @@ lines_recv(struct worker *w, struct conn *c)
 {
     size_t ring = O.size * (size_t)O.inflight;
     size_t off = (size_t)(c->got % ring);
-    size_t want = c->sent - c->got < ring - off ? (size_t)(c->sent - c->got)
-                                                : ring - off;
+    size_t want =
+        c->sent - c->got < ring - off ? (size_t)(c->sent - c->got) : ring - off;
     ssize_t n;
 
     if (want > RECV_CHUNK)

@@ -265,8 +265,8 @@ static int
 dsock_open(struct worker *w, struct dsock *d)
 {
     struct epoll_event ev;
-    int fd = socket(target.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
+    int fd =
+        socket(target.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
     if (fd == -1)
         die("socket: %s", strerror(errno));

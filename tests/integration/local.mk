@@ -115,3 +115,8 @@ EXTRA_DIST += %reldir%/test_activation.py
 # The benchmark's baseline server answers as the handlers do (bench/nlbase).
 TESTS += %reldir%/test_bench_base.py
 EXTRA_DIST += %reldir%/test_bench_base.py
+
+# The benchmark's load generator counts what it should in every mode, and
+# each kind of trouble, against nlbase and netlabd (bench/nlbench).
+TESTS += %reldir%/test_nlbench.py
+EXTRA_DIST += %reldir%/test_nlbench.py

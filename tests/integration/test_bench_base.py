@@ -109,6 +109,10 @@ def main():
         try:
             got = datagram(socket.AF_INET, b.inet(), b"dgram")
             check(got == b"dgram", "udp echo gave %r" % got)
+            # Whole, however large: more than a stream read takes at once.
+            got = datagram(socket.AF_INET, b.inet(), big[:60000])
+            check(got == big[:60000], "udp echo of 60000 bytes gave %d"
+                  % len(got))
         finally:
             b.stop()
 
