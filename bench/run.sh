@@ -256,10 +256,12 @@ if [ "$build_first" = 1 ]; then
         die "make in build/ failed"
     fi
 fi
-compile() { # compile NAME: bench/NAME.c into the temporary folder
-    say "no build/bench/$1, compiling bench/$1.c with ${CC:-cc}"
+compile() { # compile NAME: bench/NAME.c and bench/NAME_*.c, into $tmp
+    local srcs=("$top/bench/$1.c")
+    [ "$1" != nlbench ] || srcs+=("$top/bench/nlbench_stream.c" "$top/bench/nlbench_udp.c")
+    say "no build/bench/$1, compiling bench/$1*.c with ${CC:-cc}"
     timeout 120 "${CC:-cc}" -O2 -Wall -Wextra -pthread -o "$tmp/$1" \
-        "$top/bench/$1.c" >&2 && echo "$tmp/$1"
+        "${srcs[@]}" >&2 && echo "$tmp/$1"
 }
 if [ -z "$NLBENCH" ]; then
     NLBENCH=$top/build/bench/nlbench
@@ -660,7 +662,7 @@ idle_one() {
     twisted) start_peer "$i" "$d" twisted || true ;;
     esac
     if [ -n "${col_why[i]}" ]; then
-        printf '| %s | %s | | |\n' "$lbl" "${col_why[i]}" >>"$res/idle.md"
+        printf '| %s | %s | | | |\n' "$lbl" "${col_why[i]}" >>"$res/idle.md"
         for p in "${srvpids[@]}"; do stop_pid "$p" || true; done
         srvpids=()
         return
