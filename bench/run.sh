@@ -284,11 +284,11 @@ has_mode() { [[ $nlb_help == *"$1"* ]]; }
 has_pid=0
 [[ $nlb_help == *"-P "* ]] && has_pid=1
 
-pin_srv=() pin_load=() pinned="no"
+pin_srv=() pin_load=() pinned="no" pinned_short=no
 if [ "$pin" = 1 ]; then
     if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
         pin_srv=(taskset -c 0) pin_load=(taskset -c 1)
-        pinned="yes: servers on CPU 0, nlbench on CPU 1"
+        pinned="yes: servers on CPU 0, nlbench on CPU 1" pinned_short=yes
     else
         say "warning: -p wants 2 CPUs and taskset; running unpinned"
         pinned="no (-p asked, but $(nproc) CPU(s) or no taskset)"
@@ -635,8 +635,10 @@ for i in $(seq 0 $((ncol - 1))); do
     if [ "${kind[i]}" != netlabd ] || [ -z "${dpid_of[i]:-}" ]; then continue; fi
     # Warnings are shown (a pool at its cap says so), errors fail the run.
     bad=$(grep -hE '\[(error|warning)\]|killed by signal|exited with status [1-9]|Sanitizer|runtime error' \
-        "$tmp/s$i/netlabd.log" "$tmp/s$i/daemon.out" 2>/dev/null | head -n 10 || true)
-    logged[i]+=$bad
+        "$tmp/s$i/netlabd.log" "$tmp/s$i/daemon.out" 2>/dev/null || true)
+    n=$(printf '%s' "$bad" | grep -c . || true)
+    [ "$n" -le 5 ] || logged[i]+="($n lines; the first 5:)"$'\n'
+    logged[i]+=$(printf '%s\n' "$bad" | head -n 5)
     if [ -n "$bad" ] && printf '%s\n' "$bad" | grep -qv '\[warning\]'; then status=1; fi
 done
 
@@ -946,7 +948,7 @@ if command -v gnuplot >/dev/null; then
             printf '\n'
         done
     } >"$tmp/plot.dat"
-    if ! timeout 60 gnuplot -e "datafile='$tmp/plot.dat'; outfile='$res/latest.svg'; ncols=$((ncol + 1)); subtitle='$when, $(nproc) CPUs, pinned: ${pinned%%:*}'" \
+    if ! timeout 60 gnuplot -e "datafile='$tmp/plot.dat'; outfile='$res/latest.svg'; ncols=$((ncol + 1)); subtitle='$when, $(nproc) CPUs, pinned: $pinned_short'" \
         "$top/bench/plot.gp" 2>"$tmp/gnuplot.err"; then
         say "gnuplot failed: $(head -c 300 "$tmp/gnuplot.err")"
         rm -f "$res/latest.svg"
@@ -965,13 +967,17 @@ cat "$outdir/latest.md"
 rel=${outdir#"$top"/}
 cat <<EOF
 
------ README.md's Performance section (paste between its markers) -----
-Made on $when with \`$cmdline\` ($machine; pinned: ${pinned%%:*});
-the whole report, with the CPU, spread, latency, memory and instruction
-tables, is [$rel/latest.md]($rel/latest.md).
+----- for README.md: replace its Performance section's block with -----
+<!-- bench/run.sh: begin -->
+Made on $when with \`$cmdline\`
+($machine; pinned: $pinned_short). Throughput as a ratio to the baseline
+(${label[0]}), median of $rounds rounds; the whole report, with server
+CPU per operation, the spread of the rounds, latency, idle memory and
+instructions per round trip, is [$rel/latest.md]($rel/latest.md).
 
 $(sed -n '/^## Throughput/,/^## /{/^|/p}' "$outdir/latest.md")
 $([ -f "$outdir/latest.svg" ] && printf '\n![throughput as a ratio to the baseline](%s/latest.svg)\n' "$rel")
+<!-- bench/run.sh: end -->
 ----- end -----
 EOF
 say "results in $outdir; total time $((SECONDS - start)) s"

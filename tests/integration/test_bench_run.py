@@ -87,7 +87,7 @@ def main():
                                                           p.stderr[-3000:]))
         md = open(os.path.join(out, "latest.md")).read()
         check(md in p.stdout, "stdout does not carry latest.md")
-        check("----- README.md's Performance section" in p.stdout,
+        check("----- for README.md: replace its Performance section" in p.stdout,
               "no README snippet on stdout")
         for key in ("- date: ", "- command: `bench/run.sh -d 0.2", "- machine: ",
                     "- netlabd: ", "- pinned: no"):
