@@ -572,6 +572,7 @@ usage(FILE *f)
         "        socket (-U), a request unanswered in %d ms is lost;\n"
         "        idle: one round trip per connection, then print \"holding N\n"
         "        connections\" and hold them until -d or SIGTERM/SIGINT\n"
+        "        (or -T, which is then an error)\n"
         "  -c  connections, connectors or sockets (default 100)\n"
         "  -k  lines in flight per connection, pipeline only (default 16;\n"
         "        refused with another mode)\n"

@@ -135,7 +135,11 @@ conn_open(struct worker *w, struct conn *c)
         if (bound)
             bind_spread(fd, c->id);
         memset(&ev, 0, sizeof(ev));
-        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        /* connrate waits only for the greeting, the end or an error:
+         * what a connect that failed also raises. */
+        ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+        if (O.mode != M_CONNRATE)
+            ev.events |= EPOLLOUT;
         ev.data.ptr = c;
         if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
             conn_close(c);
@@ -395,7 +399,10 @@ may_greet(const struct conn *c, uint64_t now)
     return now < atomic_load(&t_stop);
 }
 
-/* Reads the greeting to its end; then the next connection. */
+/* Reads the greeting to its end; then the next connection.  A connect in
+ * progress is read as if done (the least a client can do per connection:
+ * no wait for writable, no getsockopt): its failure is the read's error,
+ * and a greeting cannot come before the connection is made. */
 static void
 greet_drive(struct worker *w, struct conn *c)
 {
@@ -403,9 +410,7 @@ greet_drive(struct worker *w, struct conn *c)
         uint64_t t, stop;
         ssize_t n;
 
-        if (c->state == ST_CONNECTING && conn_connecting(w, c))
-            return;
-        if (c->state == ST_READY)
+        if (c->state == ST_CONNECTING || c->state == ST_READY)
             c->state = ST_ACTIVE;
         if (c->state != ST_ACTIVE)
             return;
@@ -418,7 +423,10 @@ greet_drive(struct worker *w, struct conn *c)
         if (n == -1) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return;
-            if (errno != EINTR)
+            if (errno == ECONNREFUSED || errno == ETIMEDOUT ||
+                errno == ENETUNREACH || errno == EHOSTUNREACH)
+                conn_fail(w, c, F_CONNECT);
+            else if (errno != EINTR)
                 conn_fail(w, c, F_RESET);
             continue;
         }
@@ -440,9 +448,12 @@ greet_drive(struct worker *w, struct conn *c)
             conn_retire(w, c, ST_FINISHED);
             return;
         }
+        /* The greeting's arrival (or the connect's failure) is an edge
+         * of its own: no read until then. */
         conn_open(w, c);
         if (c->state == ST_CLOSED)
             conn_fail(w, c, F_CONNECT);
+        return;
     }
 }
 
@@ -524,7 +535,6 @@ stream_main(void *arg)
                 conn_open(w, c);
                 if (c->state == ST_CLOSED)
                     conn_fail(w, c, F_CONNECT);
-                greet_drive(w, c);
             } else if (c->state == ST_READY) {
                 lines_drive(w, c);
             }
