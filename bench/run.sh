@@ -362,6 +362,10 @@ netlabd_conf() {
     {
         printf 'log_target = "%s";\nlog_level = "info";\n' "$d/netlabd.log"
         printf 'pidfile = "%s";\ncontrol = "%s";\n' "$d/netlabd.pid" "$d/control.sock"
+        # As root, netlabd would serve as its own account when the machine
+        # has one: it serves as the user running the benchmark instead,
+        # as nlbase and the peers do (and can answer their unix sockets).
+        [ "$(id -u)" != 0 ] || printf 'user = "%s";\n' "$(id -un)"
         printf 'plugin_dir = "%s";\nshutdown_timeout = 2;\nlisteners = (\n' \
             "$NETLABD_PLUGIN_DIR"
         for s in "$@"; do
