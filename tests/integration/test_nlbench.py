@@ -229,7 +229,8 @@ def silent_servers(tmp):
         check(rc == 1 and j["ops"] == 0 and j["unanswered"] == 5 and
               j["starved"] == 5 and j["failures"] == 0 and not j["aborted"],
               "a server that never answers: exit %d %r %s" % (rc, j, err))
-        rc, j, err = nlbench("-m", "udp", "-c", "3", "-d", "0.5",
+        # 1 s, five times the loss timeout: slack for a loaded machine.
+        rc, j, err = nlbench("-m", "udp", "-c", "3", "-d", "1",
                              "-h", "127.0.0.1", "-p", dport)
         check(rc == 1 and j["ops"] == 0 and j["unanswered"] == 3 and
               j["lost"] >= 3, "udp that never answers: exit %d %r %s"
