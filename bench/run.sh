@@ -969,6 +969,14 @@ for f in latest.md latest.jsonl latest.svg; do
 done
 cat "$outdir/latest.md"
 rel=${outdir#"$top"/}
+
+# readme_table HEADING TITLE: the table of latest.md's section HEADING,
+# under TITLE, when it has one.
+readme_table() {
+    local t
+    t=$(sed -n "/^## $1/,/^## /{/^|/p;/^netlabd against/{s/^/\n/;p}}" "$outdir/latest.md")
+    [ -z "$t" ] || printf '\n%s:\n\n%s\n' "$2" "$t"
+}
 cat <<EOF
 
 ----- for README.md: replace its Performance section's block with -----
@@ -981,6 +989,8 @@ instructions per round trip, is [$rel/latest.md]($rel/latest.md).
 
 $(sed -n '/^## Throughput/,/^## /{/^|/p}' "$outdir/latest.md")
 $([ -f "$outdir/latest.svg" ] && printf '\n![throughput as a ratio to the baseline](%s/latest.svg)\n' "$rel")
+$(readme_table "Idle connections" "Memory per idle TCP connection ($idle_n held)")
+$(readme_table "Instructions per round trip" "User-space instructions per echo round trip (callgrind)")
 <!-- bench/run.sh: end -->
 ----- end -----
 EOF
