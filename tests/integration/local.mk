@@ -125,3 +125,12 @@ EXTRA_DIST += %reldir%/test_nlbench.py
 # max_workers under load, and end idle extras (issue 10).
 TESTS += %reldir%/test_pools.py
 EXTRA_DIST += %reldir%/test_pools.py
+
+# bench/run.sh runs end to end (a short run: every scenario row, the JSON
+# lines, the idle rows, a missing peer shown as such, an interrupted run
+# leaving the last results whole); never a figure.  The files run.sh
+# needs beside itself go into the tarball so that distcheck can run it.
+TESTS += %reldir%/test_bench_run.py
+EXTRA_DIST += %reldir%/test_bench_run.py
+EXTRA_DIST += bench/plot.gp bench/peers/pyecho.py bench/peers/twecho.py \
+	bench/peers/xinetd.sh
