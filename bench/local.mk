@@ -25,6 +25,11 @@ check_PROGRAMS += %reldir%/nlbase
 
 EXTRA_DIST += \
 	%reldir%/README.md \
+	%reldir%/listeners.py \
+	%reldir%/peers/pyecho.py \
+	%reldir%/peers/twecho.py \
+	%reldir%/peers/xinetd.sh \
+	%reldir%/plot.gp \
 	%reldir%/run.sh
 
 BENCH_FLAGS =

@@ -14,7 +14,7 @@
 #
 # usage: bench/run.sh [-S SCENARIOS] [-r ROUNDS] [-d SECONDS | -n COUNT]
 #                     [-c CONNS] [-s BYTES] [-j THREADS] [-p] [-I IDLE]
-#                     [-C] [-o DIR] [-b BUDGET] [SERVER...]
+#                     [-C] [-L] [-o DIR] [-b BUDGET] [SERVER...]
 #   -S  scenarios, comma-separated (default all):
 #         ping1     ping-pong, 1 connection
 #         pingmany  ping-pong, CONNS connections (-c)
@@ -31,6 +31,7 @@
 #   -I  idle connections for the memory measure (default 10000; 0 skips)
 #   -C  skip bench/callgrind.sh (by default it runs when valgrind is
 #       installed: instructions per round trip, about 30 s)
+#   -L  skip bench/listeners.py (start and reload time, 100 listeners)
 #   -o  where the results go (default bench/results)
 #   -b  time budget for the whole script in seconds (default 900)
 #   SERVER  a column: MODEL:WORKERS[:TRANSPORT] (transport tcp, the
@@ -62,7 +63,7 @@ NLBASE=${NLBASE:-}
 PEER_PYTHON=${PEER_PYTHON:-/usr/bin/python3}
 
 scen_opt=all rounds=3 secs=2 nrt="" conns=100 size=64 threads=1
-pin=0 idle_n=10000 callgrind=1 outdir=$top/bench/results budget=900
+pin=0 idle_n=10000 callgrind=1 listeners=1 outdir=$top/bench/results budget=900
 
 usage() {
     sed -n '/^# usage:/,/^# Exit status/p' "${BASH_SOURCE[0]}" |
@@ -79,7 +80,7 @@ say() { echo "run.sh: $*" >&2; }
 is_uint() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -gt 0 ]; }
 is_secs() { [[ $1 =~ ^[0-9]*\.?[0-9]+$ ]] && awk -v s="$1" 'BEGIN { exit !(s > 0) }'; }
 
-while getopts "S:r:d:n:c:s:j:pI:Co:b:h" opt; do
+while getopts "S:r:d:n:c:s:j:pI:CLo:b:h" opt; do
     case $opt in
     S) scen_opt=$OPTARG ;;
     r) rounds=$OPTARG ;;
@@ -91,6 +92,7 @@ while getopts "S:r:d:n:c:s:j:pI:Co:b:h" opt; do
     p) pin=1 ;;
     I) idle_n=$OPTARG ;;
     C) callgrind=0 ;;
+    L) listeners=0 ;;
     o) outdir=$OPTARG ;;
     b) budget=$OPTARG ;;
     h) usage; exit 0 ;;
@@ -724,18 +726,20 @@ fi
 hook() {
     local t
     if [ ! -f "$top/bench/$1" ]; then
-        echo "${1%.sh}: bench/$1 not found" >"$2"
+        echo "${1%.*}: bench/$1 not found" >"$2"
         return
     fi
     t=$(left)
     t=$((t - 5 < 600 ? t - 5 : 600))
     if [ "$t" -lt 30 ]; then
-        echo "${1%.sh}: out of time (budget ${budget}s)" >"$2"
+        echo "${1%.*}: out of time (budget ${budget}s)" >"$2"
         return
     fi
     say "bench/$1 (at most $t s)"
+    local interp=bash
+    [ "${1%.py}" = "$1" ] || interp=python3
     NETLABD=$NETLABD NETLABD_PLUGIN_DIR=$NETLABD_PLUGIN_DIR NLBENCH=$NLBENCH \
-        NLBASE=$NLBASE timeout -k 5 "$t" bash "$top/bench/$1" >"$2" 2>&1 </dev/null &
+        NLBASE=$NLBASE timeout -k 5 "$t" "$interp" "$top/bench/$1" >"$2" 2>&1 </dev/null &
     npid=$!
     wait "$npid" || echo "(bench/$1 exited with status $?)" >>"$2"
     npid=""
@@ -747,8 +751,10 @@ elif ! command -v valgrind >/dev/null; then
 else
     hook callgrind.sh "$tmp/callgrind.txt"
 fi
-if [ -f "$top/bench/listeners.sh" ]; then
-    hook listeners.sh "$tmp/listeners.txt"
+if [ "$listeners" = 0 ]; then
+    echo "listeners: not run (-L)" >"$tmp/listeners.txt"
+else
+    hook listeners.py "$tmp/listeners.txt"
 fi
 
 # ---- the tables ----

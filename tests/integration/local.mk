@@ -132,5 +132,3 @@ EXTRA_DIST += %reldir%/test_pools.py
 # needs beside itself go into the tarball so that distcheck can run it.
 TESTS += %reldir%/test_bench_run.py
 EXTRA_DIST += %reldir%/test_bench_run.py
-EXTRA_DIST += bench/plot.gp bench/peers/pyecho.py bench/peers/twecho.py \
-	bench/peers/xinetd.sh

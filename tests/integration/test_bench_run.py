@@ -80,7 +80,7 @@ def main():
     try:
         out = os.path.join(tmp, "results")
         cmd = ["bash", RUN_SH, "-d", "0.2", "-r", "1", "-c", "4", "-I", "20",
-               "-C", "-b", "200", "-o", out, "base:1", "libev:1", "python"]
+               "-C", "-L", "-b", "200", "-o", out, "base:1", "libev:1", "python"]
         p = subprocess.run(cmd, env=env(tmp), capture_output=True, text=True,
                            timeout=240)
         check(p.returncode == 0, "run.sh exited %d:\n%s" % (p.returncode,
