@@ -140,26 +140,24 @@ conn_free(struct conn *c)
         ev_break(w->loop, EVBREAK_ALL);
 }
 
-/* Points the connection's watcher at what the session needs next, or frees
- * the connection when the session is over. */
-static void
-conn_update(struct conn *c)
-{
-    int want, events = 0;
+/* libev's event bits are the session's, so that they pass unmapped. */
+_Static_assert(EV_READ == NL_EV_READ && EV_WRITE == NL_EV_WRITE,
+               "libev's EV_READ/EV_WRITE differ from NL_EV_READ/NL_EV_WRITE");
 
-    if (nl_session_done(&c->s)) {
+/* Points the connection's watcher at `want` (NL_EV_* bits), or frees the
+ * connection when the session is over (-1).  An echo's watcher stays as
+ * it is from one message to the next: libev is asked for nothing. */
+static void
+conn_update(struct conn *c, int want)
+{
+    if (want == -1) {
         conn_free(c);
         return;
     }
-    want = nl_session_events(&c->s);
-    if (want & NL_EV_READ)
-        events |= EV_READ;
-    if (want & NL_EV_WRITE)
-        events |= EV_WRITE;
-    if (events != (c->io.events & (EV_READ | EV_WRITE))) {
+    if (want != (c->io.events & (EV_READ | EV_WRITE))) {
         ev_io_stop(c->w->loop, &c->io);
-        ev_io_set(&c->io, c->io.fd, events);
-        if (events)
+        ev_io_set(&c->io, c->io.fd, want);
+        if (want)
             ev_io_start(c->w->loop, &c->io);
     }
 }
@@ -169,18 +167,12 @@ conn_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct conn *c = (struct conn *)((char *)io - offsetof(struct conn, io));
 
-    int ready = (revents & EV_READ ? NL_EV_READ : 0) |
-                (revents & EV_WRITE ? NL_EV_WRITE : 0);
+    int want;
 
     c->last = ev_now(loop);
-    if (nl_session_read_ready(&c->s, ready))
-        nl_session_read(&c->s);
-    /* Lines held back while output was high, once it is all sent: one
-     * batch per wake-up, so that a client with a long backlog does not
-     * starve the others. */
-    if (nl_session_flush(&c->s) == NL_IO_OK && nl_session_resume(&c->s) == 0)
-        nl_session_flush(&c->s);
-    conn_update(c);
+    want = nl_session_step(&c->s, revents & (EV_READ | EV_WRITE));
+    if (want != (c->io.events & (EV_READ | EV_WRITE)))
+        conn_update(c, want);
 }
 
 static void
@@ -223,7 +215,7 @@ conn_new(struct worker *w, const struct nl_conn *nc, const struct sockaddr *sa,
     }
     if (nl_session_open(&c->s) == 0)
         nl_session_flush(&c->s);
-    conn_update(c);
+    conn_update(c, nl_session_done(&c->s) ? -1 : nl_session_events(&c->s));
 }
 
 static void
