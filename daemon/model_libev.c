@@ -21,7 +21,12 @@
  * with a free moment accepts the next connection and each can close its
  * copy on stop without pulling the descriptor from under the others.  The
  * main thread's loop owns SIGTERM and passes the stop on with
- * ev_async; max_connections is counted across loops (admit.c).
+ * ev_async; max_connections is counted across loops (admit.c).  The
+ * loops share their process's counter slot, so each counts its sessions'
+ * bytes and errors in a slot of its own and adds them to the shared one
+ * once per loop iteration, just before it waits (libev's release
+ * callback): the shared line is written once per batch, not by every
+ * loop for every message.
  *
  * What a connection's watcher waits for is the session's to say
  * (nl_session_events()); this file reads none of its fields.
@@ -58,7 +63,11 @@ struct conn;
 
 struct worker {
     struct ev_loop *loop;
-    const struct nl_session_env *env;
+    const struct nl_session_env *env; /* admission counts here */
+    struct nl_session_env senv;       /* sessions' counts here: env, or */
+    char pad0[64];                    /* with several loops, counts */
+    struct nl_counters counts;        /* on lines of this loop's own */
+    char pad1[64];
     int fd;
     int dgram;
     int stopping;
@@ -200,7 +209,7 @@ conn_new(struct worker *w, const struct nl_conn *nc, const struct sockaddr *sa,
     struct conn *c = nl_xcalloc(1, sizeof(*c));
 
     c->w = w;
-    nl_session_init(&c->s, w->env, nc, sa, len);
+    nl_session_init(&c->s, &w->senv, nc, sa, len);
     c->next = w->conns;
     if (w->conns != NULL)
         w->conns->prev = c;
@@ -261,7 +270,7 @@ dgram_cb(struct ev_loop *loop, ev_io *io, int revents)
     struct worker *w = io->data;
 
     for (int i = 0; i < DGRAM_BATCH; i++)
-        if (nl_session_recv_datagram(w->env, w->fd, w->dgram_buf) == 0)
+        if (nl_session_recv_datagram(&w->senv, w->fd, w->dgram_buf) == 0)
             return;
 }
 
@@ -319,6 +328,33 @@ async_cb(struct ev_loop *loop, ev_async *a, int revents)
     begin_stop(a->data);
 }
 
+/* Just before the loop waits: its counts go to the shared slot. */
+static void
+fold_counts(struct ev_loop *loop)
+{
+    struct worker *w = ev_userdata(loop);
+
+    nl_stats_fold(w->env->ctr, &w->counts);
+}
+
+static void
+nothing_to_take(struct ev_loop *loop)
+{
+}
+
+/* Where the sessions of loop w count: the shared slot when w is the only
+ * loop, else w->counts, folded in before each wait. */
+static void
+worker_counts(struct worker *w)
+{
+    w->senv = *w->env;
+    if (w->nall == 1)
+        return;
+    w->senv.ctr = &w->counts;
+    ev_set_userdata(w->loop, w);
+    ev_set_loop_release_cb(w->loop, fold_counts, nothing_to_take);
+}
+
 static void *
 thread_main(void *arg)
 {
@@ -367,6 +403,7 @@ worker_fini(struct worker *w)
 {
     while (w->conns != NULL)
         conn_free(w->conns);
+    nl_stats_fold(w->env->ctr, &w->counts);
     nl_transport_close_copy(w->fd);
     free(w->dgram_buf);
     ev_loop_destroy(w->loop);
@@ -393,6 +430,7 @@ libev_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
         }
         all[i].all = all;
         all[i].nall = n;
+        worker_counts(&all[i]);
     }
     /* The master's copy stays open until it stops; ours are the dups. */
     nl_transport_close_copy(fd);
