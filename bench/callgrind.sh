@@ -17,7 +17,9 @@
 #   libc   libc.so*, ld-linux*, libpthread*, libm* (the C library)
 #   own    the server's own code: the netlabd binary and the handler
 #          plugins in NETLABD_PLUGIN_DIR; for nlbase, the nlbase binary
-#   other  everything else (libconfig, valgrind's preloads, unknown)
+#   other  everything else (libconfig, valgrind's preloads, unknown ???:
+#          netlabd loads its handler through a descriptor, which callgrind
+#          cannot name, so the echo handler's few instructions are here)
 #
 # usage: bench/callgrind.sh [-a A] [-b B] [-s BYTES] [-p USEC] [-m MODEL]
 #                           [-w WORKERS] [-t tcp|unix] [-f N] [-k DIR]

@@ -113,6 +113,7 @@ nl_session_init(struct nl_session *s, const struct nl_session_env *env,
     memset(s, 0, sizeof(*s));
     s->h.host = &session_host;
     s->env = env;
+    s->lines = env->handler->framing == NETLABD_FRAMING_LINE;
     s->conn = *c;
     if (peer_len > sizeof(s->peer))
         peer_len = sizeof(s->peer);
@@ -131,7 +132,7 @@ nl_session_init_plain(struct nl_session *s, const struct nl_session_env *env,
 
     nl_conn_plain(&c, in_fd, out_fd);
     nl_session_init(s, env, &c, NULL, 0);
-    s->dgram = dgram;
+    s->dgram = dgram != 0;
     /* host_peer() formats the address only while this is empty. */
     snprintf(s->peer_text, sizeof(s->peer_text), "%s", peer);
 }
@@ -319,7 +320,7 @@ input(struct nl_session *s, const char *buf, size_t n)
         return -1;
     if (s->closing)
         return 0;
-    if (s->env->handler->framing == NETLABD_FRAMING_LINE)
+    if (s->lines)
         return input_lines(s, buf, n);
     return deliver(s, buf, n);
 }
@@ -334,7 +335,7 @@ int
 nl_session_eof(struct nl_session *s)
 {
     s->eof = 1;
-    if (s->in.len > 0 && s->env->handler->framing == NETLABD_FRAMING_LINE) {
+    if (s->in.len > 0 && s->lines) {
         int rc = too_long(s, nl_buf_head(&s->in), s->in.len)
                      ? line_too_long(s)
                      : deliver_line(s, nl_buf_head(&s->in), s->in.len);
@@ -359,8 +360,8 @@ read_none(struct nl_session *s, ssize_t n)
     return NL_IO_ERROR;
 }
 
-enum nl_io
-nl_session_read(struct nl_session *s)
+static inline __attribute__((always_inline)) enum nl_io
+read_once(struct nl_session *s)
 {
     char buf[NL_SESSION_READ_CHUNK];
     ssize_t n = s->conn.ops->read(&s->conn, buf, sizeof(buf));
@@ -368,6 +369,12 @@ nl_session_read(struct nl_session *s)
     if (n > 0)
         return input(s, buf, (size_t)n) == -1 ? NL_IO_ERROR : NL_IO_OK;
     return read_none(s, n);
+}
+
+enum nl_io
+nl_session_read(struct nl_session *s)
+{
+    return read_once(s);
 }
 
 /* After a write that left `left` bytes unwritten: notes whether the
@@ -452,7 +459,7 @@ int
 nl_session_step(struct nl_session *s, int ready)
 {
     if (read_ready(s, ready))
-        nl_session_read(s);
+        read_once(s);
     if ((s->out.len > 0 || s->held) && nl_session_flush(s) == NL_IO_OK &&
         nl_session_resume(s) == 0)
         nl_session_flush(s);

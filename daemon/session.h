@@ -54,13 +54,14 @@ struct nl_session {
     struct netlabd_handle h; /* first: the plugin's wrappers read it */
     const struct nl_session_env *env;
     struct nl_conn conn; /* the connection, through its transport */
-    int dgram;
     struct sockaddr_storage peer;
     socklen_t peer_len;
     char peer_text[128];
     void *data;
     struct nl_buf in;     /* a partial line */
     struct nl_buf out;    /* bytes not yet written */
+    unsigned dgram : 1;   /* a datagram session: each write one reply */
+    unsigned lines : 1;   /* the handler's framing is by line */
     unsigned closing : 1; /* the handler asked to close after flushing */
     unsigned eof : 1;     /* the peer will send nothing more */
     unsigned failed : 1;  /* to be closed at once */
