@@ -52,8 +52,10 @@ nl_admit_give_back(struct nl_counters *gate, const struct nl_counters *slot)
 int
 nl_admit_over_share(const struct nl_session_env *env, int mine, int loops)
 {
-    uint64_t open = __atomic_load_n(env->gate, __ATOMIC_RELAXED);
-
-    /* More than an even share of what is open, with one of slack. */
-    return loops > 1 && (uint64_t)mine * loops > open + loops;
+    /* More than an even share of what is open, with one of slack.  A
+     * process's only loop never reads the gate, a line that every
+     * serving process of the listener writes. */
+    return loops > 1 &&
+           (uint64_t)mine * loops >
+               __atomic_load_n(env->gate, __ATOMIC_RELAXED) + loops;
 }

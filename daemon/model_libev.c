@@ -21,7 +21,12 @@
  * with a free moment accepts the next connection and each can close its
  * copy on stop without pulling the descriptor from under the others.  The
  * main thread's loop owns SIGTERM and passes the stop on with
- * ev_async; max_connections is counted across loops (admit.c).
+ * ev_async; max_connections is counted across loops (admit.c).  The
+ * loops share their process's counter slot, so each counts its sessions'
+ * bytes and errors in a slot of its own and adds them to the shared one
+ * once per loop iteration, just before it waits (libev's release
+ * callback): the shared line is written once per batch, not by every
+ * loop for every message.
  *
  * What a connection's watcher waits for is the session's to say
  * (nl_session_events()); this file reads none of its fields.
@@ -58,7 +63,11 @@ struct conn;
 
 struct worker {
     struct ev_loop *loop;
-    const struct nl_session_env *env;
+    const struct nl_session_env *env; /* admission counts here */
+    struct nl_session_env senv;       /* sessions' counts here: env, or */
+    char pad0[64];                    /* with several loops, counts */
+    struct nl_counters counts;        /* on lines of this loop's own */
+    char pad1[64];
     int fd;
     int dgram;
     int stopping;
@@ -140,26 +149,24 @@ conn_free(struct conn *c)
         ev_break(w->loop, EVBREAK_ALL);
 }
 
-/* Points the connection's watcher at what the session needs next, or frees
- * the connection when the session is over. */
-static void
-conn_update(struct conn *c)
-{
-    int want, events = 0;
+/* libev's event bits are the session's, so that they pass unmapped. */
+_Static_assert(EV_READ == NL_EV_READ && EV_WRITE == NL_EV_WRITE,
+               "libev's EV_READ/EV_WRITE differ from NL_EV_READ/NL_EV_WRITE");
 
-    if (nl_session_done(&c->s)) {
+/* Points the connection's watcher at `want` (NL_EV_* bits), or frees the
+ * connection when the session is over (-1).  An echo's watcher stays as
+ * it is from one message to the next: libev is asked for nothing. */
+static void
+conn_update(struct conn *c, int want)
+{
+    if (want == -1) {
         conn_free(c);
         return;
     }
-    want = nl_session_events(&c->s);
-    if (want & NL_EV_READ)
-        events |= EV_READ;
-    if (want & NL_EV_WRITE)
-        events |= EV_WRITE;
-    if (events != (c->io.events & (EV_READ | EV_WRITE))) {
+    if (want != (c->io.events & (EV_READ | EV_WRITE))) {
         ev_io_stop(c->w->loop, &c->io);
-        ev_io_set(&c->io, c->io.fd, events);
-        if (events)
+        ev_io_set(&c->io, c->io.fd, want);
+        if (want)
             ev_io_start(c->w->loop, &c->io);
     }
 }
@@ -169,18 +176,12 @@ conn_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct conn *c = (struct conn *)((char *)io - offsetof(struct conn, io));
 
-    int ready = (revents & EV_READ ? NL_EV_READ : 0) |
-                (revents & EV_WRITE ? NL_EV_WRITE : 0);
+    int want;
 
     c->last = ev_now(loop);
-    if (nl_session_read_ready(&c->s, ready))
-        nl_session_read(&c->s);
-    /* Lines held back while output was high, once it is all sent: one
-     * batch per wake-up, so that a client with a long backlog does not
-     * starve the others. */
-    if (nl_session_flush(&c->s) == NL_IO_OK && nl_session_resume(&c->s) == 0)
-        nl_session_flush(&c->s);
-    conn_update(c);
+    want = nl_session_step(&c->s, revents & (EV_READ | EV_WRITE));
+    if (want != (c->io.events & (EV_READ | EV_WRITE)))
+        conn_update(c, want);
 }
 
 static void
@@ -208,7 +209,7 @@ conn_new(struct worker *w, const struct nl_conn *nc, const struct sockaddr *sa,
     struct conn *c = nl_xcalloc(1, sizeof(*c));
 
     c->w = w;
-    nl_session_init(&c->s, w->env, nc, sa, len);
+    nl_session_init(&c->s, &w->senv, nc, sa, len);
     c->next = w->conns;
     if (w->conns != NULL)
         w->conns->prev = c;
@@ -223,7 +224,7 @@ conn_new(struct worker *w, const struct nl_conn *nc, const struct sockaddr *sa,
     }
     if (nl_session_open(&c->s) == 0)
         nl_session_flush(&c->s);
-    conn_update(c);
+    conn_update(c, nl_session_done(&c->s) ? -1 : nl_session_events(&c->s));
 }
 
 static void
@@ -269,7 +270,7 @@ dgram_cb(struct ev_loop *loop, ev_io *io, int revents)
     struct worker *w = io->data;
 
     for (int i = 0; i < DGRAM_BATCH; i++)
-        if (nl_session_recv_datagram(w->env, w->fd, w->dgram_buf) == 0)
+        if (nl_session_recv_datagram(&w->senv, w->fd, w->dgram_buf) == 0)
             return;
 }
 
@@ -327,6 +328,33 @@ async_cb(struct ev_loop *loop, ev_async *a, int revents)
     begin_stop(a->data);
 }
 
+/* Just before the loop waits: its counts go to the shared slot. */
+static void
+fold_counts(struct ev_loop *loop)
+{
+    struct worker *w = ev_userdata(loop);
+
+    nl_stats_fold(w->env->ctr, &w->counts);
+}
+
+static void
+nothing_to_take(struct ev_loop *loop)
+{
+}
+
+/* Where the sessions of loop w count: the shared slot when w is the only
+ * loop, else w->counts, folded in before each wait. */
+static void
+worker_counts(struct worker *w)
+{
+    w->senv = *w->env;
+    if (w->nall == 1)
+        return;
+    w->senv.ctr = &w->counts;
+    ev_set_userdata(w->loop, w);
+    ev_set_loop_release_cb(w->loop, fold_counts, nothing_to_take);
+}
+
 static void *
 thread_main(void *arg)
 {
@@ -375,6 +403,7 @@ worker_fini(struct worker *w)
 {
     while (w->conns != NULL)
         conn_free(w->conns);
+    nl_stats_fold(w->env->ctr, &w->counts);
     nl_transport_close_copy(w->fd);
     free(w->dgram_buf);
     ev_loop_destroy(w->loop);
@@ -401,6 +430,7 @@ libev_run(const struct nl_session_env *env, int fd, int shutdown_timeout)
         }
         all[i].all = all;
         all[i].nall = n;
+        worker_counts(&all[i]);
     }
     /* The master's copy stays open until it stops; ours are the dups. */
     nl_transport_close_copy(fd);

@@ -9,7 +9,14 @@
  *
  * Line framing avoids copying: complete lines are handed to the handler
  * straight from the read buffer; only an unterminated tail is kept in
- * s->in, bounded by max_line.
+ * s->in, bounded by max_line.  Output avoids it too: a handler's write
+ * goes straight to the socket when nothing is queued before it, and only
+ * what the socket does not take is kept in s->out.  Writes are queued
+ * instead while more lines of the same read wait to be delivered, so that
+ * a client sending many lines at once gets their answers in one write
+ * (the last answer then goes out with them, gathered, without a copy).
+ * Both buffers hold memory only while they hold bytes: an idle session
+ * costs its struct alone.
  *
  * Bytes move through the session's transport (transport.h), never a
  * system call here, and what a model waits for is decided here too
@@ -23,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "admit.h"
@@ -105,6 +113,7 @@ nl_session_init(struct nl_session *s, const struct nl_session_env *env,
     memset(s, 0, sizeof(*s));
     s->h.host = &session_host;
     s->env = env;
+    s->lines = env->handler->framing == NETLABD_FRAMING_LINE;
     s->conn = *c;
     if (peer_len > sizeof(s->peer))
         peer_len = sizeof(s->peer);
@@ -123,7 +132,7 @@ nl_session_init_plain(struct nl_session *s, const struct nl_session_env *env,
 
     nl_conn_plain(&c, in_fd, out_fd);
     nl_session_init(s, env, &c, NULL, 0);
-    s->dgram = dgram;
+    s->dgram = dgram != 0;
     /* host_peer() formats the address only while this is empty. */
     snprintf(s->peer_text, sizeof(s->peer_text), "%s", peer);
 }
@@ -151,17 +160,23 @@ nl_session_open(struct nl_session *s)
 }
 
 static int
+handler_ended(struct nl_session *s)
+{
+    nl_debug(s->env->lc->name, "%s: handler ended the session",
+             host_peer(PS(s)));
+    session_fail(s);
+    return -1;
+}
+
+static inline int
 deliver(struct nl_session *s, const char *p, size_t n)
 {
     const struct netlabd_handler *h = s->env->handler;
 
     if (s->failed || s->closing)
         return 0;
-    if (h->data != NULL && h->data(PS(s), p, n) == -1) {
-        nl_debug(s->env->lc->name, "%s: handler ended the session",
-                 host_peer(PS(s)));
-        session_fail(s);
-    }
+    if (h->data != NULL && h->data(PS(s), p, n) == -1)
+        return handler_ended(s);
     return s->failed ? -1 : 0;
 }
 
@@ -203,20 +218,28 @@ too_long(const struct nl_session *s, const char *line, size_t len)
 static ssize_t
 deliver_lines(struct nl_session *s, const char *buf, size_t n)
 {
+    const char *nl = memchr(buf, '\n', n), *next;
     size_t off = 0;
-    const char *nl;
+    int rc = 0;
 
-    while (off < n && s->out.len < NL_SESSION_OUT_HIGH && !s->closing &&
-           (nl = memchr(buf + off, '\n', n - off)) != NULL) {
+    while (nl != NULL && s->out.len < NL_SESSION_OUT_HIGH && !s->closing) {
         size_t len = (size_t)(nl - (buf + off));
 
-        if (too_long(s, buf + off, len))
-            return line_too_long(s);
-        if (deliver_line(s, buf + off, len) == -1)
-            return -1;
+        if (too_long(s, buf + off, len)) {
+            rc = line_too_long(s);
+            break;
+        }
+        /* Looked for now, so that the answer to a line with more after
+         * it is queued, to go out with theirs. */
+        next = memchr(nl + 1, '\n', n - (off + len + 1));
+        s->batch = next != NULL;
+        if ((rc = deliver_line(s, buf + off, len)) == -1)
+            break;
         off += len + 1;
+        nl = next;
     }
-    return (ssize_t)off;
+    s->batch = 0;
+    return rc == -1 ? -1 : (ssize_t)off;
 }
 
 /* Notes whether s->in holds lines not yet delivered (reading then pauses),
@@ -248,6 +271,8 @@ deliver_pending(struct nl_session *s)
         (used = deliver_lines(s, nl_buf_head(&s->in), s->in.len)) == -1)
         return -1;
     nl_buf_consume(&s->in, (size_t)used);
+    if (s->in.len == 0)
+        nl_buf_free(&s->in);
     return check_pending(s);
 }
 
@@ -287,24 +312,30 @@ nl_session_resume(struct nl_session *s)
     return deliver_pending(s);
 }
 
-int
-nl_session_input(struct nl_session *s, const char *buf, size_t n)
+static inline int
+input(struct nl_session *s, const char *buf, size_t n)
 {
     nl_count_add(s->env->ctr, bytes_in, n);
     if (s->failed)
         return -1;
     if (s->closing)
         return 0;
-    if (s->env->handler->framing == NETLABD_FRAMING_LINE)
+    if (s->lines)
         return input_lines(s, buf, n);
     return deliver(s, buf, n);
+}
+
+int
+nl_session_input(struct nl_session *s, const char *buf, size_t n)
+{
+    return input(s, buf, n);
 }
 
 int
 nl_session_eof(struct nl_session *s)
 {
     s->eof = 1;
-    if (s->in.len > 0 && s->env->handler->framing == NETLABD_FRAMING_LINE) {
+    if (s->in.len > 0 && s->lines) {
         int rc = too_long(s, nl_buf_head(&s->in), s->in.len)
                      ? line_too_long(s)
                      : deliver_line(s, nl_buf_head(&s->in), s->in.len);
@@ -315,21 +346,52 @@ nl_session_eof(struct nl_session *s)
     return s->failed ? -1 : 0;
 }
 
-enum nl_io
-nl_session_read(struct nl_session *s)
+/* A read that brought no byte: the end of input, or why not. */
+static enum nl_io
+read_none(struct nl_session *s, ssize_t n)
+{
+    if (n == 0)
+        return nl_session_eof(s) == -1 ? NL_IO_ERROR : NL_IO_EOF;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return NL_IO_AGAIN;
+    nl_info(s->env->lc->name, "%s: read failed: %s", host_peer(PS(s)),
+            strerror(errno));
+    session_fail(s);
+    return NL_IO_ERROR;
+}
+
+static inline __attribute__((always_inline)) enum nl_io
+read_once(struct nl_session *s)
 {
     char buf[NL_SESSION_READ_CHUNK];
     ssize_t n = s->conn.ops->read(&s->conn, buf, sizeof(buf));
 
     if (n > 0)
-        return nl_session_input(s, buf, (size_t)n) == -1 ? NL_IO_ERROR
-                                                         : NL_IO_OK;
-    if (n == 0) {
-        return nl_session_eof(s) == -1 ? NL_IO_ERROR : NL_IO_EOF;
+        return input(s, buf, (size_t)n) == -1 ? NL_IO_ERROR : NL_IO_OK;
+    return read_none(s, n);
+}
+
+enum nl_io
+nl_session_read(struct nl_session *s)
+{
+    return read_once(s);
+}
+
+/* After a write that left `left` bytes unwritten: notes whether the
+ * socket is full, or fails the session on any other error. */
+static enum nl_io
+written(struct nl_session *s, size_t n, size_t left)
+{
+    nl_count_add(s->env->ctr, bytes_out, n);
+    if (left == 0) {
+        s->blocked = 0;
+        return NL_IO_OK;
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        s->blocked = 1;
         return NL_IO_AGAIN;
-    nl_info(s->env->lc->name, "%s: read failed: %s", host_peer(PS(s)),
+    }
+    nl_info(s->env->lc->name, "%s: write failed: %s", host_peer(PS(s)),
             strerror(errno));
     session_fail(s);
     return NL_IO_ERROR;
@@ -339,43 +401,42 @@ enum nl_io
 nl_session_flush(struct nl_session *s)
 {
     size_t n;
+    enum nl_io rc;
 
     if (s->failed)
         return NL_IO_ERROR;
     if (s->out.len == 0) /* an unused buffer has no memory to point into */
         return NL_IO_OK;
     n = nl_conn_write_all(&s->conn, nl_buf_head(&s->out), s->out.len);
-    nl_count_add(s->env->ctr, bytes_out, n);
     nl_buf_consume(&s->out, n);
-    if (s->out.len > 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return NL_IO_AGAIN;
-        nl_info(s->env->lc->name, "%s: write failed: %s", host_peer(PS(s)),
-                strerror(errno));
-        session_fail(s);
-        return NL_IO_ERROR;
-    }
-    /* Give back a buffer that grew for a burst. */
-    if (s->out.cap > NL_SESSION_OUT_HIGH)
+    rc = written(s, n, s->out.len);
+    /* An idle session keeps no buffer. */
+    if (s->out.len == 0)
         nl_buf_free(&s->out);
-    return NL_IO_OK;
+    return rc;
 }
 
-int
-nl_session_want_read(const struct nl_session *s)
+static inline int
+want_read(const struct nl_session *s)
 {
     return !s->failed && !s->closing && !s->eof && !s->held &&
            s->out.len < NL_SESSION_OUT_HIGH;
 }
 
-int
-nl_session_events(const struct nl_session *s)
+static inline int
+done(const struct nl_session *s)
+{
+    return s->failed || ((s->closing || s->eof) && s->out.len == 0);
+}
+
+static inline int
+events(const struct nl_session *s)
 {
     int ev = 0;
 
     if (s->failed)
         return 0;
-    if (nl_session_want_read(s))
+    if (want_read(s))
         ev |= nl_conn_events(&s->conn, NL_EV_READ);
     /* Held lines wait for a writable socket, as their answers will: they
      * go on as output drains (nl_session_resume() after a flush), and a
@@ -388,11 +449,39 @@ nl_session_events(const struct nl_session *s)
     return ev;
 }
 
+static inline int
+read_ready(const struct nl_session *s, int ready)
+{
+    return want_read(s) && (ready & nl_conn_events(&s->conn, NL_EV_READ)) != 0;
+}
+
+int
+nl_session_step(struct nl_session *s, int ready)
+{
+    if (read_ready(s, ready))
+        read_once(s);
+    if ((s->out.len > 0 || s->held) && nl_session_flush(s) == NL_IO_OK &&
+        nl_session_resume(s) == 0)
+        nl_session_flush(s);
+    return done(s) ? -1 : events(s);
+}
+
+int
+nl_session_want_read(const struct nl_session *s)
+{
+    return want_read(s);
+}
+
+int
+nl_session_events(const struct nl_session *s)
+{
+    return events(s);
+}
+
 int
 nl_session_read_ready(const struct nl_session *s, int ready)
 {
-    return nl_session_want_read(s) &&
-           (ready & nl_conn_events(&s->conn, NL_EV_READ)) != 0;
+    return read_ready(s, ready);
 }
 
 int
@@ -410,7 +499,7 @@ nl_session_conn(const struct nl_session *s)
 int
 nl_session_done(const struct nl_session *s)
 {
-    return s->failed || ((s->closing || s->eof) && s->out.len == 0);
+    return done(s);
 }
 
 void
@@ -493,39 +582,135 @@ nl_session_recv_datagram(const struct nl_session_env *env, int fd, char *buf)
     return 1;
 }
 
-static int
-host_write(struct netlabd_session *ps, const void *buf, size_t len)
+/* Sends what is queued and buf in one gathered write; returns the bytes
+ * of buf left to write, or -1 after queueing them when nothing more can
+ * be written now (NL_IO_AGAIN or NL_IO_ERROR in *rc). */
+static ssize_t
+write_gathered(struct nl_session *s, const char *buf, size_t len,
+               enum nl_io *rc)
 {
-    struct nl_session *s = S(ps);
+    size_t queued = s->out.len;
+    struct iovec iov[2] = {{nl_buf_head(&s->out), queued}, {(void *)buf, len}};
+    ssize_t w;
 
+    while ((w = s->conn.ops->writev(&s->conn, iov, 2)) == -1 && errno == EINTR)
+        ;
+    if (w == 0)
+        errno = EIO; /* no progress and no reason: not "try again" */
+    if (w < (ssize_t)queued) {
+        /* The rest of the queue first: flushing tells full from failed. */
+        if (w > 0) {
+            nl_count_add(s->env->ctr, bytes_out, w);
+            nl_buf_consume(&s->out, (size_t)w);
+        }
+        nl_buf_append(&s->out, buf, len);
+        *rc = w == -1 || w == 0 ? written(s, 0, 1) : nl_session_flush(s);
+        return -1;
+    }
+    nl_count_add(s->env->ctr, bytes_out, w);
+    nl_buf_free(&s->out);
+    return (ssize_t)(len - ((size_t)w - queued));
+}
+
+/*
+ * Writes what is queued and then buf, straight from where the handler has
+ * it, as far as the socket takes them; only the rest is copied into
+ * s->out.  Queued bytes go out with buf in one gathered write where the
+ * transport has one.
+ */
+static enum nl_io
+write_now(struct nl_session *s, const char *buf, size_t len)
+{
+    enum nl_io rc = NL_IO_OK;
+    size_t n;
+
+    if (s->out.len > 0) {
+        ssize_t left;
+
+        if (s->conn.ops->writev == NULL) {
+            nl_buf_append(&s->out, buf, len);
+            return nl_session_flush(s);
+        }
+        if ((left = write_gathered(s, buf, len, &rc)) == -1)
+            return rc;
+        buf += len - (size_t)left;
+        len = (size_t)left;
+        if (len == 0) {
+            s->blocked = 0;
+            return NL_IO_OK;
+        }
+    }
+    n = nl_conn_write_all(&s->conn, buf, len);
+    if (n < len)
+        nl_buf_append(&s->out, buf + n, len - n);
+    return written(s, n, len - n);
+}
+
+/* A datagram session's write: one reply datagram. */
+static int
+reply_datagram(struct nl_session *s, const void *buf, size_t len)
+{
+    ssize_t n = s->conn.ops->sendto(&s->conn, buf, len,
+                                    (struct sockaddr *)&s->peer, s->peer_len);
+
+    if (n == -1) {
+        nl_debug(s->env->lc->name, "%s: reply not sent: %s", host_peer(PS(s)),
+                 strerror(errno));
+        nl_count_add(s->env->ctr, errors, 1);
+        return -1;
+    }
+    nl_count_add(s->env->ctr, bytes_out, n);
+    return 0;
+}
+
+/* Every write but the usual one (host_write()). */
+static int
+write_queued(struct nl_session *s, const void *buf, size_t len)
+{
     if (s->failed)
         return -1;
-    if (s->dgram) {
-        ssize_t n = s->conn.ops->sendto(&s->conn, buf, len,
-                                        (struct sockaddr *)&s->peer,
-                                        s->peer_len);
-
-        if (n == -1) {
-            nl_debug(s->env->lc->name, "%s: reply not sent: %s", host_peer(ps),
-                     strerror(errno));
-            nl_count_add(s->env->ctr, errors, 1);
-            return -1;
-        }
-        nl_count_add(s->env->ctr, bytes_out, n);
-        return 0;
-    }
+    if (s->dgram)
+        return reply_datagram(s, buf, len);
     if (s->closing)
         return -1;
     if (s->out.len + len > NL_SESSION_OUT_MAX) {
         nl_errx(s->env->lc->name,
                 "%s: more than %d bytes of output queued for a client that "
                 "does not read, closing the session",
-                host_peer(ps), NL_SESSION_OUT_MAX);
+                host_peer(PS(s)), NL_SESSION_OUT_MAX);
         session_fail(s);
         return -1;
     }
-    nl_buf_append(&s->out, buf, len);
+    if (s->batch || s->blocked || len == 0)
+        nl_buf_append(&s->out, buf, len);
+    else if (write_now(s, buf, len) == NL_IO_ERROR)
+        return -1;
     return 0;
+}
+
+static int
+host_write(struct netlabd_session *ps, const void *buf, size_t len)
+{
+    struct nl_session *s = S(ps);
+    ssize_t n;
+
+    /* The usual answer: a stream session with nothing queued, and the
+     * socket takes it all. */
+    if (s->failed || s->closing || s->batch || s->blocked || s->dgram ||
+        s->out.len > 0 || len == 0 || len > NL_SESSION_OUT_MAX)
+        return write_queued(s, buf, len);
+    n = s->conn.ops->write(&s->conn, buf, len);
+    if (n > 0)
+        nl_count_add(s->env->ctr, bytes_out, n);
+    if (n == (ssize_t)len)
+        return 0;
+    /* What the socket did not take, queued (or the failure noted). */
+    if (n < 0) {
+        if (errno != EINTR && written(s, 0, len) == NL_IO_ERROR)
+            return -1;
+        n = 0;
+    }
+    return write_queued(s, (const char *)buf + n, len - (size_t)n);
 }
 
 static void

@@ -54,18 +54,21 @@ struct nl_session {
     struct netlabd_handle h; /* first: the plugin's wrappers read it */
     const struct nl_session_env *env;
     struct nl_conn conn; /* the connection, through its transport */
-    int dgram;
     struct sockaddr_storage peer;
     socklen_t peer_len;
     char peer_text[128];
     void *data;
     struct nl_buf in;     /* a partial line */
     struct nl_buf out;    /* bytes not yet written */
+    unsigned dgram : 1;   /* a datagram session: each write one reply */
+    unsigned lines : 1;   /* the handler's framing is by line */
     unsigned closing : 1; /* the handler asked to close after flushing */
     unsigned eof : 1;     /* the peer will send nothing more */
     unsigned failed : 1;  /* to be closed at once */
     unsigned opened : 1;  /* open() was called, so close() is due */
     unsigned held : 1;    /* s->in holds whole lines not yet delivered */
+    unsigned batch : 1;   /* more lines of this read follow: queue writes */
+    unsigned blocked : 1; /* the last write would have blocked */
 };
 
 enum nl_io {
@@ -143,8 +146,19 @@ enum nl_io nl_session_read(struct nl_session *s);
 
 /* Writes queued output; NL_IO_OK when all is written (or none was
  * queued), NL_IO_AGAIN when some is left (non-blocking descriptor),
- * NL_IO_ERROR on failure or when the session has failed. */
+ * NL_IO_ERROR on failure or when the session has failed.  The output
+ * buffer's memory is given back once it is empty. */
 enum nl_io nl_session_flush(struct nl_session *s);
+
+/*
+ * All a wake-up of a non-blocking model does, in one call: reads when
+ * `ready` (NL_EV_* bits) says so and the session wants to, writes what is
+ * queued, delivers lines held back while output was high (one batch, so
+ * that a client with a long backlog does not starve the others) and
+ * writes their answers.  Returns what to wait for next, as
+ * nl_session_events(), or -1 when the session is over (nl_session_done()).
+ */
+int nl_session_step(struct nl_session *s, int ready);
 
 /* 1 while the model should read: not closing, not at EOF, no lines held
  * back, output below NL_SESSION_OUT_HIGH. */

@@ -2,6 +2,8 @@
  * stats.c - the shared counter pool.  The pool is one anonymous shared
  * mapping made before the first fork, so every serving process sees the
  * same pages; which slot is in use is the master's private business.
+ * Slots start on cache lines of their own: two serving processes counting
+ * each in its slot never write the same line.
  */
 #include "config.h"
 
@@ -12,14 +14,31 @@
 #include "stats.h"
 #include "util.h"
 
-static struct nl_counters *pool;
+/* Bytes from one slot to the next: whole cache lines. */
+#define CACHE_LINE 64
+#define SLOT_BYTES                                                             \
+    ((sizeof(struct nl_counters) + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE)
+
+static char *pool; /* page-aligned, so every slot is line-aligned */
 static unsigned *used; /* references to each slot */
 static size_t pool_size;
+
+static struct nl_counters *
+slot_at(size_t i)
+{
+    return (struct nl_counters *)(void *)(pool + i * SLOT_BYTES);
+}
+
+static size_t
+slot_index(const struct nl_counters *slot)
+{
+    return (size_t)((const char *)slot - pool) / SLOT_BYTES;
+}
 
 int
 nl_stats_init(size_t nslots)
 {
-    void *p = mmap(NULL, nslots * sizeof(*pool), PROT_READ | PROT_WRITE,
+    void *p = mmap(NULL, nslots * SLOT_BYTES, PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
     if (p == MAP_FAILED)
@@ -36,8 +55,8 @@ nl_stats_alloc(void)
     for (size_t i = 0; i < pool_size; i++) {
         if (!used[i]) {
             used[i] = 1;
-            memset(&pool[i], 0, sizeof(pool[i]));
-            return &pool[i];
+            memset(slot_at(i), 0, sizeof(struct nl_counters));
+            return slot_at(i);
         }
     }
     return NULL;
@@ -46,7 +65,7 @@ nl_stats_alloc(void)
 void
 nl_stats_ref(struct nl_counters *slot)
 {
-    used[slot - pool]++;
+    used[slot_index(slot)]++;
 }
 
 void
@@ -60,7 +79,7 @@ nl_stats_release(struct nl_counters *slot, struct nl_counters *keep)
         nl_stats_sum(keep, slot);
         keep->active = active;
     }
-    used[slot - pool]--;
+    used[slot_index(slot)]--;
 }
 
 void
@@ -75,6 +94,31 @@ nl_stats_sum(struct nl_counters *sum, const struct nl_counters *src)
     sum->waited += __atomic_load_n(&src->waited, __ATOMIC_RELAXED);
     nl_count_max(&sum->longest_wait_ms,
                  __atomic_load_n(&src->longest_wait_ms, __ATOMIC_RELAXED));
+}
+
+/* Adds a local count to the shared one, and zeroes it. */
+#define FOLD(slot, local, field)                                               \
+    do {                                                                       \
+        if ((local)->field != 0) {                                             \
+            nl_count_add(slot, field, (local)->field);                         \
+            (local)->field = 0;                                                \
+        }                                                                      \
+    } while (0)
+
+void
+nl_stats_fold(struct nl_counters *slot, struct nl_counters *local)
+{
+    FOLD(slot, local, active);
+    FOLD(slot, local, total);
+    FOLD(slot, local, refused);
+    FOLD(slot, local, bytes_in);
+    FOLD(slot, local, bytes_out);
+    FOLD(slot, local, errors);
+    FOLD(slot, local, waited);
+    if (local->longest_wait_ms != 0) {
+        nl_count_max(&slot->longest_wait_ms, local->longest_wait_ms);
+        local->longest_wait_ms = 0;
+    }
 }
 
 void

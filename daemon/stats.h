@@ -71,4 +71,12 @@ void nl_stats_release(struct nl_counters *slot, struct nl_counters *keep);
 /* Adds a snapshot of src into sum (longest_wait_ms: the larger one). */
 void nl_stats_sum(struct nl_counters *sum, const struct nl_counters *src);
 
+/*
+ * Adds counts one thread kept in local, plain memory of its own, into the
+ * shared slot (longest_wait_ms: the larger one), and zeroes them, so that
+ * threads sharing a slot write it once per batch of work rather than once
+ * per message.  Only the thread that owns local may call it.
+ */
+void nl_stats_fold(struct nl_counters *slot, struct nl_counters *local);
+
 #endif /* NL_STATS_H */

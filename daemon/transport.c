@@ -141,12 +141,6 @@ nl_conn_write_all(struct nl_conn *c, const void *p, size_t n)
     return off;
 }
 
-int
-nl_conn_events(const struct nl_conn *c, int want)
-{
-    return c->ops->events != NULL ? c->ops->events(c, want) : want;
-}
-
 void
 nl_conn_shutdown(struct nl_conn *c)
 {

@@ -42,6 +42,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "conf.h"
 
@@ -125,6 +126,9 @@ struct nl_transport_ops {
     int (*admitted)(const struct nl_listener_conf *lc, struct nl_conn *c);
     ssize_t (*read)(struct nl_conn *c, void *buf, size_t n);
     ssize_t (*write)(struct nl_conn *c, const void *buf, size_t n);
+    /* Writes the n buffers of iov in order, as one write would; NULL
+     * when the transport cannot gather (session.c then copies). */
+    ssize_t (*writev)(struct nl_conn *c, const struct iovec *iov, int n);
     /* Input waiting to be read, left there; as read(), never blocking. */
     ssize_t (*peek)(struct nl_conn *c, void *buf, size_t n);
     /* One datagram, never blocking, and its sender; returns its whole
@@ -182,8 +186,13 @@ int nl_transport_admitted(const struct nl_listener_conf *lc,
  */
 size_t nl_conn_write_all(struct nl_conn *c, const void *p, size_t n);
 
-/* c's events() for want, or want itself. */
-int nl_conn_events(const struct nl_conn *c, int want);
+/* c's events() for want, or want itself.  Inline: every wake-up of
+ * every session asks. */
+static inline int
+nl_conn_events(const struct nl_conn *c, int want)
+{
+    return c->ops->events != NULL ? c->ops->events(c, want) : want;
+}
 
 /* c's shutdown(), when it has one. */
 void nl_conn_shutdown(struct nl_conn *c);
@@ -226,13 +235,15 @@ void nl_transport_remove(const struct nl_listener_conf *lc,
 void nl_transport_close_copy(int fd);
 
 /* The connection side every socket transport shares (transport_sock.c):
- * accept4(), read(), send() without SIGPIPE, recvfrom(), sendto(),
- * recv(MSG_PEEK), shutdown(SHUT_WR) with a bounded drain, close(). */
+ * accept4(), read(), send() and sendmsg() without SIGPIPE, recvfrom(),
+ * sendto(), recv(MSG_PEEK), shutdown(SHUT_WR) with a bounded drain,
+ * close(). */
 int nl_sock_accept(const struct nl_listener_conf *lc, int lfd,
                    struct nl_conn *c, struct sockaddr_storage *peer,
                    socklen_t *peer_len);
 ssize_t nl_sock_read(struct nl_conn *c, void *buf, size_t n);
 ssize_t nl_sock_write(struct nl_conn *c, const void *buf, size_t n);
+ssize_t nl_sock_writev(struct nl_conn *c, const struct iovec *iov, int n);
 ssize_t nl_sock_peek(struct nl_conn *c, void *buf, size_t n);
 ssize_t nl_sock_recvfrom(struct nl_conn *c, void *buf, size_t n,
                          struct sockaddr_storage *peer, socklen_t *peer_len);
@@ -247,7 +258,8 @@ const char *nl_sockaddr_text(const struct sockaddr *sa, socklen_t len,
 
 /* The slots of a socket transport's table that are transport_sock.c's. */
 #define NL_SOCK_OPS                                                            \
-    .read = nl_sock_read, .write = nl_sock_write, .peek = nl_sock_peek,        \
+    .read = nl_sock_read, .write = nl_sock_write,                              \
+    .writev = nl_sock_writev, .peek = nl_sock_peek,                            \
     .recvfrom = nl_sock_recvfrom, .sendto = nl_sock_sendto,                    \
     .shutdown = nl_sock_shutdown, .release = nl_sock_release
 

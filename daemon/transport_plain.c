@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "transport.h"
@@ -24,6 +25,12 @@ plain_write(struct nl_conn *c, const void *buf, size_t n)
 }
 
 static ssize_t
+plain_writev(struct nl_conn *c, const struct iovec *iov, int n)
+{
+    return writev(c->out_fd, iov, n);
+}
+
+static ssize_t
 plain_sendto(struct nl_conn *c, const void *buf, size_t n,
              const struct sockaddr *peer, socklen_t peer_len)
 {
@@ -34,6 +41,7 @@ const struct nl_transport_ops nl_transport_plain = {
     .name = "plain",
     .read = plain_read,
     .write = plain_write,
+    .writev = plain_writev,
     .sendto = plain_sendto,
 };
 

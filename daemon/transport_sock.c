@@ -56,6 +56,14 @@ nl_sock_write(struct nl_conn *c, const void *buf, size_t n)
 }
 
 ssize_t
+nl_sock_writev(struct nl_conn *c, const struct iovec *iov, int n)
+{
+    struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = n};
+
+    return sendmsg(c->fd, &m, MSG_NOSIGNAL);
+}
+
+ssize_t
 nl_sock_peek(struct nl_conn *c, void *buf, size_t n)
 {
     return recv(c->fd, buf, n, MSG_PEEK | MSG_DONTWAIT);

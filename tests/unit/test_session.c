@@ -13,7 +13,10 @@
 #include <signal.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -82,6 +85,9 @@ setup(void **state, int framing, int type)
     env.ctr = &ctr;
     env.notify_fd = -1;
     assert_int_equal(socketpair(AF_UNIX, type, 0, sp), 0);
+    /* Non-blocking, as every accepted connection is: a write the socket
+     * cannot take now is queued, not waited for. */
+    assert_int_equal(fcntl(sp[0], F_SETFL, O_NONBLOCK), 0);
     nl_conn_init(&conn, &lc, sp[0]);
     nl_session_init(&s, &env, &conn, NULL, 0);
     return 0;
@@ -203,6 +209,8 @@ test_raw_binary(void **state)
     assert_int_equal(ctr.errors, 0);
 }
 
+/* An answer the socket takes whole is written at once, from the
+ * handler's own buffer: nothing is queued and no buffer is allocated. */
 static void
 test_echo_and_flush(void **state)
 {
@@ -210,12 +218,142 @@ test_echo_and_flush(void **state)
 
     echo_back = 1;
     assert_int_equal(nl_session_input(&s, "ping\n", 5), 0);
-    assert_int_equal(s.out.len, 5);
-    assert_int_equal(nl_session_flush(&s), NL_IO_OK);
     assert_int_equal(s.out.len, 0);
+    assert_null(s.out.data);
+    assert_int_equal(ctr.bytes_out, 5);
+    assert_int_equal(nl_session_flush(&s), NL_IO_OK);
     assert_int_equal(read(sp[1], buf, sizeof(buf)), 5);
     assert_memory_equal(buf, "ping\n", 5);
     assert_int_equal(ctr.bytes_out, 5);
+}
+
+/* A transport whose socket takes `room` bytes more, then would block;
+ * what it took is in taken[]. */
+static char taken[4096];
+static size_t taken_len, room;
+static int nwrite, nwritev;
+
+static ssize_t
+take(const void *buf, size_t n)
+{
+    size_t k = n < room ? n : room;
+
+    memcpy(taken + taken_len, buf, k);
+    taken_len += k;
+    room -= k;
+    return (ssize_t)k;
+}
+
+static ssize_t
+short_write(struct nl_conn *c, const void *buf, size_t n)
+{
+    nwrite++;
+    if (room == 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    return take(buf, n);
+}
+
+static ssize_t
+short_writev(struct nl_conn *c, const struct iovec *iov, int n)
+{
+    ssize_t sum = 0;
+
+    nwritev++;
+    if (room == 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        sum += take(iov[i].iov_base, iov[i].iov_len);
+    return sum;
+}
+
+static struct nl_transport_ops short_ops;
+
+static void
+use_short_socket(size_t bytes)
+{
+    short_ops = nl_transport_inet;
+    short_ops.write = short_write;
+    short_ops.writev = short_writev;
+    s.conn.ops = &short_ops;
+    room = bytes;
+    taken_len = 0;
+    nwrite = nwritev = 0;
+}
+
+/* A direct answer the socket takes only in part: exactly the rest is
+ * queued, the session waits to write, and the flush sends the rest; the
+ * output buffer is given back once empty. */
+static void
+test_direct_partial(void **state)
+{
+    echo_back = 1;
+    use_short_socket(3);
+    assert_int_equal(nl_session_input(&s, "hello\n", 6), 0);
+    assert_int_equal(taken_len, 3);
+    assert_int_equal(s.out.len, 3);
+    assert_memory_equal(nl_buf_head(&s.out), "lo\n", 3);
+    assert_int_equal(ctr.bytes_out, 3);
+    assert_int_equal(nl_session_events(&s), NL_EV_READ | NL_EV_WRITE);
+    /* The socket still full: a second answer queues behind, unwritten. */
+    assert_int_equal(nl_session_input(&s, "xy", 2), 0);
+    assert_int_equal(s.out.len, 5);
+    assert_int_equal(nl_session_flush(&s), NL_IO_AGAIN);
+    room = 100;
+    assert_int_equal(nl_session_step(&s, NL_EV_WRITE), NL_EV_READ);
+    assert_int_equal(taken_len, 8);
+    assert_memory_equal(taken, "hello\nxy", 8);
+    assert_int_equal(s.out.len, 0);
+    assert_null(s.out.data);
+    assert_int_equal(ctr.bytes_out, 8);
+    /* Now empty again: the next answer goes straight out. */
+    assert_int_equal(nl_session_input(&s, "z", 1), 0);
+    assert_null(s.out.data);
+    assert_int_equal(taken_len, 9);
+    s.conn.ops = &nl_transport_inet;
+}
+
+/* Lines that came in one read are answered in one write: the answers of
+ * all but the last are queued, and the last goes out with them,
+ * gathered. */
+static void
+test_lines_answered_together(void **state)
+{
+    echo_back = 1;
+    use_short_socket(100);
+    assert_int_equal(nl_session_input(&s, "a\nbb\nc\nd", 8), 0);
+    assert_int_equal(nmsgs, 3);
+    assert_int_equal(nwritev, 1);
+    assert_int_equal(nwrite, 0);
+    assert_int_equal(taken_len, 4);
+    assert_memory_equal(taken, "abbc", 4);
+    assert_null(s.out.data);
+    /* The gathered write taken in part: the rest of both, in order. */
+    room = 2;
+    assert_int_equal(nl_session_input(&s, "\nef\ng\n", 6), 0);
+    assert_int_equal(taken_len, 6);
+    assert_int_equal(s.out.len, 2);
+    room = 100;
+    assert_int_equal(nl_session_flush(&s), NL_IO_OK);
+    assert_memory_equal(taken, "abbcdefg", 8);
+    assert_int_equal(ctr.bytes_out, 8);
+    s.conn.ops = &nl_transport_inet;
+}
+
+/* The input buffer holds memory only while it holds a partial line. */
+static void
+test_input_buffer_given_back(void **state)
+{
+    assert_int_equal(nl_session_input(&s, "hel", 3), 0);
+    assert_non_null(s.in.data);
+    assert_int_equal(nl_session_input(&s, "lo\n", 3), 0);
+    assert_int_equal(nmsgs, 1);
+    assert_msg(0, "hello");
+    assert_int_equal(s.in.len, 0);
+    assert_null(s.in.data);
 }
 
 /* A flush with nothing queued, before the output buffer was ever used,
@@ -257,10 +395,17 @@ test_events(void **state)
     assert_true(nl_session_read_ready(&s, NL_EV_READ));
     assert_false(nl_session_read_ready(&s, NL_EV_WRITE));
     echo_back = 1;
+    /* An answer the socket takes at once leaves nothing to wait for ... */
+    assert_int_equal(nl_session_input(&s, "ab\n", 3), 0);
+    assert_int_equal(nl_session_events(&s), NL_EV_READ);
+    /* ... one it cannot take waits for writable. */
+    use_short_socket(0);
     assert_int_equal(nl_session_input(&s, "ab\n", 3), 0);
     assert_int_equal(nl_session_events(&s), NL_EV_READ | NL_EV_WRITE);
+    room = 10;
     assert_int_equal(nl_session_flush(&s), NL_IO_OK);
     assert_int_equal(nl_session_events(&s), NL_EV_READ);
+    s.conn.ops = &nl_transport_inet;
     /* Held lines with all output sent: writable is what lets them go on. */
     memset(lines, '\n', sizeof(lines));
     handler.data = t_big;
@@ -305,6 +450,8 @@ test_events_mapped(void **state)
     assert_false(nl_session_read_ready(&s, NL_EV_READ));
     /* Output queued too: both. */
     echo_back = 1;
+    use_short_socket(0);
+    short_ops.events = swapped;
     assert_int_equal(nl_session_input(&s, "ab\n", 3), 0);
     assert_int_equal(nl_session_events(&s), NL_EV_READ | NL_EV_WRITE);
     s.conn.ops = &nl_transport_inet;
@@ -376,13 +523,20 @@ test_close_after_flush(void **state)
     char buf[8];
 
     echo_back = 1;
+    use_short_socket(1);
     nl_session_input(&s, "bye", 3);
     netlabd_close((struct netlabd_session *)&s);
     assert_false(nl_session_done(&s));
     assert_false(nl_session_want_read(&s));
+    assert_int_equal(nl_session_step(&s, NL_EV_WRITE), NL_EV_WRITE);
+    room = 10;
     assert_int_equal(nl_session_flush(&s), NL_IO_OK);
     assert_true(nl_session_done(&s));
-    assert_int_equal(read(sp[1], buf, sizeof(buf)), 3);
+    assert_int_equal(nl_session_step(&s, NL_EV_WRITE), -1);
+    assert_int_equal(taken_len, 3);
+    assert_memory_equal(taken, "bye", 3);
+    s.conn.ops = &nl_transport_inet;
+    (void)buf;
     /* Writes after close are refused. */
     assert_int_equal(netlabd_write((struct netlabd_session *)&s, "x", 1), -1);
 }
@@ -629,6 +783,12 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_flush_nothing, setup_lines,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_direct_partial, setup_raw,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_lines_answered_together,
+                                        setup_lines, teardown),
+        cmocka_unit_test_setup_teardown(test_input_buffer_given_back,
+                                        setup_lines, teardown),
         cmocka_unit_test_setup_teardown(test_handler_error, setup_raw,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_events, setup_lines, teardown),

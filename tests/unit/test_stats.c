@@ -230,6 +230,66 @@ test_counts_from_children(void **state)
     nl_stats_release(s, NULL);
 }
 
+/* Two slots never share a cache line: serving processes counting in
+ * their own slots do not slow each other down. */
+static void
+test_slots_on_own_lines(void **state)
+{
+    struct nl_counters *a = nl_stats_alloc(), *b = nl_stats_alloc();
+
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal((uintptr_t)a % 64, 0);
+    assert_int_equal((uintptr_t)b % 64, 0);
+    if (b < a) {
+        struct nl_counters *t = a;
+
+        a = b;
+        b = t;
+    }
+    assert_true((const char *)b >= (const char *)a + sizeof(*a));
+    /* Writing one leaves the other as it was. */
+    fill(a, 100);
+    assert_zero(b);
+    nl_stats_release(a, NULL);
+    nl_stats_release(b, NULL);
+}
+
+/* A thread's local counts go into the shared slot, added (the longest
+ * wait as a maximum), and are zeroed for the next batch. */
+static void
+test_fold(void **state)
+{
+    struct nl_counters *s = nl_stats_alloc(), local = {0}, sum = {0};
+
+    assert_non_null(s);
+    fill(s, 10);
+    s->longest_wait_ms = 50;
+    fill(&local, 0);
+    local.waited = 2;
+    local.longest_wait_ms = 70;
+    nl_stats_fold(s, &local);
+    assert_zero(&local);
+    nl_stats_sum(&sum, s);
+    assert_int_equal(sum.active, 11 + 1);
+    assert_int_equal(sum.total, 12 + 2);
+    assert_int_equal(sum.refused, 13 + 3);
+    assert_int_equal(sum.bytes_in, 14 + 4);
+    assert_int_equal(sum.bytes_out, 15 + 5);
+    assert_int_equal(sum.errors, 16 + 6);
+    assert_int_equal(sum.waited, 2);
+    assert_int_equal(sum.longest_wait_ms, 70);
+    /* Nothing new: folding again changes nothing. */
+    nl_stats_fold(s, &local);
+    memset(&sum, 0, sizeof(sum));
+    nl_stats_sum(&sum, s);
+    assert_int_equal(sum.bytes_out, 20);
+    local.longest_wait_ms = 5; /* a shorter wait keeps the longest */
+    nl_stats_fold(s, &local);
+    assert_int_equal(s->longest_wait_ms, 70);
+    nl_stats_release(s, NULL);
+}
+
 int
 main(void)
 {
@@ -241,6 +301,8 @@ main(void)
         cmocka_unit_test(test_exhaustion),
         cmocka_unit_test(test_refcount),
         cmocka_unit_test(test_counts_from_children),
+        cmocka_unit_test(test_slots_on_own_lines),
+        cmocka_unit_test(test_fold),
     };
 
     return cmocka_run_group_tests(tests, group_setup, NULL);
