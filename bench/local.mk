@@ -25,6 +25,7 @@ check_PROGRAMS += %reldir%/nlbase
 
 EXTRA_DIST += \
 	%reldir%/README.md \
+	%reldir%/callgrind.sh \
 	%reldir%/listeners.py \
 	%reldir%/peers/pyecho.py \
 	%reldir%/peers/twecho.py \

@@ -26,7 +26,7 @@ struct nl_counters {
      * was logged (nl_now() in ms), so that its serving processes together
      * log it at most once a second. */
     uint64_t busy_logged_ms;
-    /* Pools that grow (prefork, threads; i10-pools' block, not summed by
+    /* Pools that grow (prefork, threads; not summed by
      * nl_stats_sum()).  In a serving process's slot: the workers it runs
      * (threads: its threads), how many of them wait idle for a
      * connection, and since when the process has been idle (nl_now() in

@@ -193,9 +193,10 @@ extern const struct netlabd_handler netlabd_handler
      NETLABD_HOST(h)->fn != NULL)
 
 /*
- * Queues len bytes for the peer (stream) or sends them as one reply datagram
- * (datagram).  Returns 0, or -1 when the session is closing or its output
- * buffer is full; the session is then ended by netlabd.
+ * Sends len bytes to the peer (stream: at once when the socket takes them,
+ * the rest queued in order) or as one reply datagram (datagram).  Returns
+ * 0, or -1 when the session is closing or its output buffer is full; the
+ * session is then ended by netlabd.
  */
 static inline int
 netlabd_write(struct netlabd_session *s, const void *buf, size_t len)
