@@ -3,7 +3,12 @@
  * the serving processes.  Each serving process gets a slot of its own and
  * updates it with atomic adds; the master sums the live slots with what it
  * kept from slots whose process has ended, so a crash loses no count and
- * leaves no phantom active connection behind.
+ * leaves no phantom active connection behind.  (One exception, chosen for
+ * speed: libev loops that share a process count bytes and errors locally
+ * and fold them in once per loop pass, so that they do not bounce one
+ * cache line between them per message; a handler that crashes loses
+ * what its process's loops counted in that pass.  Admission counts --
+ * active, total, refused -- are always shared at once.)
  */
 #ifndef NL_STATS_H
 #define NL_STATS_H

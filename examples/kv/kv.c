@@ -135,7 +135,8 @@ kv_close(struct netlabd_session *s)
     free(store);
 }
 
-/* netlabd_write() queues bytes for the client; -1 means the session is
+/* netlabd_write() sends bytes to the client (what the socket does not
+ * take at once is queued, in order); -1 means the session is
  * over, and returning that -1 from data() lets netlabd end it. */
 static int
 reply(struct netlabd_session *s, const char *text)

@@ -194,9 +194,10 @@ extern const struct netlabd_handler netlabd_handler
 
 /*
  * Sends len bytes to the peer (stream: at once when the socket takes them,
- * the rest queued in order) or as one reply datagram (datagram).  Returns
- * 0, or -1 when the session is closing or its output buffer is full; the
- * session is then ended by netlabd.
+ * the rest queued in order) or as one reply datagram (datagram): an answer
+ * written in one call goes out in one system call.  Returns 0, or -1 when
+ * the session is closing or its output queue is full (2 MiB beyond what
+ * the socket took); the session is then ended by netlabd.
  */
 static inline int
 netlabd_write(struct netlabd_session *s, const void *buf, size_t len)
