@@ -66,6 +66,7 @@ listener_json(struct nl_json *j, const struct nl_sup *s, const struct lst *l)
     nl_json_int(j, "workers", l->lc->workers);
     nl_json_int(j, "max_workers", l->lc->max_workers);
     nl_json_int(j, "workers_running", nl_lst_workers_running(l));
+    nl_json_uint(j, "connections_waiting", nl_lst_waiting(l));
     nl_json_str(j, "handler", l->lc->handler);
     counters_json(j, &c);
     nl_json_bool(j, "serving", nl_lst_ready(l));

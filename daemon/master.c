@@ -39,7 +39,10 @@
 #include "transport.h"
 #include "util.h"
 
-#define STATS_SLOTS 4096
+/* Counter slots: one per serving process, old generations' included.
+ * Pools grow to max_workers (256 by default) per prefork listener, so
+ * there are many; the mapping is touched only as slots are used. */
+#define STATS_SLOTS 65536
 
 static int signal_pipe_w = -1;
 

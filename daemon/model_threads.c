@@ -89,6 +89,18 @@ note_running(struct pool *p)
                      __ATOMIC_RELAXED);
 }
 
+/* Notes how many queued connections wait with the pool full, where status
+ * reads it (connections_waiting).  Under the pool's lock. */
+static void
+note_waiting(struct pool *p)
+{
+    uint64_t n = p->running >= p->max && p->count > (size_t)p->idle
+                     ? p->count - (size_t)p->idle
+                     : 0;
+
+    __atomic_store_n(&p->env->ctr->waiting, n, __ATOMIC_RELAXED);
+}
+
 /* Waits for work; a thread past `min` gives up after NL_POOL_IDLE_EXIT
  * seconds.  Returns 1 when w is to end (its place marked T_ENDED), 0
  * otherwise.  Under the pool's lock. */
@@ -134,6 +146,7 @@ pool_take(struct pool *p, struct worker *w, struct pending *out)
     *out = p->queue[p->head];
     p->head = (p->head + 1) % p->cap;
     p->count--;
+    note_waiting(p);
     pthread_mutex_unlock(&p->lock);
     return 0;
 }
@@ -229,6 +242,7 @@ sweep(struct pool *p)
         p->queue[(p->head + kept++) % p->cap] = *c;
     }
     p->count = kept;
+    note_waiting(p);
     pthread_mutex_unlock(&p->lock);
     p->sweep_at = next;
 }
@@ -308,6 +322,7 @@ enqueue(struct pool *p, struct pending *c)
     p->queue[(p->head + p->count) % p->cap] = *c;
     p->count++;
     waiting = p->count - (size_t)p->idle;
+    note_waiting(p);
     pthread_cond_signal(&p->more);
     pthread_mutex_unlock(&p->lock);
     if (grow)

@@ -48,6 +48,27 @@ nl_lst_workers_running(const struct lst *l)
     return (int)n;
 }
 
+unsigned long long
+nl_lst_waiting(const struct lst *l)
+{
+    unsigned long long n = 0;
+
+    if (!nl_model_grows(l->lc->model))
+        return 0;
+    if (!nl_model_worker_procs(l->lc->model)) {
+        for (int j = 0; j < l->nprocs; j++)
+            if (l->procs[j].slot != NULL)
+                n += __atomic_load_n(&l->procs[j].slot->waiting,
+                                     __ATOMIC_RELAXED);
+        return n;
+    }
+    if (l->gate == NULL || l->sk.fd == -1 ||
+        nl_lst_workers_running(l) < l->lc->max_workers ||
+        __atomic_load_n(&l->gate->workers_idle, __ATOMIC_RELAXED) > 0)
+        return 0;
+    return nl_transport_backlog(l->lc, l->sk.fd);
+}
+
 /* Tells the processes of a prefork pool how many run (started, not asked
  * to end), which they hold against max_workers. */
 void
@@ -105,19 +126,31 @@ nl_pool_grow(struct lst *l)
 static void
 pool_check(struct lst *l, double now)
 {
-    uint64_t since;
+    uint64_t since, idle = 0, leaving = 0;
 
+    if (l->gate != NULL)
+        idle = __atomic_load_n(&l->gate->workers_idle, __ATOMIC_RELAXED);
+    /* Those asked to end count as idle until they are gone. */
+    for (int j = l->nbase; j < l->nprocs; j++)
+        leaving += l->procs[j].pid != 0 && l->procs[j].retiring;
     for (int j = l->nbase; j < l->nprocs; j++) {
         struct proc *pr = &l->procs[j];
 
         if (pr->pid == 0 || pr->retiring || !pr->ready)
             continue;
+        /* One idle process always stays: it is the one whose taking the
+         * next connection says 'G'.  With none left idle, nothing would
+         * grow the pool again (on a unix socket the master cannot see the
+         * backlog), and the next client would wait for a session to end. */
+        if (idle <= leaving + 1)
+            break;
         since = __atomic_load_n(&pr->slot->idle_since_ms, __ATOMIC_RELAXED);
         if (since == 0 || now * 1000 - (double)since < NL_POOL_IDLE_EXIT * 1000)
             continue;
         nl_debug(l->lc->name, "serving process %ld idle for %d s: ending it",
                  (long)pr->pid, NL_POOL_IDLE_EXIT);
         pr->retiring = 1;
+        leaving++;
         kill(pr->pid, SIGTERM);
     }
     nl_pool_note(l);

@@ -36,4 +36,9 @@ void nl_pool_give_back(struct nl_counters *gate,
  * pool's threads, libev's event loops. */
 int nl_lst_workers_running(const struct lst *l);
 
+/* Connections waiting for a worker now, the pool being at max_workers: a
+ * threads pool's queue past its idle threads; a full prefork pool's
+ * backlog (tcp: the kernel tells; 0 on a unix socket, where it cannot). */
+unsigned long long nl_lst_waiting(const struct lst *l);
+
 #endif /* NL_POOL_H */

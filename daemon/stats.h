@@ -45,6 +45,9 @@ struct nl_counters {
     uint64_t workers_idle;
     uint64_t idle_since_ms;
     uint64_t grow_asked;
+    /* A threads process's slot: connections queued that no thread is
+     * free for, the pool being at max_workers (a gauge status shows). */
+    uint64_t waiting;
 };
 
 #define nl_count_add(c, field, n)                                              \

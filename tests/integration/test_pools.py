@@ -114,6 +114,9 @@ def capped(d, m):
         l = d.listener(name)
         check(l["workers_running"] == CAP, "%s: workers_running %r, want the cap %d"
               % (name, l["workers_running"], CAP))
+        # Said by status while they wait (prefork: the backlog, on tcp).
+        wait_status(d, name, lambda l: l["connections_waiting"] == CAPPED - CAP, 5,
+                    "connections_waiting is not %d" % (CAPPED - CAP))
         d.wait_log(r"listener %s: all %d workers busy; \d+ connections? waiting"
                    % (name, CAP))
         for s in socks[:CAP]:
@@ -121,6 +124,8 @@ def capped(d, m):
         for i, s in enumerate(socks[CAP:]):
             check(answered(s, 10), "%s: client %d not served once the first closed"
                   % (name, CAP + i))
+        wait_status(d, name, lambda l: l["connections_waiting"] == 0, 5,
+                    "connections_waiting not back to 0 once all were served")
         # Counted by the time they are served (prefork: when accepted).
         wait_status(d, name, lambda l: l["connections_waited"] >= 1, 5,
                     "no connection counted as having waited")
@@ -147,6 +152,32 @@ def shrink(d):
           % (len(kids), want))
     time.sleep(1.5)  # a restart would come after a back-off of 0.1 s or more
     check(len(d.children()) == want, "an ended extra was restarted: %r" % d.children())
+
+
+def spare_stays(d):
+    """Every base worker busy: the extra the last one asked for stays idle
+    past the idle period (one idle process always stays, whose taking the
+    next connection says 'G'), and a new client is answered at once.  On a
+    unix socket nothing else could grow the pool again."""
+    name = "prefork-unix"
+    socks = connect_all(d, name, WORKERS)
+    try:
+        for i, s in enumerate(socks):
+            round_trip(s, b"busy %d\n" % i, "%s client %d" % (name, i), timeout=10)
+        wait_status(d, name, lambda l: l["workers_running"] == WORKERS + 1, 5,
+                    "no spare started with every worker busy")
+        time.sleep(IDLE_EXIT + 3)
+        l = d.listener(name)
+        check(l["workers_running"] == WORKERS + 1, "%s: workers_running %r after "
+              "the idle period with every base worker busy; the spare must stay"
+              % (name, l["workers_running"]))
+        late = connect_all(d, name, 1)[0]
+        socks.append(late)
+        round_trip(late, b"late\n", "%s: a client after the idle period" % name,
+                   timeout=2)
+    finally:
+        for s in socks:
+            s.close()
 
 
 def reload_cap(d):
@@ -200,6 +231,7 @@ def main():
             capped(d, m)
         grow(d, "prefork-unix")
         shrink(d)
+        spare_stays(d)
         log = d.log()
         check("[error]" not in log and "restarting" not in log,
               "an extra ending was logged as a failure:\n" + log)

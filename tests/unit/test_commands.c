@@ -150,6 +150,7 @@ test_stop(void **state)
     "{\"name\": \"web\", \"transport\": \"tcp\", \"address\": "                \
     "\"127.0.0.1:7000\", \"model\": \"prefork\", \"workers\": 2, "             \
     "\"max_workers\": 5, \"workers_running\": 2, "                           \
+    "\"connections_waiting\": 0, "                                             \
     "\"handler\": \"echo\", \"connections_active\": 0, "                       \
     "\"connections_total\": 7, \"connections_refused\": 0, \"bytes_in\": "     \
     "70, \"bytes_out\": 0, \"errors\": 0, \"connections_waited\": 0, "         \
