@@ -178,7 +178,8 @@ conn_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 
     int want;
 
-    c->last = ev_now(loop);
+    if (ev_is_active(&c->idle)) /* idle_timeout set */
+        c->last = ev_now(loop);
     want = nl_session_step(&c->s, revents & (EV_READ | EV_WRITE));
     if (want != (c->io.events & (EV_READ | EV_WRITE)))
         conn_update(c, want);

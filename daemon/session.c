@@ -460,6 +460,10 @@ nl_session_step(struct nl_session *s, int ready)
 {
     if (read_ready(s, ready))
         read_once(s);
+    /* The usual end of a step, the answer all sent: wait to read again
+     * (what events() says, without its tests). */
+    if (want_read(s) && s->out.len == 0 && s->conn.ops->events == NULL)
+        return NL_EV_READ;
     if ((s->out.len > 0 || s->held) && nl_session_flush(s) == NL_IO_OK &&
         nl_session_resume(s) == 0)
         nl_session_flush(s);
