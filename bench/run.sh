@@ -34,8 +34,11 @@
 #   -L  skip bench/listeners.py (start and reload time, 100 listeners)
 #   -o  where the results go (default bench/results)
 #   -b  time budget for the whole script in seconds (default 900)
-#   SERVER  a column: MODEL:WORKERS[:TRANSPORT] (transport tcp, the
-#           default, or unix), MODEL a netlabd model or `base` for
+#   SERVER  a column: MODEL:WORKERS[:TRANSPORT][:limits] (transport tcp,
+#           the default, or unix; `limits` gives netlabd's listeners
+#           allow and deny rules that admit the load generator and
+#           per-source limits it never reaches, to measure what they
+#           cost), MODEL a netlabd model or `base` for
 #           bench/nlbase; or a peer: python, twisted, xinetd.  The first
 #           is the baseline.  Default: base:1 libev:1 threads:8 prefork:8
 #           python twisted xinetd
@@ -153,7 +156,7 @@ for sc in "${scens[@]}"; do need_service[${sc_service[$sc]}]=1; done
 
 # ---- servers (columns) ----
 [ $# -gt 0 ] || set -- base:1 libev:1 threads:8 prefork:8 python twisted xinetd
-kind=() model=() workers=() transport=() label=() peer=()
+kind=() model=() workers=() transport=() label=() peer=() limits=()
 for spec in "$@"; do
     i=${#kind[@]}
     case $spec in
@@ -167,16 +170,19 @@ for spec in "$@"; do
         continue
         ;;
     esac
-    IFS=: read -r m w t extra <<<"$spec"
+    IFS=: read -r m w t lim extra <<<"$spec"
+    if [ "${t:-}" = limits ]; then t="" lim=limits; fi
     t=${t:-tcp}
-    if [[ -z $m || -n ${extra:-} || ! ($t == tcp || $t == unix) ]] ||
+    if [[ -z $m || -n ${extra:-} || ! ($t == tcp || $t == unix) ||
+        ! (-z ${lim:-} || ($lim == limits && $m != base)) ]] ||
         ! is_uint "${w:-x}"; then
-        die "server '$spec' is not MODEL:WORKERS[:tcp|unix] nor python, twisted, xinetd"
+        die "server '$spec' is not MODEL:WORKERS[:tcp|unix][:limits] nor python, twisted, xinetd"
     fi
-    model[i]=$m workers[i]=$w transport[i]=$t peer[i]=""
+    model[i]=$m workers[i]=$w transport[i]=$t peer[i]="" limits[i]=${lim:-}
     if [ "$m" = base ]; then kind[i]=base; label[i]="nlbase w=$w"; else
         kind[i]=netlabd; label[i]="$m w=$w"; fi
     [ "$t" = tcp ] || label[i]+=" $t"
+    [ -z "${lim:-}" ] || label[i]+=" +limits"
 done
 ncol=${#kind[@]}
 
@@ -356,11 +362,23 @@ for l in json.loads(data.decode())["listeners"]:
 EOF
 }
 
-# netlabd_conf DIR MODEL WORKERS TRANSPORT MAXCONN SERVICE...: a config
-# in DIR/netlabd.conf with one listener per service.
+# limit_keys SERVICE TRANSPORT: the `limits` keys of a listener: rules
+# that admit the load generator (after a deny it does not match) and
+# per-source limits it never reaches.
+limit_keys() {
+    local who='"127.0.0.0/8"' none='"192.0.2.1"'
+    if [ "$2" = unix ]; then who="\"uid:$(id -u)\"" none='"uid:4294967294"'; fi
+    printf 'allow = [ %s ]; deny = [ %s ]; ' "$who" "$none"
+    [ "$1" = udp ] || printf 'max_connections_per_source = 1000000; '
+    printf 'max_connection_rate_per_source = 1000000; '
+}
+
+# netlabd_conf DIR MODEL WORKERS TRANSPORT MAXCONN LIMITS SERVICE...: a
+# config in DIR/netlabd.conf with one listener per service (LIMITS
+# `limits`: with limit_keys).
 netlabd_conf() {
-    local d=$1 m=$2 w=$3 t=$4 mc=$5 sep="" s where
-    shift 5
+    local d=$1 m=$2 w=$3 t=$4 mc=$5 lim=$6 sep="" s where
+    shift 6
     {
         printf 'log_target = "%s";\nlog_level = "info";\n' "$d/netlabd.log"
         printf 'pidfile = "%s";\ncontrol = "%s";\n' "$d/netlabd.pid" "$d/control.sock"
@@ -377,16 +395,17 @@ netlabd_conf() {
             */tcp) where='transport = "tcp"; address = "127.0.0.1"; port = 0;' ;;
             *) where="transport = \"unix\"; path = \"$d/$s.sock\";" ;;
             esac
-            printf '%s  { name = "%s"; %s model = "%s"; workers = %d; handler = "%s"; max_connections = %d; }' \
+            printf '%s  { name = "%s"; %s model = "%s"; workers = %d; handler = "%s"; max_connections = %d; %s}' \
                 "$sep" "$s" "$where" "$m" "$w" \
-                "$([ "$s" = greeter ] && echo greeter || echo echo)" "$mc"
+                "$([ "$s" = greeter ] && echo greeter || echo echo)" "$mc" \
+                "$([ -z "$lim" ] || limit_keys "$s" "$t")"
             sep=$',\n'
         done
         printf '\n);\n'
     } >"$d/netlabd.conf"
 }
 
-# start_netlabd I DIR MODEL WORKERS TRANSPORT MAXCONN SERVICE...: starts
+# start_netlabd I DIR MODEL WORKERS TRANSPORT MAXCONN LIMITS SERVICE...: starts
 # netlabd; sets addr[I,S], spid[I,S] and dpid_of[I], or col_why[I].
 start_netlabd() {
     local i=$1 d=$2 out p lines name a
@@ -543,7 +562,7 @@ for i in $(seq 0 $((ncol - 1))); do
     case ${kind[i]} in
     base) start_base "$i" "$tmp/s$i" "${workers[i]}" "${transport[i]}" "${services[@]}" || true ;;
     netlabd) start_netlabd "$i" "$tmp/s$i" "${model[i]}" "${workers[i]}" \
-        "${transport[i]}" "$maxconn" "${services[@]}" || true ;;
+        "${transport[i]}" "$maxconn" "${limits[i]:-}" "${services[@]}" || true ;;
     peer) start_peer "$i" "$tmp/s$i" "${peer[i]}" || true ;;
     esac
     [ -z "${col_why[i]}" ] || say "${label[i]}: ${col_why[i]}"
@@ -666,7 +685,7 @@ idle_one() {
     col_why[i]=""
     case $k in
     base) start_base "$i" "$d" 1 tcp echo || true ;;
-    libev) start_netlabd "$i" "$d" libev 1 tcp $((idle_n + 100)) echo || true ;;
+    libev) start_netlabd "$i" "$d" libev 1 tcp $((idle_n + 100)) "" echo || true ;;
     twisted) start_peer "$i" "$d" twisted || true ;;
     esac
     if [ -n "${col_why[i]}" ]; then

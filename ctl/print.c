@@ -236,6 +236,8 @@ static const struct column listener_cols[] = {
     {"ACTIVE", "connections_active", 1, fmt_count_value},
     {"TOTAL", "connections_total", 1, fmt_count_value},
     {"REFUSED", "connections_refused", 1, fmt_count_value},
+    {"DENIED", "connections_denied", 1, fmt_count_value},
+    {"LIMITED", "connections_limited", 1, fmt_count_value},
     {"IN", "bytes_in", 1, fmt_bytes_value},
     {"OUT", "bytes_out", 1, fmt_bytes_value},
     {"ERRORS", "errors", 1, fmt_count_value},

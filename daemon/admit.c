@@ -8,37 +8,174 @@
  */
 #include "config.h"
 
+#include <string.h>
+
+#include "access.h"
 #include "admit.h"
 #include "conf.h"
+#include "log.h"
 #include "session.h"
+#include "sources.h"
 #include "stats.h"
+#include "transport.h"
+#include "util.h"
+
+/* Why a source was refused, for the log. */
+enum refusal { BY_RULES, TOO_MANY, TOO_FAST };
+
+/*
+ * Counts a refusal by rules or limits and logs it, at most once a second
+ * per listener across its serving processes: the first refusal after a
+ * quiet second is logged at once, with how many there were since the
+ * last line.
+ */
+static void
+refused(const struct nl_session_env *env, const struct nl_source *src,
+        enum refusal why, int dgram)
+{
+    static struct nl_counters own; /* without a shared gate (unit tests) */
+    struct nl_counters *g = env->refusals != NULL ? env->refusals : &own;
+    const struct nl_listener_conf *lc = env->lc;
+    uint64_t now = (uint64_t)(nl_now() * 1000), n;
+    uint64_t last = __atomic_load_n(&g->refusals_logged_ms, __ATOMIC_RELAXED);
+    char text[64];
+
+    if (why == BY_RULES)
+        nl_count_add(env->ctr, denied, 1);
+    else
+        nl_count_add(env->ctr, limited, 1);
+    __atomic_add_fetch(&g->refusals_unlogged, 1, __ATOMIC_RELAXED);
+    /* The first process to move the mark logs; the others keep quiet. */
+    if ((last != 0 && now - last < 1000) ||
+        !__atomic_compare_exchange_n(&g->refusals_logged_ms, &last, now, 0,
+                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        return;
+    n = __atomic_exchange_n(&g->refusals_unlogged, 0, __ATOMIC_RELAXED);
+    nl_notice(lc->name, "%s from %s refused: %s (%llu refused since the last "
+              "such line)",
+              dgram ? "datagram" : "connection",
+              nl_source_text(src, text, sizeof(text)),
+              why == BY_RULES  ? "allow/deny rules"
+              : why == TOO_MANY ? "max_connections_per_source reached"
+                                : "max_connection_rate_per_source reached",
+              (unsigned long long)n);
+}
+
+/* A session admitted without a per-source count (sources.h says when),
+ * said at most once a second per process. */
+static void
+untracked(const struct nl_session_env *env, const struct nl_source *src)
+{
+    static uint64_t logged_ms;
+    uint64_t now = (uint64_t)(nl_now() * 1000);
+    uint64_t last = __atomic_load_n(&logged_ms, __ATOMIC_RELAXED);
+    char text[64];
+
+    if (src->family == AF_UNIX && !src->has_cred)
+        return; /* nothing to count it by: not a full table */
+    if ((last != 0 && now - last < 1000) ||
+        !__atomic_compare_exchange_n(&logged_ms, &last, now, 0,
+                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        return;
+    nl_warnx(env->lc->name,
+             "per-source table full: a session from %s is admitted without "
+             "a per-source count",
+             nl_source_text(src, text, sizeof(text)));
+}
+
+/* 1 when the listener looks at where sessions come from. */
+static int
+looks_at_source(const struct nl_listener_conf *lc, const struct nl_sources *t)
+{
+    return lc->allow.n > 0 || lc->deny.n > 0 || t != NULL;
+}
+
+static uint64_t
+now_us(void)
+{
+    return (uint64_t)(nl_now() * 1e6);
+}
 
 int
-nl_admit(const struct nl_session_env *env, const struct sockaddr *peer,
-         socklen_t peer_len)
+nl_admit(const struct nl_session_env *env, struct nl_conn *c,
+         const struct sockaddr *peer, socklen_t peer_len)
 {
-    uint64_t n = __atomic_add_fetch(env->gate, 1, __ATOMIC_RELAXED);
+    const struct nl_listener_conf *lc = env->lc;
+    struct nl_source src = {0};
+    uint64_t n;
 
-    (void)peer; /* no per-source rule yet */
-    (void)peer_len;
-    if (n > (uint64_t)env->lc->max_connections) {
+    if (looks_at_source(lc, env->sources)) {
+        nl_source_from_addr(&src, peer, peer_len);
+        if (nl_transport_is_unix(lc->transport))
+            (void)nl_source_peercred(&src, c->fd); /* none: no rule matches */
+        if (!nl_access_allowed(&lc->allow, &lc->deny, &src)) {
+            refused(env, &src, BY_RULES, 0);
+            return -1;
+        }
+    }
+    n = __atomic_add_fetch(env->gate, 1, __ATOMIC_RELAXED);
+    if (n > (uint64_t)lc->max_connections) {
         __atomic_sub_fetch(env->gate, 1, __ATOMIC_RELAXED);
         nl_count_add(env->ctr, refused, 1);
         return -1;
+    }
+    if (env->sources != NULL) {
+        enum nl_src_verdict v = nl_sources_enter(
+            env->sources, &src, lc->max_connections_per_source,
+            lc->max_connection_rate_per_source, 1, now_us(), &c->ticket);
+
+        if (v == NL_SRC_TOO_MANY || v == NL_SRC_TOO_FAST) {
+            __atomic_sub_fetch(env->gate, 1, __ATOMIC_RELAXED);
+            refused(env, &src, v == NL_SRC_TOO_MANY ? TOO_MANY : TOO_FAST, 0);
+            return -1;
+        }
+        if (v == NL_SRC_UNTRACKED)
+            untracked(env, &src);
     }
     nl_count_add(env->ctr, active, 1);
     nl_count_add(env->ctr, total, 1);
     return 0;
 }
 
+int
+nl_admit_datagram(const struct nl_session_env *env,
+                  const struct sockaddr *peer, socklen_t peer_len,
+                  const struct nl_source *cred)
+{
+    const struct nl_listener_conf *lc = env->lc;
+    struct nl_source src;
+    uint32_t ticket;
+
+    if (!looks_at_source(lc, env->sources))
+        return 0;
+    if (cred != NULL)
+        src = *cred;
+    else
+        nl_source_from_addr(&src, peer, peer_len);
+    if (!nl_access_allowed(&lc->allow, &lc->deny, &src)) {
+        refused(env, &src, BY_RULES, 1);
+        return -1;
+    }
+    if (env->sources != NULL &&
+        nl_sources_enter(env->sources, &src, 0,
+                         lc->max_connection_rate_per_source, 0, now_us(),
+                         &ticket) == NL_SRC_TOO_FAST) {
+        refused(env, &src, TOO_FAST, 1);
+        return -1;
+    }
+    return 0;
+}
+
 void
-nl_admit_leave(const struct nl_session_env *env)
+nl_admit_leave(const struct nl_session_env *env, const struct nl_conn *c)
 {
     /* This order: if the process dies in between, the master gives back
      * what ctr->active says to the gate, and a gate slot can at worst be
      * lost, never given back twice. */
     nl_count_sub(env->ctr, active, 1);
     __atomic_sub_fetch(env->gate, 1, __ATOMIC_RELAXED);
+    if (c->ticket != 0)
+        nl_sources_leave(env->sources, c->ticket);
 }
 
 void

@@ -3,28 +3,43 @@
  * max_connections, counted across every serving process of a listener in
  * its gate (shared memory); how the master gives back what a crashed
  * process held; and how the event loops of one process share the work.
- * Each rule is handed what a per-source rule would need (the peer), so
- * that such a limit is one more function here.
+ * The access rules (access.h) and per-source limits (sources.h) are held
+ * here too, for stream connections and datagrams alike.
  */
 #ifndef NL_ADMIT_H
 #define NL_ADMIT_H
 
 #include <sys/socket.h>
 
+struct nl_conn;
 struct nl_counters;
 struct nl_session_env;
+struct nl_source;
 
 /*
- * Counts a new stream connection from peer against max_connections: 0
- * when it may be served (counted as active and total), -1 when it must be
- * closed at once (counted as refused).  Every admitted connection ends
- * with nl_admit_leave().
+ * Admits a new stream connection c from peer: held against the listener's
+ * allow and deny rules (a unix peer by its credentials, read from c's
+ * socket), max_connections, and the per-source limits.  Returns 0 when it
+ * may be served (counted as active and total; c->ticket notes its
+ * source's count), -1 when it must be closed at once (counted as
+ * refused, denied or limited; the last two logged at most once a second
+ * per listener).  Every admitted connection ends with nl_admit_leave().
  */
-int nl_admit(const struct nl_session_env *env, const struct sockaddr *peer,
-             socklen_t peer_len);
+int nl_admit(const struct nl_session_env *env, struct nl_conn *c,
+             const struct sockaddr *peer, socklen_t peer_len);
 
-/* An admitted connection has ended. */
-void nl_admit_leave(const struct nl_session_env *env);
+/*
+ * A datagram from peer (or, for unix-dgram, from the sender of cred when
+ * not NULL): 0 when it may be served, -1 when it must be dropped (counted
+ * as denied or limited, logged as above).  Only the rules and the rate
+ * per source apply: a datagram holds nothing open.
+ */
+int nl_admit_datagram(const struct nl_session_env *env,
+                      const struct sockaddr *peer, socklen_t peer_len,
+                      const struct nl_source *cred);
+
+/* The admitted connection c has ended. */
+void nl_admit_leave(const struct nl_session_env *env, const struct nl_conn *c);
 
 /*
  * The master, once a serving process has ended however it ended: gives

@@ -10,7 +10,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +48,8 @@ counters_json(struct nl_json *j, const struct nl_counters *c)
     nl_json_uint(j, "connections_active", c->active);
     nl_json_uint(j, "connections_total", c->total);
     nl_json_uint(j, "connections_refused", c->refused);
+    nl_json_uint(j, "connections_denied", c->denied);
+    nl_json_uint(j, "connections_limited", c->limited);
     nl_json_uint(j, "bytes_in", c->bytes_in);
     nl_json_uint(j, "bytes_out", c->bytes_out);
     nl_json_uint(j, "errors", c->errors);
@@ -194,17 +199,98 @@ static enum nl_cmd_outcome cmd_help(struct nl_commands *cmds,
                                     struct nl_control_client *c,
                                     struct nl_json *j);
 
+/* Who may steer netlabd (reload, stop, log-reopen). */
+enum who { ANYONE, ADMIN };
+
 static const struct command {
     const char *name;
     const char *help;
     command_fn run;
+    enum who who;
 } commands[] = {
-    {"status", "listeners, counters and reloads", cmd_status},
-    {"reload", "read the config again and apply it", cmd_reload},
-    {"stop", "stop gracefully", cmd_stop},
-    {"log-reopen", "reopen the log file", cmd_log_reopen},
-    {"help", "this list", cmd_help},
+    {"status", "listeners, counters and reloads", cmd_status, ANYONE},
+    {"reload", "read the config again and apply it", cmd_reload, ADMIN},
+    {"stop", "stop gracefully", cmd_stop, ADMIN},
+    {"log-reopen", "reopen the log file", cmd_log_reopen, ADMIN},
+    {"help", "this list", cmd_help, ANYONE},
 };
+
+/* 1 when process pid (uid, gid) is in group gr: by its primary group, the
+ * supplementary groups it runs with now (/proc), or the group's list. */
+static int
+in_group(const struct group *gr, pid_t pid, uid_t uid, gid_t gid)
+{
+    char path[64], line[4096];
+    struct passwd *pw;
+    int found = 0;
+    FILE *f;
+
+    if (gid == gr->gr_gid)
+        return 1;
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+    if (pid > 0 && (f = fopen(path, "re")) != NULL) {
+        while (!found && fgets(line, sizeof(line), f) != NULL) {
+            char *p = line + 7, *end;
+
+            if (strncmp(line, "Groups:", 7) != 0)
+                continue;
+            for (;;) {
+                unsigned long g = strtoul(p, &end, 10);
+
+                if (end == p)
+                    break;
+                if (g == (unsigned long)gr->gr_gid)
+                    found = 1;
+                p = end;
+            }
+            break;
+        }
+        fclose(f);
+        if (found)
+            return 1;
+    }
+    if ((pw = getpwuid(uid)) == NULL)
+        return 0;
+    for (char **m = gr->gr_mem; m != NULL && *m != NULL; m++)
+        if (strcmp(*m, pw->pw_name) == 0)
+            return 1;
+    return 0;
+}
+
+/* NULL when the client may run an ADMIN command; else why not, in why. */
+static const char *
+refusal(struct nl_commands *cmds, struct nl_control_client *c, char *why,
+        size_t len)
+{
+    const char *admin = cmds->m->conf->control_admin_group;
+    struct group *gr;
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+
+    if (nl_control_peer(c, &pid, &uid, &gid) == -1) {
+        snprintf(why, len, "permission denied: the peer's credentials "
+                           "cannot be read");
+        return why;
+    }
+    if (uid == 0 || uid == geteuid())
+        return NULL;
+    if (admin != NULL && (gr = getgrnam(admin)) != NULL &&
+        in_group(gr, pid, uid, gid))
+        return NULL;
+    if (admin != NULL)
+        snprintf(why, len,
+                 "permission denied: only root, uid %u (netlabd's own user) "
+                 "and members of %s may do this; you are uid %u",
+                 (unsigned)geteuid(), admin, (unsigned)uid);
+    else
+        snprintf(why, len,
+                 "permission denied: only root and uid %u (netlabd's own "
+                 "user) may do this (control_admin_group is not set); you "
+                 "are uid %u",
+                 (unsigned)geteuid(), (unsigned)uid);
+    return why;
+}
 
 static enum nl_cmd_outcome
 cmd_help(struct nl_commands *cmds, struct nl_control_client *c,
@@ -226,9 +312,22 @@ nl_commands_answer(struct nl_commands *cmds, struct nl_control_client *c,
     struct nl_json j;
 
     nl_json_init(&j, b);
-    for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
-        if (strcmp(line, commands[i].name) == 0)
-            return commands[i].run(cmds, c, &j);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++) {
+        char why[256];
+
+        if (strcmp(line, commands[i].name) != 0)
+            continue;
+        if (commands[i].who == ADMIN && c != NULL &&
+            refusal(cmds, c, why, sizeof(why)) != NULL) {
+            nl_notice(NULL, "control socket: %s refused: %s", line, why);
+            nl_json_open(&j, NULL, NL_JSON_OBJECT);
+            nl_json_str(&j, "error", why);
+            nl_json_str(&j, "command", line);
+            nl_json_close(&j);
+            return NL_CMD_REPLY;
+        }
+        return commands[i].run(cmds, c, &j);
+    }
     nl_json_open(&j, NULL, NL_JSON_OBJECT);
     nl_json_str(&j, "error",
                 line[0] ? "unknown command; try help"

@@ -95,8 +95,9 @@ read_members(struct lparse *lp, const config_setting_t *g)
         lp->seen[k - nl_conf_keys] = 1;
         if (!nl_conf_key_applies(k, lp->transport)) {
             nl_conf_error(p, m, lp->label, name, "only valid for %s",
-                          (k->flags & KF_INET) ? "tcp and udp"
-                                               : "unix and unix-dgram");
+                          (k->flags & KF_INET)   ? "tcp and udp"
+                          : (k->flags & KF_UNIX) ? "unix and unix-dgram"
+                                                 : "tcp and unix");
             continue;
         }
         if (nl_conf_set_value(p, k, m, lp->label, lp->lc) == -1)
@@ -153,7 +154,8 @@ fill_listener(struct lparse *lp, const config_setting_t *g)
         if (k->flags & KF_REQUIRED) {
             /* Without a known transport, address/port and path cannot be
              * asked for: the transport's own error says enough. */
-            if ((lp->transport >= 0 || !(k->flags & (KF_INET | KF_UNIX))) &&
+            if ((lp->transport >= 0 ||
+                 !(k->flags & (KF_INET | KF_UNIX | KF_STREAM))) &&
                 nl_conf_key_applies(k, lp->transport))
                 nl_conf_error(lp->p, g, NULL, lp->label, "missing %s", k->name);
             continue;
@@ -189,7 +191,9 @@ parse_listener(struct parse *p, const config_setting_t *g, size_t i)
         return;
     }
     peek(&lp, g);
+    p->transport = lp.transport; /* for the rules (conf_value.c) */
     read_members(&lp, g);
+    p->transport = -1;
     fill_listener(&lp, g);
     /* An address takes part in the duplicate check only when it is whole:
      * a known transport (peek() found it valid, so it was set), a valid
@@ -328,6 +332,7 @@ nl_conf_load(const char *file, struct nl_errs *errs)
     memset(&p, 0, sizeof(p));
     p.file = file;
     p.errs = errs;
+    p.transport = -1;
     p.conf = nl_xcalloc(1, sizeof(*p.conf));
     p.conf->file = nl_xstrdup(file);
     p.conf->top_lines = nl_xcalloc(nl_conf_nkeys, sizeof(*p.conf->top_lines));
@@ -377,7 +382,8 @@ free_strings(unsigned scope, void *base)
 
         if ((k->flags & scope) &&
             (k->type == KT_STRING || k->type == KT_PATH ||
-             k->type == KT_LOG_TARGET || k->type == KT_HANDLER))
+             k->type == KT_LOG_TARGET || k->type == KT_HANDLER ||
+             k->type == KT_GROUP))
             free(*(char **)((char *)base + k->off));
     }
 }
@@ -392,6 +398,8 @@ free_listener(struct nl_listener_conf *lc)
         free(lc->options[i].value);
     }
     free(lc->options);
+    nl_rules_free(&lc->allow);
+    nl_rules_free(&lc->deny);
 }
 
 void

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "access.h"
+
 struct nl_errs;
 
 enum nl_transport_kind {
@@ -36,7 +38,7 @@ enum nl_model_kind { NL_MODEL_PREFORK, NL_MODEL_THREADS, NL_MODEL_LIBEV };
  */
 enum nl_change {
     NL_CHANGE_NONE,    /* the same; or a key not compared on its own */
-    NL_CHANGE_LIVE,    /* applied without new processes (no key yet) */
+    NL_CHANGE_LIVE,    /* applied at once, by the master alone */
     NL_CHANGE_RESPAWN, /* new serving processes; a listener keeps its socket */
     NL_CHANGE_ADDRESS, /* another socket: a listener's address */
     NL_CHANGE_RESTART  /* a global key that only the next start applies */
@@ -72,6 +74,12 @@ struct nl_listener_conf {
     int idle_timeout; /* seconds, 0 = none */
     int max_line;     /* bytes */
     int backlog;
+    /* Who may connect (access.h): refused when deny matches, or when
+     * allow is not empty and does not. */
+    struct nl_rules allow;
+    struct nl_rules deny;
+    int max_connections_per_source;     /* 0: no limit */
+    int max_connection_rate_per_source; /* new sessions a second; 0: none */
 };
 
 struct nl_conf {
@@ -86,6 +94,8 @@ struct nl_conf {
     char *user;       /* NULL when not set (see nl_privs_resolve()) */
     int user_default; /* 1 when user is the default account, not set */
     char *group;      /* NULL when not set */
+    char *control_group;       /* group owner of the control socket */
+    char *control_admin_group; /* may reload, stop, log-reopen too */
     int shutdown_timeout;
     struct nl_listener_conf *listeners;
     size_t nlisteners;

@@ -29,7 +29,9 @@ enum key_type {
     KT_MODEL,      /* a model name (enum nl_model_kind) */
     KT_HANDLER,    /* bare name or path; handler_path is derived later */
     KT_OPTIONS,    /* a group of scalars handed to the handler */
-    KT_LISTENERS   /* a list of listener groups */
+    KT_LISTENERS,  /* a list of listener groups */
+    KT_RULES,      /* a list of access rules (struct nl_rules, access.h) */
+    KT_GROUP       /* the name of a group that exists (char *) */
 };
 
 #define KF_TOP      0x01 /* a top-level key */
@@ -40,6 +42,7 @@ enum key_type {
 #define KF_SOCKET   0x20 /* a unix socket path: sun_path limits its length */
 #define KF_BY_MODEL 0x40 /* the default depends on the listener's model */
 #define KF_KEEP     0x80 /* left unset, a reload keeps the running value */
+#define KF_STREAM   0x100 /* applies to tcp and unix only */
 
 struct key {
     const char *name; /* as in the file, and the field it fills */
@@ -76,6 +79,7 @@ struct parse {
     int nerrs;
     struct nl_conf *conf;
     struct lsrc *src; /* one per listener */
+    int transport;    /* of the listener being read, -1 when unknown */
 };
 
 /* The line of setting s in the file it came from. */

@@ -67,6 +67,12 @@ static const struct key keys[] = {
     {.name = "group", .type = KT_STRING, .flags = KF_TOP, .off = TOP(group),
      .change = NL_CHANGE_RESPAWN,
      .doc = "group the serving processes run as; default: the user's"},
+    {.name = "control_group", .type = KT_GROUP, .flags = KF_TOP,
+     .off = TOP(control_group), .change = NL_CHANGE_RESTART,
+     .doc = "group owner of the control socket; unset: the master's group"},
+    {.name = "control_admin_group", .type = KT_GROUP, .flags = KF_TOP,
+     .off = TOP(control_admin_group), .change = NL_CHANGE_LIVE,
+     .doc = "its members may reload, stop and log-reopen, as root may"},
     {.name = "shutdown_timeout", .type = KT_INT, .flags = KF_TOP,
      .off = TOP(shutdown_timeout), .min = 0, .max = 3600,
      .def = NL_DEFAULT_SHUTDOWN_TIMEOUT, .change = NL_CHANGE_RESPAWN,
@@ -135,6 +141,22 @@ static const struct key keys[] = {
      .off = LST(backlog), .min = 1, .max = 65535, .def = NL_DEFAULT_BACKLOG,
      .change = NL_CHANGE_RESPAWN,
      .doc = "queue of connections not yet accepted (listen(2))"},
+    {.name = "allow", .type = KT_RULES, .flags = KF_LISTENER,
+     .off = LST(allow), .change = NL_CHANGE_RESPAWN,
+     .doc = "sources served: addresses, CIDRs (tcp, udp); user:, group:, "
+            "uid:, gid: (unix)"},
+    {.name = "deny", .type = KT_RULES, .flags = KF_LISTENER,
+     .off = LST(deny), .change = NL_CHANGE_RESPAWN,
+     .doc = "sources refused, whatever allow says; the same forms"},
+    {.name = "max_connections_per_source", .type = KT_INT,
+     .flags = KF_LISTENER | KF_STREAM,
+     .off = LST(max_connections_per_source), .min = 0, .max = 1000000,
+     .def = 0, .change = NL_CHANGE_RESPAWN,
+     .doc = "open sessions one client address (unix: uid) may have; 0: any"},
+    {.name = "max_connection_rate_per_source", .type = KT_INT,
+     .flags = KF_LISTENER, .off = LST(max_connection_rate_per_source),
+     .min = 0, .max = 1000000, .def = 0, .change = NL_CHANGE_RESPAWN,
+     .doc = "new sessions (datagrams) a second from one source; 0: any"},
 };
 /* clang-format on */
 
@@ -155,5 +177,7 @@ nl_conf_key_applies(const struct key *k, int t)
         return !nl_transport_is_unix((enum nl_transport_kind)t);
     if (k->flags & KF_UNIX)
         return nl_transport_is_unix((enum nl_transport_kind)t);
+    if (k->flags & KF_STREAM)
+        return !nl_transport_is_dgram((enum nl_transport_kind)t);
     return 1;
 }

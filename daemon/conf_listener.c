@@ -192,6 +192,11 @@ key_differs(const struct key *k, const void *a, const void *b)
         return handler_differs(a, b);
     case KT_OPTIONS:
         return options_differ(a, b);
+    case KT_GROUP:
+        return !nl_str_equal(*(char *const *)fa, *(char *const *)fb);
+    case KT_RULES:
+        return !nl_rules_equal((const struct nl_rules *)fa,
+                               (const struct nl_rules *)fb);
     case KT_LISTENERS:
         break; /* compared listener by listener */
     }

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -327,6 +328,66 @@ set_options(struct parse *p, const config_setting_t *s, const char *prefix,
     return 0;
 }
 
+/* A list of access rules, each checked against the listener's transport
+ * (read before its members: parse.transport). */
+static int
+set_rules(struct parse *p, const struct key *k, const config_setting_t *s,
+          const char *prefix, struct nl_rules *rs)
+{
+    int n, bad = 0;
+    char err[256];
+
+    if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+        nl_conf_error(p, s, prefix, k->name,
+                      "expected a list of strings [ \"...\", ... ], got %s",
+                      nl_conf_type_name(s));
+        return -1;
+    }
+    if (p->transport < 0)
+        return -1; /* the transport's own error says enough */
+    n = config_setting_length(s);
+    nl_rules_free(rs);
+    rs->v = n > 0 ? nl_xcalloc((size_t)n, sizeof(*rs->v)) : NULL;
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *m = config_setting_get_elem(s, (unsigned)i);
+
+        if (config_setting_type(m) != CONFIG_TYPE_STRING) {
+            nl_conf_error(p, m, prefix, k->name,
+                          "expected a string, got %s", nl_conf_type_name(m));
+            bad = 1;
+            continue;
+        }
+        if (nl_rule_parse(config_setting_get_string(m),
+                          nl_transport_is_unix(
+                              (enum nl_transport_kind)p->transport),
+                          &rs->v[rs->n], err, sizeof(err)) == -1) {
+            nl_conf_error(p, m, prefix, k->name, "%s", err);
+            bad = 1;
+            continue;
+        }
+        rs->n++;
+    }
+    return bad ? -1 : 0;
+}
+
+/* A group name that the system knows. */
+static int
+set_group(struct parse *p, const struct key *k, const config_setting_t *s,
+          const char *prefix, char **field)
+{
+    const char *v;
+
+    if ((v = want_string(p, s, prefix)) == NULL)
+        return -1;
+    if (getgrnam(v) == NULL) {
+        nl_conf_error(p, s, prefix, k->name, "unknown group \"%s\"", v);
+        return -1;
+    }
+    free(*field);
+    *field = nl_xstrdup(v);
+    return 0;
+}
+
 /* Checks the value of key k in setting s and stores it in the struct at
  * base.  Returns 0, or -1 after reporting what is wrong. */
 int
@@ -379,6 +440,12 @@ nl_conf_set_value(struct parse *p, const struct key *k,
     case KT_LISTENERS: /* a list, not a value: conf.c's walk reads it */
         rc = 0;
         break;
+    case KT_RULES:
+        rc = set_rules(p, k, s, prefix, (struct nl_rules *)field);
+        break;
+    case KT_GROUP:
+        rc = set_group(p, k, s, prefix, (char **)field);
+        break;
     }
     if (rc == 0 && k->set_off != 0)
         *(int *)((char *)base + k->set_off) = 1;
@@ -413,6 +480,8 @@ nl_conf_set_default(const struct key *k, void *base)
     case KT_TRANSPORT:
     case KT_OPTIONS:
     case KT_LISTENERS:
+    case KT_RULES:
+    case KT_GROUP:
         break; /* required, or empty by default */
     }
 }

@@ -270,6 +270,21 @@ nl_control_open(struct ev_loop *loop, const char *path, int mode,
     return ctl;
 }
 
+int
+nl_control_peer(const struct nl_control_client *c, pid_t *pid, uid_t *uid,
+                gid_t *gid)
+{
+    struct ucred uc;
+    socklen_t len = sizeof(uc);
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == -1)
+        return -1;
+    *pid = uc.pid;
+    *uid = uc.uid;
+    *gid = uc.gid;
+    return 0;
+}
+
 void
 nl_control_close(struct nl_control *ctl)
 {

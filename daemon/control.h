@@ -37,6 +37,11 @@ struct nl_control *nl_control_open(struct ev_loop *loop, const char *path,
 /* Sends json and a newline to the client, then closes it. */
 void nl_control_reply(struct nl_control_client *c, const char *json);
 
+/* The credentials of the process that connected as c (SO_PEERCRED):
+ * 0, or -1 with errno set. */
+int nl_control_peer(const struct nl_control_client *c, pid_t *pid, uid_t *uid,
+                    gid_t *gid);
+
 /* Closes the socket and all clients and removes the socket file. */
 void nl_control_close(struct nl_control *ctl);
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "admit.h"
+#include "sources.h"
 #include "conf.h"
 #include "drain.h"
 #include "log.h"
@@ -93,6 +94,7 @@ drain_free(struct drain *d)
         ev_io_stop(d->sup->loop, &d->notify_w);
         close(d->notify_fd);
     }
+    nl_sources_unref(d->sources);
     free(d->name);
     free(d);
 }
@@ -109,6 +111,9 @@ drain_reaped(struct nl_sup *s, struct drain *d, int status)
     nl_info(d->name, "serving process %ld of generation %u %s after draining",
             (long)d->pid, d->generation, how);
     nl_admit_give_back(d->gate, d->slot);
+    nl_sources_give_back(d->sources, d->pid);
+    nl_sources_unref(d->sources);
+    d->sources = NULL;
     nl_pool_give_back(d->gate, d->slot);
     nl_stats_release(d->slot, l != NULL ? &l->kept : NULL);
     nl_stats_release(d->gate, NULL);
@@ -137,6 +142,8 @@ nl_drain_new(struct lst *l, struct proc *pr, double deadline)
     d->slot = pr->slot;
     d->gate = l->gate;
     nl_stats_ref(l->gate);
+    if ((d->sources = l->sources) != NULL)
+        nl_sources_ref(d->sources);
     d->generation = pr->generation;
     d->retired = s->generation;
     d->deadline = deadline;

@@ -7,6 +7,8 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/activation.h \
 	%reldir%/admit.c \
 	%reldir%/admit.h \
+	%reldir%/access.c \
+	%reldir%/access.h \
 	%reldir%/blocking.c \
 	%reldir%/blocking.h \
 	%reldir%/buf.c \
@@ -59,6 +61,8 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/reload_apply.c \
 	%reldir%/sdnotify.c \
 	%reldir%/sdnotify.h \
+	%reldir%/sources.c \
+	%reldir%/sources.h \
 	%reldir%/serve.c \
 	%reldir%/serve.h \
 	%reldir%/session.c \

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,8 @@ bind_all(struct nl_master *m, struct nl_conf *conf)
             nl_errx(l->lc->name, "no counter slot left");
             return -1;
         }
+        if (nl_lst_sources(l, NULL) == -1)
+            return -1;
         if (nl_transport_open(l->lc, &l->sk, err, sizeof(err)) == -1) {
             nl_errx(NULL, "%s:%d: listener %s: %s", conf->file, l->lc->line,
                     l->lc->name, err);
@@ -331,6 +334,20 @@ master_start(struct nl_master *m)
     if (m->ctl == NULL) {
         nl_errx(NULL, "control socket: %s", err);
         return -1;
+    }
+    if (m->conf->control_group != NULL) {
+        struct group *gr = getgrnam(m->conf->control_group);
+
+        if (gr == NULL) {
+            nl_errx(NULL, "control socket: control_group %s: no such group",
+                    m->conf->control_group);
+            return -1;
+        }
+        if (chown(m->control_path, (uid_t)-1, gr->gr_gid) == -1) {
+            nl_log_errno(NULL, "control socket: chown %s to group %s",
+                         m->control_path, m->conf->control_group);
+            return -1;
+        }
     }
     return 0;
 }

@@ -140,7 +140,7 @@ conn_free(struct conn *c)
         w->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    nl_admit_leave(w->env);
+    nl_admit_leave(w->env, nl_session_conn(&c->s));
     w->nactive--;
     free(c);
     if (w->yielding && !over_share(w))

@@ -135,7 +135,7 @@ serve_one(const struct nl_session_env *env, int fd, int shutdown_timeout)
     if (nl_session_open(&s) == 0)
         nl_serve_stream(env, &s, shutdown_timeout, now);
     nl_session_end(&s);
-    nl_admit_leave(env);
+    nl_admit_leave(env, nl_session_conn(&s));
 }
 
 static int

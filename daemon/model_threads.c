@@ -167,7 +167,7 @@ stream_worker(void *arg)
         if (nl_session_open(&s) == 0)
             nl_serve_stream(p->env, &s, p->shutdown_timeout, c.accepted);
         nl_session_end(&s);
-        nl_admit_leave(p->env);
+        nl_admit_leave(p->env, nl_session_conn(&s));
     }
     return NULL;
 }
@@ -197,7 +197,7 @@ expire(struct pool *p, struct pending *c, double now)
     if (c->waited)
         nl_wait_ends(p->env, now - c->accepted);
     nl_conn_release(&c->conn);
-    nl_admit_leave(p->env);
+    nl_admit_leave(p->env, &c->conn);
 }
 
 /* 1 when what a queued client sent may be a whole request: any bytes for

@@ -188,6 +188,11 @@ nl_reload_bind(struct nl_master *m, struct nl_reload_plan *p,
                         nc->file, lc->line, lc->name);
             return -1;
         }
+        if (nl_lst_sources(p->next[i], NULL) == -1) {
+            nl_errs_add(errs, "%s:%d: listener %s: no memory for the "
+                        "per-source table", nc->file, lc->line, lc->name);
+            return -1;
+        }
         if (nl_transport_open(lc, &p->next[i]->sk, err, sizeof(err)) == -1) {
             nl_errs_add(errs, "%s:%d: listener %s: %s", nc->file, lc->line,
                         lc->name, err);
@@ -251,6 +256,7 @@ replace_listener(struct nl_master *m, struct lst *o,
     l->sk = o->sk;
     l->gate = o->gate;
     nl_stats_ref(o->gate);
+    (void)nl_lst_sources(l, o); /* logged; the listener serves anyway */
     l->kept = o->kept;
     apply_socket_live(o, lc);
     nl_info(lc->name, "changed: new serving processes, old ones drain");

@@ -76,7 +76,8 @@ load_handler(const struct nl_listener_conf *lc, int hfd, void **state)
 
 void
 nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
-         struct nl_counters *ctr, struct nl_counters *gate, int ready_fd)
+         struct nl_counters *ctr, struct nl_counters *gate,
+         struct nl_sources *sources, int ready_fd)
 {
     const struct nl_model_ops *model = nl_model_get(lc->model);
     struct nl_session_env env;
@@ -116,6 +117,8 @@ nl_serve(const struct nl_conf *conf, const struct nl_listener_conf *lc, int fd,
     /* The gate's `active`; prefork finds the rest of the gate from it. */
     env.gate = &gate->active;
     env.busy_logged_ms = &gate->busy_logged_ms;
+    env.refusals = gate;
+    env.sources = sources;
     env.notify_fd = ready_fd;
 
     /* Serving: errors from now on are the log's alone. */

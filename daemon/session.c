@@ -85,12 +85,12 @@ nl_session_accept(const struct nl_session_env *env, int lfd,
             return NL_ACCEPT_AGAIN;
         }
     }
-    if (nl_admit(env, (struct sockaddr *)peer, *peer_len) == -1) {
+    if (nl_admit(env, c, (struct sockaddr *)peer, *peer_len) == -1) {
         nl_conn_release(c);
         return NL_ACCEPT_SKIP;
     }
     if (nl_transport_admitted(env->lc, c) == -1) {
-        nl_admit_leave(env);
+        nl_admit_leave(env, c);
         nl_conn_release(c);
         return NL_ACCEPT_SKIP;
     }
@@ -561,14 +561,23 @@ nl_session_message(struct nl_session *s, const char *buf, size_t n)
 int
 nl_session_recv_datagram(const struct nl_session_env *env, int fd, char *buf)
 {
+    const struct nl_listener_conf *lc = env->lc;
     struct sockaddr_storage ss;
     socklen_t len;
     struct nl_conn c;
+    struct nl_source cred, *credp = NULL;
     ssize_t n;
 
-    nl_conn_init(&c, env->lc, fd);
-    /* The datagram's real length, so that a cut one is noticed. */
-    n = c.ops->recvfrom(&c, buf, NL_DGRAM_MAX, &ss, &len);
+    nl_conn_init(&c, lc, fd);
+    /* The datagram's real length, so that a cut one is noticed; a unix
+     * sender's credentials, when rules or limits look at them. */
+    if (nl_transport_is_unix(lc->transport) &&
+        (lc->allow.n > 0 || lc->deny.n > 0 || env->sources != NULL)) {
+        n = nl_source_recv(fd, buf, NL_DGRAM_MAX, &ss, &len, &cred);
+        credp = &cred;
+    } else {
+        n = c.ops->recvfrom(&c, buf, NL_DGRAM_MAX, &ss, &len);
+    }
     if (n == -1) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             nl_log_errno(env->lc->name, "recvfrom");
@@ -582,6 +591,8 @@ nl_session_recv_datagram(const struct nl_session_env *env, int fd, char *buf)
         nl_count_add(env->ctr, errors, 1);
         return 1;
     }
+    if (nl_admit_datagram(env, (struct sockaddr *)&ss, len, credp) == -1)
+        return 1; /* dropped, counted */
     nl_session_datagram(env, fd, (struct sockaddr *)&ss, len, buf, (size_t)n);
     return 1;
 }

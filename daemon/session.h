@@ -22,6 +22,7 @@
 
 struct nl_counters;
 struct nl_listener_conf;
+struct nl_sources;
 
 /* Bytes read at once, and the output levels at which reading pauses and
  * at which a session is ended for producing more than its client takes. */
@@ -40,6 +41,11 @@ struct nl_session_env {
     uint64_t *gate;
     /* The gate's busy_logged_ms (stats.h), or NULL: one process alone. */
     uint64_t *busy_logged_ms;
+    /* The gate again, where refusals by rules and limits are counted for
+     * the log (admit.c), or NULL: one process alone. */
+    struct nl_counters *refusals;
+    /* The listener's per-source table (sources.h), or NULL. */
+    struct nl_sources *sources;
     /* Where the serving process tells the master it has stopped taking
      * new connections (after a stop or a reload), or -1. */
     int notify_fd;

@@ -88,6 +88,8 @@ nl_stats_sum(struct nl_counters *sum, const struct nl_counters *src)
     sum->active += __atomic_load_n(&src->active, __ATOMIC_RELAXED);
     sum->total += __atomic_load_n(&src->total, __ATOMIC_RELAXED);
     sum->refused += __atomic_load_n(&src->refused, __ATOMIC_RELAXED);
+    sum->denied += __atomic_load_n(&src->denied, __ATOMIC_RELAXED);
+    sum->limited += __atomic_load_n(&src->limited, __ATOMIC_RELAXED);
     sum->bytes_in += __atomic_load_n(&src->bytes_in, __ATOMIC_RELAXED);
     sum->bytes_out += __atomic_load_n(&src->bytes_out, __ATOMIC_RELAXED);
     sum->errors += __atomic_load_n(&src->errors, __ATOMIC_RELAXED);
@@ -111,6 +113,8 @@ nl_stats_fold(struct nl_counters *slot, struct nl_counters *local)
     FOLD(slot, local, active);
     FOLD(slot, local, total);
     FOLD(slot, local, refused);
+    FOLD(slot, local, denied);
+    FOLD(slot, local, limited);
     FOLD(slot, local, bytes_in);
     FOLD(slot, local, bytes_out);
     FOLD(slot, local, errors);

@@ -20,6 +20,8 @@ struct nl_counters {
     uint64_t active;
     uint64_t total;
     uint64_t refused;
+    uint64_t denied;  /* refused by allow/deny (access.h) */
+    uint64_t limited; /* refused by a per-source limit (sources.h) */
     uint64_t bytes_in;
     uint64_t bytes_out;
     uint64_t errors;
@@ -31,6 +33,11 @@ struct nl_counters {
      * was logged (nl_now() in ms), so that its serving processes together
      * log it at most once a second. */
     uint64_t busy_logged_ms;
+    /* In a listener's gate only: when the last line about refusals by
+     * rules or per-source limits was logged, and how many there have been
+     * since (admit.c). */
+    uint64_t refusals_logged_ms;
+    uint64_t refusals_unlogged;
     /* Pools that grow (prefork, threads; not summed by
      * nl_stats_sum()).  In a serving process's slot: the workers it runs
      * (threads: its threads), how many of them wait idle for a

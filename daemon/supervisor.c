@@ -38,6 +38,7 @@
 #include "log.h"
 #include "pool.h"
 #include "serve.h"
+#include "sources.h"
 #include "stats.h"
 #include "supervisor.h"
 #include "transport.h"
@@ -84,6 +85,32 @@ nl_lst_new(struct nl_sup *s, const struct nl_listener_conf *lc)
     return l;
 }
 
+int
+nl_lst_sources(struct lst *l, const struct lst *o)
+{
+    const struct nl_listener_conf *lc = l->lc;
+    int limited = lc->max_connections_per_source > 0 ||
+                  lc->max_connection_rate_per_source > 0;
+
+    if (o != NULL && o->sources != NULL &&
+        nl_sources_capacity(o->sources) >= (uint32_t)lc->max_connections) {
+        l->sources = o->sources;
+        nl_sources_ref(l->sources);
+        return 0;
+    }
+    if (!limited)
+        return 0;
+    if (o != NULL && o->sources != NULL)
+        nl_notice(lc->name, "max_connections grew: per-source counts start "
+                            "anew, without the sessions open now");
+    if ((l->sources = nl_sources_new((uint32_t)lc->max_connections)) == NULL) {
+        nl_log_errno(lc->name, "per-source table (the listener runs without "
+                               "per-source limits)");
+        return -1;
+    }
+    return 0;
+}
+
 void
 nl_lst_free(struct lst *l)
 {
@@ -91,6 +118,7 @@ nl_lst_free(struct lst *l)
         return;
     if (l->gate != NULL)
         nl_stats_release(l->gate, NULL);
+    nl_sources_unref(l->sources);
     free(l->procs);
     free(l);
 }
@@ -165,7 +193,8 @@ nl_proc_spawn(struct proc *pr)
         close(p[0]);
         child_close_fds(s, l);
         nl_log_to_pipe(s->log_fd);
-        nl_serve(s->conf, l->lc, l->sk.fd, pr->slot, l->gate, p[1]);
+        nl_serve(s->conf, l->lc, l->sk.fd, pr->slot, l->gate, l->sources,
+                 p[1]);
     }
     close(p[1]);
     pr->pid = pid;
@@ -266,6 +295,7 @@ reaped(struct proc *pr, int status)
         pr->ready_fd = -1;
     }
     nl_admit_give_back(l->gate, pr->slot);
+    nl_sources_give_back(l->sources, pr->pid);
     nl_pool_give_back(l->gate, pr->slot);
     nl_stats_release(pr->slot, &l->kept);
     pr->slot = NULL;

@@ -47,6 +47,9 @@ struct lst {
     struct nl_socket sk;
     struct nl_counters *gate; /* gate->active: sessions open, all procs */
     struct nl_counters kept;  /* counts of ended serving processes */
+    /* Per-source counts (sources.h), when the listener has per-source
+     * limits or had them; shared with the listener it replaced. */
+    struct nl_sources *sources;
     struct proc *procs;       /* nprocs of them, allocated once */
     int nprocs;               /* prefork: max_workers; otherwise 1 */
     int nbase;                /* prefork: workers, always running; else 1 */
@@ -59,6 +62,7 @@ struct drain {
     char *name;
     struct nl_counters *slot;
     struct nl_counters *gate; /* a reference to the listener's gate */
+    struct nl_sources *sources; /* a reference to its table, or NULL */
     unsigned generation;
     double deadline;  /* SIGKILL after this */
     int accepting;    /* has not said it stopped accepting yet */
@@ -129,6 +133,15 @@ void nl_sup_free(struct nl_sup *s);
 
 /* A new listener with no socket yet (sk.fd -1) and no process. */
 struct lst *nl_lst_new(struct nl_sup *s, const struct nl_listener_conf *lc);
+
+/*
+ * Gives l the per-source table its limits need: that of o (the listener l
+ * replaces, or NULL) when o has one large enough for l's max_connections,
+ * so that every source's count survives the reload; else a new one when
+ * l has per-source limits.  Returns 0, or -1 (logged) when no table could
+ * be mapped: l then runs without per-source limits.
+ */
+int nl_lst_sources(struct lst *l, const struct lst *o);
 /* Starts its serving processes (a prefork pool's `workers`). */
 void nl_lst_spawn(struct lst *l);
 /* Starts pr's process (or, failing, retries it in a second, unless it is

@@ -12,8 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "activation.h"
 #include "conf.h"
+#include "log.h"
 #include "transport.h"
 
 static const struct nl_transport_ops *const transports[] = {
@@ -39,9 +41,17 @@ nl_transport_open(const struct nl_listener_conf *lc, struct nl_socket *sk,
 
     memset(sk, 0, sizeof(*sk));
     sk->fd = -1;
-    if ((rc = nl_activation_take(lc, sk, err, errlen)) != 0)
-        return rc == 1 ? 0 : -1;
-    return nl_transport_get(lc->transport)->open(lc, sk, err, errlen);
+    if ((rc = nl_activation_take(lc, sk, err, errlen)) == 0)
+        rc = nl_transport_get(lc->transport)->open(lc, sk, err, errlen);
+    else
+        rc = rc == 1 ? 0 : -1;
+    /* Linux notes a sender's credentials only while the socket asks for
+     * them (SO_PASSCRED): asked from the start, every datagram has them
+     * for the access rules, whenever those are configured (access.c). */
+    if (rc == 0 && lc->transport == NL_TRANSPORT_UNIX_DGRAM &&
+        nl_source_passcred(sk->fd) == -1)
+        nl_log_errno(lc->name, "SO_PASSCRED");
+    return rc;
 }
 
 void

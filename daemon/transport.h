@@ -88,6 +88,7 @@ struct nl_conn {
     int fd;     /* what a model waits on; -1 once released */
     int out_fd; /* where output goes: fd, but for plain descriptors */
     void *priv; /* the transport's own state of the connection */
+    uint32_t ticket; /* admission's note of the session's source, or 0 */
 };
 
 /*

@@ -22,6 +22,13 @@ EXTRA_DIST += %reldir%/test_limits.py
 EXTRA_DIST += %reldir%/test_matrix.py
 EXTRA_DIST += %reldir%/test_payloads.py
 
+# Who may connect: access rules and per-source limits under every model
+# and transport; who may steer netlabd on its control socket.
+TESTS += %reldir%/test_access.py
+TESTS += %reldir%/test_control_perms.py
+EXTRA_DIST += %reldir%/test_access.py
+EXTRA_DIST += %reldir%/test_control_perms.py
+
 # Integration tests of the command line, lifecycle and robustness.
 TESTS += %reldir%/test_cli.py
 TESTS += %reldir%/test_control.py

@@ -27,7 +27,8 @@ from clitest import cleanup, pid_alive, wait_until  # noqa: E402
 
 
 TABLE_HEADER = ["NAME", "TRANSPORT", "ADDRESS", "MODEL", "WORKERS", "HANDLER",
-                "ACTIVE", "TOTAL", "REFUSED", "IN", "OUT", "ERRORS"]
+                "ACTIVE", "TOTAL", "REFUSED", "DENIED", "LIMITED", "IN", "OUT",
+                "ERRORS"]
 
 
 def ctl(args, env=None, timeout=45):
@@ -187,7 +188,8 @@ def test_fake_status():
              "model": "threads", "workers": 8, "max_workers": 256,
              "workers_running": 12, "handler": "/opt/x.so",
              "connections_active": 12, "connections_total": 123456,
-             "connections_refused": 9999, "bytes_in": 5 * 1024 * 1024,
+             "connections_refused": 9999, "connections_denied": 7,
+             "connections_limited": 12345, "bytes_in": 5 * 1024 * 1024,
              "bytes_out": 3 * 1024 ** 3 + 1024 ** 3 // 2, "errors": 18446744073709551615,
              "serving": True},
             {"name": "caf\u00e9", "transport": "unix", "address": "/run/x.sock",
@@ -208,11 +210,11 @@ def test_fake_status():
     check(head == want_head, "status header %r, expected %r" % (head, want_head))
     want_rows = [
         # A pool that grows: running/max; without those (an older daemon),
-        # workers.
+        # workers; without the access counters, "-".
         ["big", "tcp", "[::1]:7001", "threads", "12/256", "/opt/x.so", "12", "123.5k",
-         "9999", "5.0 MiB", "3.5 GiB", "18.4E"],
+         "9999", "7", "12.3k", "5.0 MiB", "3.5 GiB", "18.4E"],
         ["caf\u00e9", "unix", "/run/x.sock", "prefork", "4", "greeter", "0", "0",
-         "0", "1023 B", "1.5 KiB", "0"],
+         "0", "-", "-", "1023 B", "1.5 KiB", "0"],
     ]
     check(rows == want_rows, "status rows:\n%r\nexpected\n%r\n%s" % (rows, want_rows, out))
     # Columns line up: every row is as long as the header (é is one column).
@@ -315,11 +317,12 @@ def test_status_table(d):
     ls = {l["name"]: l for l in st["listeners"]}
     want = {
         "echo": ["echo", "tcp", ls["echo"]["address"], "libev", "1", "echo",
-                 "0", "2", "0", "2.9 KiB", "2.9 KiB", "0"],
+                 "0", "2", "0", "0", "0", "2.9 KiB", "2.9 KiB", "0"],
         "up": ["up", "udp", ls["up"]["address"], "libev", "1", "upper",
-               "0", str(ls["up"]["connections_total"]), "0", "3 B", "3 B", "0"],
+               "0", str(ls["up"]["connections_total"]), "0", "0", "0", "3 B", "3 B",
+               "0"],
         "ustream": ["ustream", "unix", d.path("echo.sock"), "libev", "1", "echo",
-                    "0", "1", "0", "5 B", "5 B", "0"],
+                    "0", "1", "0", "0", "0", "5 B", "5 B", "0"],
     }
     check(len(rows) == 3, "%d rows:\n%s" % (len(rows), out))
     for row in rows:

@@ -231,6 +231,24 @@ TESTS += %reldir%/test_commands
 %canon_reldir%_test_commands_LDADD = $(NL_UNIT_LIBS)
 endif
 
+# Access rules (access.c).
+if UNIT_TESTS
+check_PROGRAMS += %reldir%/test_access
+TESTS += %reldir%/test_access
+%canon_reldir%_test_access_SOURCES = %reldir%/test_access.c
+%canon_reldir%_test_access_CFLAGS = $(NL_UNIT_CFLAGS)
+%canon_reldir%_test_access_LDADD = $(NL_UNIT_LIBS)
+endif
+
+# The per-source table (sources.c).
+if UNIT_TESTS
+check_PROGRAMS += %reldir%/test_sources
+TESTS += %reldir%/test_sources
+%canon_reldir%_test_sources_SOURCES = %reldir%/test_sources.c
+%canon_reldir%_test_sources_CFLAGS = $(NL_UNIT_CFLAGS)
+%canon_reldir%_test_sources_LDADD = $(NL_UNIT_LIBS)
+endif
+
 # Admission (admit.c), the poll loop of the blocking models
 # (blocking.c), the connection side of the transports, and the model
 # registry.
@@ -257,7 +275,9 @@ endif
 # Pools that grow: max_workers in config files (test_conf).
 EXTRA_DIST += \
 	%reldir%/conf/bad-max-workers.conf \
-	%reldir%/conf/good-pools.conf
+	%reldir%/conf/good-pools.conf \
+	%reldir%/conf/bad-access.conf \
+	%reldir%/conf/good-access.conf
 
 # Pools that grow, inside the serving processes: prefork's idle count and
 # its 'G' to the master, threads' growth up to max_workers.

@@ -1,29 +1,37 @@
 /*
  * test_admit.c - admission: max_connections across a shared gate (full,
  * freed, refusals counted), the order of leaving, the master's give-back
- * of a dead process's sessions, and the fair share of event loops.
+ * of a dead process's sessions, the fair share of event loops, and the
+ * allow/deny rules and per-source limits held at admission (stream
+ * connections and datagrams), each refusal counted in its own counter.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
 
+#include "access.h"
 #include "admit.h"
 #include "conf.h"
 #include "session.h"
+#include "sources.h"
 #include "stats.h"
+#include "transport.h"
 
 static struct nl_listener_conf lc;
 static struct nl_counters ctr, gate;
 static struct nl_session_env env;
 static struct sockaddr_in peer = {.sin_family = AF_INET};
+static struct nl_conn conn;
 
 static int
 setup(void **state)
@@ -37,13 +45,55 @@ setup(void **state)
     env.ctr = &ctr;
     env.gate = &gate.active;
     env.notify_fd = -1;
+    env.sources = NULL;
+    env.refusals = NULL;
+    memset(&conn, 0, sizeof(conn));
+    conn.fd = -1;
+    peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    nl_rules_free(&lc.allow);
+    nl_rules_free(&lc.deny);
+    if (env.sources != NULL)
+        nl_sources_unref(env.sources);
+    env.sources = NULL;
     return 0;
 }
 
 static int
 admit(void)
 {
-    return nl_admit(&env, (struct sockaddr *)&peer, sizeof(peer));
+    memset(&conn, 0, sizeof(conn));
+    conn.fd = -1;
+    return nl_admit(&env, &conn, (struct sockaddr *)&peer, sizeof(peer));
+}
+
+/* An admission from address a (IPv4) that keeps its ticket in *c. */
+static int
+admit_from(const char *a, struct nl_conn *c)
+{
+    struct sockaddr_in in = {.sin_family = AF_INET};
+
+    assert_int_equal(inet_pton(AF_INET, a, &in.sin_addr), 1);
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    return nl_admit(&env, c, (struct sockaddr *)&in, sizeof(in));
+}
+
+static void
+set_rules(struct nl_rules *rs, const char *const *texts, size_t n)
+{
+    char err[256];
+
+    rs->v = calloc(n, sizeof(*rs->v));
+    rs->n = n;
+    for (size_t i = 0; i < n; i++)
+        if (nl_rule_parse(texts[i], 0, &rs->v[i], err, sizeof(err)) != 0)
+            fail_msg("%s: %s", texts[i], err);
 }
 
 static void
@@ -58,7 +108,7 @@ test_gate_full(void **state)
     assert_int_equal(ctr.total, 2);
     assert_int_equal(ctr.refused, 1);
     /* One leaves: the next is served. */
-    nl_admit_leave(&env);
+    nl_admit_leave(&env, &conn);
     assert_int_equal(gate.active, 1);
     assert_int_equal(ctr.active, 1);
     assert_int_equal(admit(), 0);
@@ -83,7 +133,7 @@ test_gate_shared(void **state)
 static void
 test_no_peer(void **state)
 {
-    assert_int_equal(nl_admit(&env, NULL, 0), 0);
+    assert_int_equal(nl_admit(&env, &conn, NULL, 0), 0);
     assert_int_equal(gate.active, 1);
 }
 
@@ -124,6 +174,126 @@ test_over_share(void **state)
     assert_true(nl_admit_over_share(&env, 2, 4));
 }
 
+/* Deny wins, allow leaves out the rest; a refusal by rules is counted
+ * as denied and takes no place in the gate. */
+static void
+test_rules(void **state)
+{
+    const char *allow[] = {"127.0.0.0/8"}, *deny[] = {"127.0.0.3"};
+    struct nl_conn c;
+
+    set_rules(&lc.allow, allow, 1);
+    set_rules(&lc.deny, deny, 1);
+    lc.max_connections = 10;
+    assert_int_equal(admit_from("127.0.0.2", &c), 0);
+    assert_int_equal(admit_from("127.0.0.3", &c), -1);
+    assert_int_equal(admit_from("192.0.2.1", &c), -1);
+    assert_int_equal(ctr.denied, 2);
+    assert_int_equal(ctr.refused, 0);
+    assert_int_equal(ctr.limited, 0);
+    assert_int_equal(gate.active, 1);
+    assert_int_equal(ctr.total, 1);
+}
+
+/* max_connections_per_source: the third from one address is refused
+ * (limited, its gate place given back); another address is not; a
+ * session that ends frees its place. */
+static void
+test_per_source(void **state)
+{
+    struct nl_conn a1, a2, a3, b1;
+
+    lc.max_connections = 10;
+    lc.max_connections_per_source = 2;
+    env.sources = nl_sources_new(10);
+    assert_non_null(env.sources);
+    assert_int_equal(admit_from("127.0.0.2", &a1), 0);
+    assert_int_equal(admit_from("127.0.0.2", &a2), 0);
+    assert_int_not_equal(a1.ticket, 0);
+    assert_int_equal(admit_from("127.0.0.2", &a3), -1);
+    assert_int_equal(ctr.limited, 1);
+    assert_int_equal(gate.active, 2);
+    assert_int_equal(admit_from("127.0.0.3", &b1), 0);
+    nl_admit_leave(&env, &a1);
+    assert_int_equal(admit_from("127.0.0.2", &a3), 0);
+    assert_int_equal(ctr.limited, 1);
+    assert_int_equal(ctr.refused, 0);
+    nl_admit_leave(&env, &a2);
+    nl_admit_leave(&env, &a3);
+    nl_admit_leave(&env, &b1);
+    assert_int_equal(gate.active, 0);
+}
+
+/* The gate refuses before the source is counted: a refused connection
+ * takes no per-source place. */
+static void
+test_gate_before_source(void **state)
+{
+    struct nl_conn a1, a2;
+    struct nl_source src;
+
+    lc.max_connections = 1;
+    lc.max_connections_per_source = 5;
+    env.sources = nl_sources_new(1);
+    assert_int_equal(admit_from("127.0.0.2", &a1), 0);
+    assert_int_equal(admit_from("127.0.0.2", &a2), -1);
+    assert_int_equal(ctr.refused, 1);
+    assert_int_equal(ctr.limited, 0);
+    nl_source_from_addr(&src, (struct sockaddr *)&(struct sockaddr_in){
+                                  .sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl(0x7f000002)},
+                        sizeof(struct sockaddr_in));
+    assert_int_equal(nl_sources_open(env.sources, &src), 1);
+}
+
+/* Datagrams: rules and the rate apply, counted the same way. */
+static void
+test_datagrams(void **state)
+{
+    const char *deny[] = {"127.0.0.3"};
+    struct sockaddr_in a = {.sin_family = AF_INET}, b = a;
+
+    inet_pton(AF_INET, "127.0.0.2", &a.sin_addr);
+    inet_pton(AF_INET, "127.0.0.3", &b.sin_addr);
+    /* Nothing configured: every datagram goes through. */
+    assert_int_equal(
+        nl_admit_datagram(&env, (struct sockaddr *)&b, sizeof(b), NULL), 0);
+    set_rules(&lc.deny, deny, 1);
+    lc.max_connection_rate_per_source = 2;
+    env.sources = nl_sources_new(4);
+    assert_int_equal(
+        nl_admit_datagram(&env, (struct sockaddr *)&b, sizeof(b), NULL), -1);
+    assert_int_equal(ctr.denied, 1);
+    /* Two a second: a burst of two, then the third is dropped. */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(
+            nl_admit_datagram(&env, (struct sockaddr *)&a, sizeof(a), NULL), 0);
+    assert_int_equal(
+        nl_admit_datagram(&env, (struct sockaddr *)&a, sizeof(a), NULL), -1);
+    assert_int_equal(ctr.limited, 1);
+    /* No session is held open by a datagram. */
+    assert_int_equal(gate.active, 0);
+}
+
+/* Refusals are logged at most once a second per listener: the count of
+ * those not logged is kept in the gate until the next line. */
+static void
+test_refusal_log(void **state)
+{
+    const char *deny[] = {"127.0.0.3"};
+    struct nl_conn c;
+
+    set_rules(&lc.deny, deny, 1);
+    env.refusals = &gate;
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(admit_from("127.0.0.3", &c), -1);
+    assert_int_equal(ctr.denied, 5);
+    /* The first was logged (and took the count); four wait for the next
+     * line, a second later. */
+    assert_int_not_equal(gate.refusals_logged_ms, 0);
+    assert_int_equal(gate.refusals_unlogged, 4);
+}
+
 int
 main(void)
 {
@@ -133,6 +303,12 @@ main(void)
         cmocka_unit_test_setup(test_no_peer, setup),
         cmocka_unit_test_setup(test_give_back, setup),
         cmocka_unit_test_setup(test_over_share, setup),
+        cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_per_source, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gate_before_source, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_datagrams, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_log, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

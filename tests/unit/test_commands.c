@@ -152,7 +152,8 @@ test_stop(void **state)
     "\"max_workers\": 5, \"workers_running\": 2, "                           \
     "\"connections_waiting\": 0, "                                             \
     "\"handler\": \"echo\", \"connections_active\": 0, "                       \
-    "\"connections_total\": 7, \"connections_refused\": 0, \"bytes_in\": "     \
+    "\"connections_total\": 7, \"connections_refused\": 0, "               \
+    "\"connections_denied\": 0, \"connections_limited\": 0, \"bytes_in\": "  \
     "70, \"bytes_out\": 0, \"errors\": 0, \"connections_waited\": 0, "         \
     "\"longest_wait_ms\": 0, \"serving\": true}"
 

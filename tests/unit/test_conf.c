@@ -11,6 +11,8 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "access.h"
 #include "conf.h"
 #include "conf_include.h"
 #include "errs.h"
@@ -257,6 +260,37 @@ test_full_inet(void **state)
     assert_limits_default(lc);
 }
 
+/* Access rules and per-source limits, read as written; a listener
+ * without them has none. */
+static void
+test_access(void **state)
+{
+    struct loaded *l = *state;
+    const struct nl_listener_conf *lc = l->conf->listeners;
+    struct nl_source s;
+    struct sockaddr_in in = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(0x7f000002)};
+
+    assert_int_equal(l->conf->nlisteners, 3);
+    assert_string_equal(l->conf->control_group, "root");
+    assert_string_equal(l->conf->control_admin_group, "root");
+    assert_int_equal(lc[0].allow.n, 3);
+    assert_int_equal(lc[0].deny.n, 1);
+    assert_int_equal(lc[0].max_connections_per_source, 16);
+    assert_int_equal(lc[0].max_connection_rate_per_source, 50);
+    nl_source_from_addr(&s, (struct sockaddr *)&in, sizeof(in));
+    assert_true(nl_access_allowed(&lc[0].allow, &lc[0].deny, &s));
+    in.sin_addr.s_addr = htonl(0x7f000003);
+    nl_source_from_addr(&s, (struct sockaddr *)&in, sizeof(in));
+    assert_false(nl_access_allowed(&lc[0].allow, &lc[0].deny, &s));
+    assert_int_equal(lc[1].allow.n, 4);
+    assert_int_equal(lc[1].allow.v[0].kind, NL_RULE_UID);
+    assert_int_equal(lc[1].allow.v[1].kind, NL_RULE_GID);
+    assert_int_equal(lc[2].allow.n, 0);
+    assert_int_equal(lc[2].deny.n, 0);
+    assert_int_equal(lc[2].max_connection_rate_per_source, 0);
+}
+
 /* max_workers: given, or the default, or workers when more; workers under
  * libev. */
 static void
@@ -382,6 +416,39 @@ struct bad {
 };
 
 static const struct bad bad_files[] = {
+    {"bad-access.conf",
+     {"bad-access.conf:5: listeners.a.allow: \"127.0.0.0/33\": the prefix "
+      "length must be 0 to 32",
+      "bad-access.conf:5: listeners.a.allow: \"::1/129\": the prefix length "
+      "must be 0 to 128",
+      "bad-access.conf:5: listeners.a.allow: \"localhost\" is not an address "
+      "or CIDR",
+      "bad-access.conf:6: listeners.a.deny: \"user:root\" is a credential "
+      "rule, for unix listeners only: a tcp or udp listener's rules are "
+      "addresses or CIDRs",
+      "bad-access.conf:7: listeners.a.max_connections_per_source: -1 out of "
+      "range (0-1000000)",
+      "bad-access.conf:8: listeners.a.max_connection_rate_per_source: "
+      "1000001 out of range (0-1000000)",
+      "bad-access.conf:11: listeners.u.allow: \"127.0.0.1\" is an address: a "
+      "unix listener's rules are user:NAME, group:NAME, uid:N or gid:N",
+      "bad-access.conf:11: listeners.u.allow: unknown user "
+      "\"no-such-user-netlabd\"",
+      "bad-access.conf:12: listeners.u.allow: unknown group "
+      "\"no-such-group-netlabd\"",
+      "bad-access.conf:12: listeners.u.allow: \"uid:x\": uid must be a "
+      "number",
+      "bad-access.conf:12: listeners.u.allow: \"alice\" is not user:NAME, "
+      "group:NAME, uid:N or gid:N",
+      "bad-access.conf:13: listeners.u.deny: expected a list of strings [ "
+      "\"...\", ... ], got a string",
+      "bad-access.conf:16: listeners.d.max_connections_per_source: only "
+      "valid for tcp and unix",
+      "bad-access.conf:17: listeners.d.allow: expected a string, got an "
+      "integer",
+      "bad-access.conf:19: control_group: unknown group "
+      "\"no-such-group-netlabd\"",
+      "bad-access.conf:20: control_admin_group: must not be empty"}},
     {"bad-syntax.conf", {"bad-syntax.conf:6: syntax error"}},
     {"bad-unknown-key.conf",
      {"bad-unknown-key.conf:2: colour: unknown key",
@@ -1004,6 +1071,7 @@ main(void)
         LOADED(test_nothing, "good-nothing.conf"),
         LOADED(test_listener_defaults, "good-defaults.conf"),
         LOADED(test_pools, "good-pools.conf"),
+        LOADED(test_access, "good-access.conf"),
         LOADED(test_full_top, "good-full.conf"),
         LOADED(test_full_inet, "good-full.conf"),
         LOADED(test_full_unix, "good-full.conf"),

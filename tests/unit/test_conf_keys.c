@@ -105,8 +105,16 @@ mutate(const struct key *k, void *base)
     case KT_STRING:
     case KT_PATH:
     case KT_LOG_TARGET:
+    case KT_GROUP:
         *(const char **)field = "/changed";
         return 0;
+    case KT_RULES: { /* one rule more */
+        static struct nl_rule r = {.kind = NL_RULE_UID, .id = 7};
+
+        ((struct nl_rules *)field)->v = &r;
+        ((struct nl_rules *)field)->n = 1;
+        return 0;
+    }
     case KT_MODE:
         *(mode_t *)field ^= 0007;
         return 0;

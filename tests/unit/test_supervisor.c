@@ -172,9 +172,11 @@ test_describe_status(void **state)
 static void
 test_prefork_has_workers(void **state)
 {
-    struct nl_listener_conf pf = lc;
+    /* static: the listener points at it until teardown. */
+    static struct nl_listener_conf pf;
     struct lst *l;
 
+    pf = lc;
     pf.model = NL_MODEL_PREFORK;
     pf.workers = 3;
     l = add_listener(&pf);
@@ -196,10 +198,12 @@ test_prefork_has_workers(void **state)
 static void
 test_pool_extras(void **state)
 {
-    struct nl_listener_conf pf = lc;
+    /* static: the listener points at it until teardown. */
+    static struct nl_listener_conf pf;
     struct lst *l;
     struct proc *extra;
 
+    pf = lc;
     pf.model = NL_MODEL_PREFORK;
     pf.workers = 2;
     pf.max_workers = 4;
