@@ -33,6 +33,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "admit.h"
 #include "conf.h"
 #include "log.h"
@@ -47,6 +48,8 @@ static void *host_get_data(struct netlabd_session *ps);
 static void *host_listener_data(struct netlabd_session *ps);
 static void host_vlog(struct netlabd_session *ps, int level, const char *fmt,
                       va_list ap);
+static int host_peer_cred(struct netlabd_session *ps, pid_t *pid, uid_t *uid,
+                          gid_t *gid);
 
 static const struct netlabd_host session_host = {
     .size = sizeof(struct netlabd_host),
@@ -57,6 +60,7 @@ static const struct netlabd_host session_host = {
     .get_data = host_get_data,
     .listener_data = host_listener_data,
     .vlog = host_vlog,
+    .peer_cred = host_peer_cred,
 };
 
 #define S(ps) ((struct nl_session *)(void *)(ps))
@@ -752,6 +756,24 @@ host_peer(struct netlabd_session *ps)
         nl_sockaddr_text((struct sockaddr *)&s->peer, s->peer_len, s->peer_text,
                          sizeof(s->peer_text));
     return s->peer_text;
+}
+
+static int
+host_peer_cred(struct netlabd_session *ps, pid_t *pid, uid_t *uid, gid_t *gid)
+{
+    struct nl_session *s = S(ps);
+    struct nl_source src = {0};
+
+    if (s->dgram || s->env->lc->transport != NL_TRANSPORT_UNIX ||
+        nl_source_peercred(&src, s->conn.fd) == -1)
+        return -1;
+    if (pid != NULL)
+        *pid = src.pid;
+    if (uid != NULL)
+        *uid = (uid_t)src.uid;
+    if (gid != NULL)
+        *gid = (gid_t)src.gid;
+    return 0;
 }
 
 static void

@@ -3,6 +3,8 @@
  * nothing back.  Lines are framed by netlabd; on a datagram transport each
  * datagram is one line.
  *
+ * A unix stream peer is logged with its uid and pid (netlabd_peer_cred()).
+ *
  * netlabd prefixes each message with the listener and the peer, so the
  * line is logged as it came, except that bytes which could forge or garble
  * a log line (control characters, non-ASCII) are written as \xNN, and a
@@ -18,7 +20,14 @@
 static int
 logger_open(struct netlabd_session *s)
 {
-    netlabd_log(s, NETLABD_LOG_INFO, "connection from %s", netlabd_peer(s));
+    pid_t pid;
+    uid_t uid;
+
+    if (netlabd_peer_cred(s, &pid, &uid, NULL) == 0)
+        netlabd_log(s, NETLABD_LOG_INFO, "connection from %s (uid %lu, pid %ld)",
+                    netlabd_peer(s), (unsigned long)uid, (long)pid);
+    else
+        netlabd_log(s, NETLABD_LOG_INFO, "connection from %s", netlabd_peer(s));
     return 0;
 }
 

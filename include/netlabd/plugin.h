@@ -77,6 +77,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -124,6 +125,8 @@ struct netlabd_host {
     void (*set_listener_data)(struct netlabd_init *ini, void *data);
     void (*init_error)(struct netlabd_init *ini, const char *fmt, va_list ap);
     const char *(*listener_name)(struct netlabd_init *ini);
+    int (*peer_cred)(struct netlabd_session *s, pid_t *pid, uid_t *uid,
+                     gid_t *gid);
 };
 
 /*
@@ -224,6 +227,21 @@ netlabd_peer(struct netlabd_session *s)
     if (!NETLABD_HOST_HAS(s, peer))
         return "unknown";
     return NETLABD_HOST(s)->peer(s);
+}
+
+/*
+ * The credentials of the peer process of a unix stream session, as the
+ * kernel noted them when it connected (SO_PEERCRED): 0, or -1 on any
+ * other transport (and on a netlabd older than this function).  Any of
+ * pid, uid, gid may be NULL.
+ */
+static inline int
+netlabd_peer_cred(struct netlabd_session *s, pid_t *pid, uid_t *uid,
+                  gid_t *gid)
+{
+    if (!NETLABD_HOST_HAS(s, peer_cred))
+        return -1;
+    return NETLABD_HOST(s)->peer_cred(s, pid, uid, gid);
 }
 
 /* Per-session pointer, NULL at open(). */

@@ -5,6 +5,7 @@ socket, and unix clients run as another user (setpriv); a reload that
 changes the rules with a session open; per-source limits with several
 processes serving one listener, and given back when one of them is killed."""
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -151,6 +152,8 @@ if kind == "unix":
     s.connect(path)
     try:
         s.sendall(b"hi\n")
+        if mine == "noreply":
+            s.shutdown(socket.SHUT_WR)
         data = s.recv(100)
     except (ConnectionResetError, BrokenPipeError):
         data = b""
@@ -211,6 +214,26 @@ def test_unix(model):
             wait_count(d, "x", "connections_denied", 1,
                        "%s %s nobody denied" % (model, kind))
             d.wait_log(r"listener x: (connection|datagram) from uid 65534 refused")
+
+
+def test_logger_uid(model):
+    """The logger handler logs a unix stream peer's uid
+    (netlabd_peer_cred()), and a tcp peer without one."""
+    d = Daemon([{"name": "lg", "transport": "unix", "handler": "logger",
+                 "path": "lg.sock", "mode": "0666", "model": model},
+                {"name": "lt", "transport": "tcp", "handler": "logger",
+                 "model": model}])
+    os.chmod(d.dir, 0o755)
+    with d:
+        path = d.listener("lg")["address"]
+        as_user("nobody", "unix", path, "noreply")
+        d.wait_log(r"listener lg: .*connection from .* \(uid 65534, pid \d+\)")
+        s = tcp_from(d, "lt", "127.0.0.2")
+        s.sendall(b"x\n")
+        s.close()
+        d.wait_log(r"(?m)listener lt: .*connection from 127\.0\.0\.2:\d+$")
+        check(not re.search(r"listener lt: .*uid", d.log()),
+              model + ": a tcp peer logged with a uid:\n" + d.log())
 
 
 # --- per-source limits -----------------------------------------------------
@@ -383,6 +406,7 @@ def main():
         test_udp(model)
         if as_other:
             test_unix(model)
+            test_logger_uid(model)
         test_per_source(model)
         test_rate(model)
         test_reload(model)

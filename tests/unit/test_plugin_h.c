@@ -100,6 +100,15 @@ f_listener_name(struct netlabd_init *ini)
  * A host table whose every slot is set, so that a wrapper that ignored the
  * size would call through and be counted.  Only `size` varies.
  */
+static int
+f_peer_cred(struct netlabd_session *s, pid_t *pid, uid_t *uid, gid_t *gid)
+{
+    FAKE(s)->calls++;
+    if (uid != NULL)
+        *uid = 1234;
+    return 0;
+}
+
 static struct netlabd_host full = {
     .size = sizeof(struct netlabd_host),
     .write = f_write,
@@ -113,6 +122,7 @@ static struct netlabd_host full = {
     .set_listener_data = f_set_listener_data,
     .init_error = f_init_error,
     .listener_name = f_listener_name,
+    .peer_cred = f_peer_cred,
 };
 
 /* Calls every wrapper on f; returns how many got what the table gives. */
@@ -137,6 +147,11 @@ call_all(struct fake *f)
     netlabd_set_listener_data(ini, NULL);
     netlabd_init_error(ini, "e %d", 2);
     got += netlabd_listener_name(ini) != NULL;
+    {
+        uid_t uid = 0;
+
+        got += netlabd_peer_cred(s, NULL, &uid, NULL) == 0 && uid == 1234;
+    }
     return got;
 }
 
@@ -145,8 +160,8 @@ test_full_table(void **state)
 {
     struct fake f = {.h.host = &full};
 
-    assert_int_equal(call_all(&f), 6);
-    assert_int_equal(f.calls, 11);
+    assert_int_equal(call_all(&f), 7);
+    assert_int_equal(f.calls, 12);
 }
 
 /* An older netlabd that had only `write` and `close`. */
@@ -162,6 +177,14 @@ test_short_table(void **state)
     assert_string_equal(netlabd_peer((struct netlabd_session *)(void *)&f),
                         "unknown");
     assert_null(netlabd_get_data((struct netlabd_session *)(void *)&f));
+    /* A handler built with this header, on a netlabd from before
+     * peer_cred: -1, never a call through a slot that is not there. */
+    old.size = (uint32_t)offsetof(struct netlabd_host, peer_cred);
+    f.calls = 0;
+    assert_int_equal(netlabd_peer_cred((struct netlabd_session *)(void *)&f,
+                                       NULL, NULL, NULL),
+                     -1);
+    assert_int_equal(f.calls, 0);
 }
 
 /* A size that ends inside a member does not cover it. */
@@ -175,6 +198,9 @@ test_partial_member(void **state)
     assert_int_equal(call_all(&f), 5);
     assert_int_equal(f.calls, 10);
     assert_null(netlabd_listener_name((struct netlabd_init *)(void *)&f));
+    /* listener_name covered, peer_cred not. */
+    old.size = (uint32_t)offsetof(struct netlabd_host, peer_cred) + 1;
+    assert_int_equal(call_all(&f), 6);
 }
 
 /* During init() the session functions are NULL: wrappers skip them. */
@@ -186,6 +212,7 @@ test_null_member(void **state)
 
     init_only.write = NULL;
     init_only.vlog = NULL;
+    init_only.peer_cred = NULL;
     assert_int_equal(call_all(&f), 5);
     assert_int_equal(f.calls, 9);
 }
