@@ -460,6 +460,9 @@ def main():
         probe(d, "greet", "port 0 -> the port given")
         keep_same("port pinned")
         probe_all(d, "before the broken files")
+        # Step 7's old processes must be gone: one that ends during a
+        # refused reload would look like a change the refusal made.
+        wait_drained(d, "port pinned")
 
         # 8. Broken files: nothing changes.
         where = write_conf(d, lst(), inject=("hand", "port", "    port = = 5;"))
