@@ -78,6 +78,7 @@ usage(FILE *out)
             "              sessions finish for up to shutdown_timeout, "
             "then exit\n"
             "  log-reopen  reopen the log file (after logrotate moved it)\n"
+            "  metrics     print the counters in the Prometheus text format\n"
             "  help        list the commands the daemon knows\n"
             "\n"
             "Options:\n"
@@ -103,7 +104,7 @@ usage_error(const char *msg)
     if (msg != NULL)
         fprintf(stderr, "%s: %s\n", progname, msg);
     fprintf(stderr, "usage: netlabctl [-s SOCKET] [--json] "
-                    "status | reload | stop | log-reopen | help\n"
+                    "status | metrics | reload | stop | log-reopen | help\n"
                     "Try 'netlabctl --help' for more.\n");
     exit(EXIT_TROUBLE);
 }
@@ -233,16 +234,15 @@ parse_args(int argc, char **argv, const char **path, int *json)
     return cmd;
 }
 
-/* Asks the daemon at path and parses its answer; exits with status 2 if
- * that fails.  The answer's text, without its newline, goes in *raw. */
+/* Parses the answer (len bytes) the daemon at path gave; exits with
+ * status 2 if it is empty or not a JSON object.  The answer loses its
+ * newline, and is what --json prints. */
 static struct json_object *
-ask_doc(const char *path, const char *cmd, char **raw)
+parse_doc(const char *path, char *answer, size_t len)
 {
     struct json_object *doc;
-    char err[256], *answer;
-    size_t len;
+    char err[256];
 
-    answer = ask(path, cmd, &len);
     /* The newline ends the answer on the wire; --json prints its own. */
     while (len > 0 && (answer[len - 1] == '\n' || answer[len - 1] == '\r'))
         answer[--len] = '\0';
@@ -262,7 +262,6 @@ ask_doc(const char *path, const char *cmd, char **raw)
         free(answer);
         exit(EXIT_TROUBLE);
     }
-    *raw = answer;
     return doc;
 }
 
@@ -272,13 +271,23 @@ main(int argc, char **argv)
     const char *path, *cmd;
     struct json_object *doc;
     char *answer;
+    size_t len;
     int json = 0, rc;
 
     cmd = parse_args(argc, argv, &path, &json);
-    doc = ask_doc(path, cmd, &answer);
-    rc = report(cmd, doc, answer, json);
-    json_object_put(doc);
-    free(answer);
+    answer = ask(path, cmd, &len);
+    /* `metrics` answers in the Prometheus text format, printed as it
+     * came; a JSON object in its place is an error, reported as usual. */
+    if (strcmp(cmd, "metrics") == 0 && len > 0 && answer[0] != '{') {
+        fwrite(answer, 1, len, stdout);
+        free(answer);
+        rc = 0;
+    } else {
+        doc = parse_doc(path, answer, len);
+        rc = report(cmd, doc, answer, json);
+        json_object_put(doc);
+        free(answer);
+    }
     if (fflush(stdout) == EOF || ferror(stdout)) {
         fprintf(stderr, "%s: writing the output: %s\n", progname,
                 strerror(errno));

@@ -26,6 +26,8 @@
 #include "log.h"
 #include "pool.h"
 #include "master_int.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "reload.h"
 #include "stats.h"
 #include "supervisor.h"
@@ -121,6 +123,8 @@ nl_commands_status(struct nl_master *m, struct nl_buf *b)
     nl_json_int(&j, "uptime_s", (long)(time(NULL) - m->start_time));
     nl_json_str(&j, "config", m->conf->file);
     nl_json_uint(&j, "generation", m->sup.generation);
+    if (m->http != NULL)
+        nl_json_str(&j, "metrics_listen", nl_metrics_http_address(m->http));
     last_reload_json(&j, m);
     nl_json_open(&j, "listeners", NL_JSON_ARRAY);
     for (size_t i = 0; i < m->sup.nlst; i++)
@@ -170,6 +174,18 @@ cmd_reload(struct nl_commands *cmds, struct nl_control_client *c,
     return NL_CMD_LATER;
 }
 
+/* Text, not JSON: the Prometheus exposition format (metrics.c).  The
+ * control socket adds the last newline. */
+static enum nl_cmd_outcome
+cmd_metrics(struct nl_commands *cmds, struct nl_control_client *c,
+            struct nl_json *j)
+{
+    nl_metrics_write(cmds->m, j->b);
+    if (j->b->len > 0)
+        j->b->len--; /* the final "\n" */
+    return NL_CMD_REPLY;
+}
+
 static enum nl_cmd_outcome
 cmd_stop(struct nl_commands *cmds, struct nl_control_client *c,
          struct nl_json *j)
@@ -209,6 +225,8 @@ static const struct command {
     enum who who;
 } commands[] = {
     {"status", "listeners, counters and reloads", cmd_status, ANYONE},
+    {"metrics", "the counters in the Prometheus text format", cmd_metrics,
+     ANYONE},
     {"reload", "read the config again and apply it", cmd_reload, ADMIN},
     {"stop", "stop gracefully", cmd_stop, ADMIN},
     {"log-reopen", "reopen the log file", cmd_log_reopen, ADMIN},

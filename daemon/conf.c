@@ -383,7 +383,7 @@ free_strings(unsigned scope, void *base)
         if ((k->flags & scope) &&
             (k->type == KT_STRING || k->type == KT_PATH ||
              k->type == KT_LOG_TARGET || k->type == KT_HANDLER ||
-             k->type == KT_GROUP))
+             k->type == KT_GROUP || k->type == KT_HOSTPORT))
             free(*(char **)((char *)base + k->off));
     }
 }

@@ -96,6 +96,7 @@ struct nl_conf {
     char *group;      /* NULL when not set */
     char *control_group;       /* group owner of the control socket */
     char *control_admin_group; /* may reload, stop, log-reopen too */
+    char *metrics_listen;      /* "HOST:PORT" for GET /metrics, or NULL */
     int shutdown_timeout;
     struct nl_listener_conf *listeners;
     size_t nlisteners;

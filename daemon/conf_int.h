@@ -31,7 +31,8 @@ enum key_type {
     KT_OPTIONS,    /* a group of scalars handed to the handler */
     KT_LISTENERS,  /* a list of listener groups */
     KT_RULES,      /* a list of access rules (struct nl_rules, access.h) */
-    KT_GROUP       /* the name of a group that exists (char *) */
+    KT_GROUP,      /* the name of a group that exists (char *) */
+    KT_HOSTPORT    /* "HOST:PORT" or "[IPV6]:PORT" (char *) */
 };
 
 #define KF_TOP      0x01 /* a top-level key */

@@ -193,6 +193,7 @@ key_differs(const struct key *k, const void *a, const void *b)
     case KT_OPTIONS:
         return options_differ(a, b);
     case KT_GROUP:
+    case KT_HOSTPORT:
         return !nl_str_equal(*(char *const *)fa, *(char *const *)fb);
     case KT_RULES:
         return !nl_rules_equal((const struct nl_rules *)fa,

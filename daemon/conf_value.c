@@ -388,6 +388,29 @@ set_group(struct parse *p, const struct key *k, const config_setting_t *s,
     return 0;
 }
 
+/* "HOST:PORT": an address netlabd binds. */
+static int
+set_hostport(struct parse *p, const struct key *k, const config_setting_t *s,
+             const char *prefix, char **field)
+{
+    char host[256];
+    const char *v;
+    int port;
+
+    if ((v = want_string(p, s, prefix)) == NULL)
+        return -1;
+    if (nl_hostport_split(v, host, sizeof(host), &port) == -1) {
+        nl_conf_error(p, s, prefix, k->name,
+                      "\"%s\" is not HOST:PORT (an IPv6 address in "
+                      "brackets, as [::1]:9109; a port from 0 to 65535)",
+                      v);
+        return -1;
+    }
+    free(*field);
+    *field = nl_xstrdup(v);
+    return 0;
+}
+
 /* Checks the value of key k in setting s and stores it in the struct at
  * base.  Returns 0, or -1 after reporting what is wrong. */
 int
@@ -446,6 +469,9 @@ nl_conf_set_value(struct parse *p, const struct key *k,
     case KT_GROUP:
         rc = set_group(p, k, s, prefix, (char **)field);
         break;
+    case KT_HOSTPORT:
+        rc = set_hostport(p, k, s, prefix, (char **)field);
+        break;
     }
     if (rc == 0 && k->set_off != 0)
         *(int *)((char *)base + k->set_off) = 1;
@@ -482,6 +508,7 @@ nl_conf_set_default(const struct key *k, void *base)
     case KT_LISTENERS:
     case KT_RULES:
     case KT_GROUP:
+    case KT_HOSTPORT:
         break; /* required, or empty by default */
     }
 }

@@ -37,6 +37,10 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/master.c \
 	%reldir%/master.h \
 	%reldir%/master_int.h \
+	%reldir%/metrics.c \
+	%reldir%/metrics.h \
+	%reldir%/metrics_http.c \
+	%reldir%/metrics_http.h \
 	%reldir%/model.c \
 	%reldir%/model.h \
 	%reldir%/model_libev.c \

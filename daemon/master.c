@@ -31,6 +31,8 @@
 #include "log.h"
 #include "master.h"
 #include "master_int.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "notify.h"
 #include "pidfile.h"
 #include "reload.h"
@@ -97,6 +99,7 @@ on_child(void *arg)
 
     if (m->ctl != NULL)
         nl_control_close_in_child(m->ctl);
+    nl_metrics_http_close_in_child(m->http);
     nl_activation_close_unused();
     close(m->sigpipe[0]);
     close(m->sigpipe[1]);
@@ -277,6 +280,7 @@ master_free(struct nl_master *m)
         nl_reload_flush(m);
     nl_sup_free(&m->sup);
     nl_control_close(m->ctl);
+    nl_metrics_http_close(m->http);
     nl_pidfile_release(m->pidfile, m->pidfile_fd);
     if (m->sigpipe[0] != -1) {
         close(m->sigpipe[0]);
@@ -300,6 +304,35 @@ master_free(struct nl_master *m)
 }
 
 /* Everything before the loop runs; -1 after logging why. */
+static void
+metrics_cb(void *arg, struct nl_buf *b)
+{
+    nl_metrics_write(arg, b);
+}
+
+/* The HTTP endpoint for Prometheus (metrics_listen).  -1 after logging. */
+static int
+open_metrics(struct nl_master *m)
+{
+    char host[256], err[512];
+    int port;
+
+    /* conf_value.c checked the form. */
+    if (nl_hostport_split(m->conf->metrics_listen, host, sizeof(host),
+                          &port) == -1)
+        return -1;
+    m->http = nl_metrics_http_open(m->loop, host, port, metrics_cb, m, err,
+                                   sizeof(err));
+    if (m->http == NULL) {
+        nl_errx(NULL, "%s:%d: metrics_listen: %s", m->conf->file,
+                nl_conf_line(m->conf, "metrics_listen"), err);
+        return -1;
+    }
+    nl_info(NULL, "metrics at http://%s/metrics",
+            nl_metrics_http_address(m->http));
+    return 0;
+}
+
 static int
 master_start(struct nl_master *m)
 {
@@ -335,6 +368,8 @@ master_start(struct nl_master *m)
         nl_errx(NULL, "control socket: %s", err);
         return -1;
     }
+    if (m->conf->metrics_listen != NULL && open_metrics(m) == -1)
+        return -1;
     if (m->conf->control_group != NULL) {
         struct group *gr = getgrnam(m->conf->control_group);
 

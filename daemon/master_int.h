@@ -20,6 +20,8 @@ struct nl_control_client;
 
 /* What the control commands work on (commands.c does not call master.c:
  * a stop goes through stop). */
+struct nl_metrics_http;
+
 struct nl_commands {
     struct nl_master *m;
     /* Stops netlabd gracefully; why goes to the log. */
@@ -43,6 +45,7 @@ struct nl_reload_state {
     /* The outcome of the last one, for status and STATUS=. */
     int done; /* one has run: last_reload is set */
     int ok;
+    unsigned long long nok, nfailed; /* reloads applied and refused */
     char *error;
     time_t time;
 };
@@ -56,6 +59,7 @@ struct nl_master {
     char *control_path;
     int cwd_fd; /* to read the config file as given, after chdir("/") */
     struct nl_control *ctl;
+    struct nl_metrics_http *http; /* metrics_listen, or NULL */
     struct nl_commands cmds; /* the control socket's callback's */
     int sigpipe[2];
     int logpipe[2];

@@ -138,6 +138,10 @@ reload_done(struct nl_master *m, int rc)
     nl_errs_clear(&m->rl.errs);
     m->rl.done = 1;
     m->rl.ok = rc == 0;
+    if (rc == 0)
+        m->rl.nok++;
+    else
+        m->rl.nfailed++;
     m->rl.time = time(NULL);
     if (rc == 0)
         nl_notice(NULL, "reloaded: generation %u%s", m->sup.generation,

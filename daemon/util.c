@@ -174,3 +174,37 @@ nl_now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+int
+nl_hostport_split(const char *s, char *host, size_t hostlen, int *port)
+{
+    const char *colon, *h = s, *p;
+    size_t hlen;
+    char *end;
+    long v;
+
+    if (s[0] == '[') { /* "[2001:db8::1]:9109" */
+        const char *close = strchr(s, ']');
+
+        if (close == NULL || close[1] != ':')
+            return -1;
+        h = s + 1;
+        hlen = (size_t)(close - h);
+        p = close + 2;
+    } else {
+        if ((colon = strrchr(s, ':')) == NULL || strchr(s, ':') != colon)
+            return -1; /* none, or an IPv6 literal without brackets */
+        hlen = (size_t)(colon - s);
+        p = colon + 1;
+    }
+    if (hlen == 0 || hlen >= hostlen || *p < '0' || *p > '9')
+        return -1;
+    errno = 0;
+    v = strtol(p, &end, 10);
+    if (errno != 0 || *end != '\0' || v < 0 || v > 65535)
+        return -1;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (int)v;
+    return 0;
+}

@@ -22,6 +22,11 @@ char *nl_xvasprintf(const char *fmt, va_list ap)
 /* 1 when a and b are the same string, or both NULL; 0 otherwise. */
 int nl_str_equal(const char *a, const char *b);
 
+/* Splits "HOST:PORT" or "[IPV6]:PORT" (port 0 to 65535) into host (at
+ * most hostlen bytes with its NUL) and *port.  Returns 0, or -1 when s is
+ * not of that form. */
+int nl_hostport_split(const char *s, char *host, size_t hostlen, int *port);
+
 /*
  * Resolves `path` against the folder of `file`: an absolute path is kept, a
  * relative one is joined to dirname(file), made absolute with the current

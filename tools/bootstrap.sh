@@ -20,9 +20,10 @@
 # After nl_bootstrap returns, NL_ROOT is the top of the source tree and
 # NL_BUILD_DIR the build directory it used.
 
+# prometheus: for promtool, which checks `netlabctl metrics` in the tests.
 NL_PACKAGES=(build-essential autoconf automake libtool pkg-config
              libconfig-dev libev-dev libjson-c-dev libcmocka-dev python3 socat
-             netcat-openbsd procps systemd man-db groff-base)
+             netcat-openbsd procps systemd man-db groff-base prometheus)
 
 nl_say() {
     printf '==> %s\n' "$*" >&2
@@ -69,8 +70,18 @@ nl_install_packages() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update </dev/null ||
         nl_die "apt-get update failed"
+    # Packages with a service (prometheus) must not start it here: a
+    # policy-rc.d that says no, for the length of the install, as Debian's
+    # container images do.
+    local policy=/usr/sbin/policy-rc.d made_policy=no
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" &&
+            made_policy=yes
+    fi
     apt-get install -y --no-install-recommends "${missing[@]}" </dev/null ||
-        nl_die "apt-get install ${missing[*]} failed"
+        { [ "$made_policy" = no ] || rm -f "$policy"
+          nl_die "apt-get install ${missing[*]} failed"; }
+    [ "$made_policy" = no ] || rm -f "$policy"
 }
 
 # Succeeds when the generated build system is missing or out of date.

@@ -58,9 +58,12 @@ EXTRA_DIST += %reldir%/test_slow_clients.py
 EXTRA_DIST += %reldir%/test_fd_limit.py
 
 # Netlabctl against the real daemon and against a scripted fake control
-# socket, and against a flood of silent clients.
+# socket, and against a flood of silent clients; its metrics against
+# promtool.
 TESTS += %reldir%/test_netlabctl.py
 TESTS += %reldir%/test_control_flood.py
+TESTS += %reldir%/test_metrics.py
+EXTRA_DIST += %reldir%/test_metrics.py
 
 EXTRA_DIST += %reldir%/test_netlabctl.py
 EXTRA_DIST += %reldir%/test_control_flood.py

@@ -113,6 +113,7 @@ test_help(void **state)
 {
     expect("help",
            "{\"commands\": {\"status\": \"listeners, counters and reloads\", "
+           "\"metrics\": \"the counters in the Prometheus text format\", "
            "\"reload\": \"read the config again and apply it\", "
            "\"stop\": \"stop gracefully\", "
            "\"log-reopen\": \"reopen the log file\", "

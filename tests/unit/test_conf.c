@@ -33,7 +33,7 @@
 #include "paths.h"
 #include "util.h"
 
-#define MAX_LINES 16
+#define MAX_LINES 24
 
 static const char *
 srcdir(void)
@@ -448,7 +448,10 @@ static const struct bad bad_files[] = {
       "integer",
       "bad-access.conf:19: control_group: unknown group "
       "\"no-such-group-netlabd\"",
-      "bad-access.conf:20: control_admin_group: must not be empty"}},
+      "bad-access.conf:20: control_admin_group: must not be empty",
+      "bad-access.conf:21: metrics_listen: \"::1:9109\" is not HOST:PORT "
+      "(an IPv6 address in brackets, as [::1]:9109; a port from 0 to "
+      "65535)"}},
     {"bad-syntax.conf", {"bad-syntax.conf:6: syntax error"}},
     {"bad-unknown-key.conf",
      {"bad-unknown-key.conf:2: colour: unknown key",

@@ -106,6 +106,7 @@ mutate(const struct key *k, void *base)
     case KT_PATH:
     case KT_LOG_TARGET:
     case KT_GROUP:
+    case KT_HOSTPORT:
         *(const char **)field = "/changed";
         return 0;
     case KT_RULES: { /* one rule more */

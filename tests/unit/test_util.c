@@ -338,6 +338,44 @@ test_errs(void **state)
     assert_int_equal(e.n, 0);
 }
 
+/* "HOST:PORT" for metrics_listen: each accepted form, each refused one. */
+static void
+test_hostport(void **state)
+{
+    char host[64];
+    int port = -1;
+
+    assert_int_equal(nl_hostport_split("127.0.0.1:9109", host, sizeof(host),
+                                       &port), 0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 9109);
+    assert_int_equal(nl_hostport_split("[::1]:0", host, sizeof(host), &port),
+                     0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 0);
+    assert_int_equal(nl_hostport_split("localhost:65535", host, sizeof(host),
+                                       &port), 0);
+    assert_string_equal(host, "localhost");
+    assert_int_equal(port, 65535);
+    assert_int_equal(nl_hostport_split("::1:9109", host, sizeof(host), &port),
+                     -1);
+    assert_int_equal(nl_hostport_split("[::1]9109", host, sizeof(host), &port),
+                     -1);
+    assert_int_equal(nl_hostport_split("[::1:9109", host, sizeof(host), &port),
+                     -1);
+    assert_int_equal(nl_hostport_split("127.0.0.1", host, sizeof(host), &port),
+                     -1);
+    assert_int_equal(nl_hostport_split(":9109", host, sizeof(host), &port), -1);
+    assert_int_equal(nl_hostport_split("h:65536", host, sizeof(host), &port),
+                     -1);
+    assert_int_equal(nl_hostport_split("h:-1", host, sizeof(host), &port), -1);
+    assert_int_equal(nl_hostport_split("h:9x", host, sizeof(host), &port), -1);
+    assert_int_equal(nl_hostport_split("h:", host, sizeof(host), &port), -1);
+    /* A host longer than the room for it. */
+    assert_int_equal(nl_hostport_split("a-very-long-name:1", host, 8, &port),
+                     -1);
+}
+
 int
 main(void)
 {
@@ -353,6 +391,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_fork, setup, teardown),
         cmocka_unit_test(test_now),
         cmocka_unit_test(test_errs),
+        cmocka_unit_test(test_hostport),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
