@@ -214,11 +214,13 @@ time_is_up(const struct nl_session_env *env, struct nl_session *s,
     if (idle_at > 0 && now >= idle_at) {
         nl_info(lc->name, "%s: idle for %d s, closing the session",
                 nl_session_peer(s), lc->idle_timeout);
+        nl_session_ending(s, NL_END_IDLE);
         return 1;
     }
     if (k->stop_at > 0 && now >= k->stop_at) {
         nl_notice(lc->name, "%s: shutdown_timeout passed, closing",
                   nl_session_peer(s));
+        nl_session_ending(s, NL_END_STOP);
         return 1;
     }
     *wait = timeout_ms(now, idle_at, k->stop_at);

@@ -80,6 +80,7 @@ struct nl_listener_conf {
     struct nl_rules deny;
     int max_connections_per_source;     /* 0: no limit */
     int max_connection_rate_per_source; /* new sessions a second; 0: none */
+    int access_log; /* 1: a log line per session when it ends */
 };
 
 struct nl_conf {

@@ -160,6 +160,9 @@ static const struct key keys[] = {
      .flags = KF_LISTENER, .off = LST(max_connection_rate_per_source),
      .min = 0, .max = 1000000, .def = 0, .change = NL_CHANGE_RESPAWN,
      .doc = "new sessions (datagrams) a second from one source; 0: any"},
+    {.name = "access_log", .type = KT_BOOL, .flags = KF_LISTENER,
+     .off = LST(access_log), .def = 0, .change = NL_CHANGE_RESPAWN,
+     .doc = "true: one log line per session when it ends"},
 };
 /* clang-format on */
 

@@ -200,6 +200,7 @@ conn_idle_cb(struct ev_loop *loop, ev_timer *t, int revents)
     nl_info(c->w->env->lc->name, "%s: idle for %d s, closing the session",
             nl_session_peer(&c->s),
             c->w->env->lc->idle_timeout);
+    nl_session_ending(&c->s, NL_END_IDLE);
     conn_free(c);
 }
 
@@ -284,8 +285,10 @@ stop_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
         nl_notice(w->env->lc->name,
                   "shutdown_timeout passed, closing %d open session(s)",
                   w->nactive);
-    while (w->conns != NULL)
+    while (w->conns != NULL) {
+        nl_session_ending(&w->conns->s, NL_END_STOP);
         conn_free(w->conns);
+    }
     ev_break(loop, EVBREAK_ALL);
 }
 
@@ -402,8 +405,10 @@ worker_init(struct worker *w, const struct nl_session_env *env, int fd,
 static void
 worker_fini(struct worker *w)
 {
-    while (w->conns != NULL)
+    while (w->conns != NULL) {
+        nl_session_ending(&w->conns->s, NL_END_STOP);
         conn_free(w->conns);
+    }
     nl_stats_fold(w->env->ctr, &w->counts);
     nl_transport_close_copy(w->fd);
     free(w->dgram_buf);

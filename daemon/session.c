@@ -39,6 +39,7 @@
 #include "log.h"
 #include "session.h"
 #include "stats.h"
+#include "util.h"
 
 static int host_write(struct netlabd_session *ps, const void *buf, size_t len);
 static void host_close(struct netlabd_session *ps);
@@ -126,6 +127,8 @@ nl_session_init(struct nl_session *s, const struct nl_session_env *env,
     else
         peer_len = 0;
     s->peer_len = peer_len;
+    if (env->lc->access_log)
+        s->started = nl_now();
 }
 
 void
@@ -141,12 +144,44 @@ nl_session_init_plain(struct nl_session *s, const struct nl_session_env *env,
     snprintf(s->peer_text, sizeof(s->peer_text), "%s", peer);
 }
 
+void
+nl_session_ending(struct nl_session *s, enum nl_end why)
+{
+    if (s->end == NL_END_UNKNOWN)
+        s->end = (unsigned char)why;
+}
+
 static void
 session_fail(struct nl_session *s)
 {
     if (!s->failed)
         nl_count_add(s->env->ctr, errors, 1);
     s->failed = 1;
+    nl_session_ending(s, NL_END_ERROR);
+}
+
+static const char *const end_names[] = {
+    [NL_END_UNKNOWN] = "unknown",         [NL_END_CLIENT] = "client_closed",
+    [NL_END_HANDLER] = "handler_closed",  [NL_END_IDLE] = "idle_timeout",
+    [NL_END_LINE] = "line_too_long",      [NL_END_ERROR] = "error",
+    [NL_END_STOP] = "daemon_stopping",
+};
+
+/* The access log's line for a stream session that ends (access_log). */
+static void
+access_line(struct nl_session *s)
+{
+    enum nl_end why = (enum nl_end)s->end;
+
+    if (why == NL_END_UNKNOWN)
+        why = s->eof ? NL_END_CLIENT
+              : s->closing ? NL_END_HANDLER
+                           : NL_END_STOP;
+    nl_info(s->env->lc->name,
+            "access %s duration=%.3fs in=%llu out=%llu end=%s",
+            host_peer(PS(s)), nl_now() - s->started,
+            (unsigned long long)s->nin, (unsigned long long)s->nout,
+            end_names[why]);
 }
 
 int
@@ -199,6 +234,7 @@ line_too_long(struct nl_session *s)
     nl_errx(s->env->lc->name,
             "%s: line longer than max_line (%d bytes), closing the session",
             host_peer(PS(s)), s->env->lc->max_line);
+    nl_session_ending(s, NL_END_LINE);
     session_fail(s);
     return -1;
 }
@@ -320,6 +356,7 @@ static inline int
 input(struct nl_session *s, const char *buf, size_t n)
 {
     nl_count_add(s->env->ctr, bytes_in, n);
+    s->nin += n;
     if (s->failed)
         return -1;
     if (s->closing)
@@ -339,6 +376,7 @@ int
 nl_session_eof(struct nl_session *s)
 {
     s->eof = 1;
+    nl_session_ending(s, NL_END_CLIENT);
     if (s->in.len > 0 && s->lines) {
         int rc = too_long(s, nl_buf_head(&s->in), s->in.len)
                      ? line_too_long(s)
@@ -387,6 +425,7 @@ static enum nl_io
 written(struct nl_session *s, size_t n, size_t left)
 {
     nl_count_add(s->env->ctr, bytes_out, n);
+    s->nout += n;
     if (left == 0) {
         s->blocked = 0;
         return NL_IO_OK;
@@ -518,6 +557,8 @@ nl_session_end(struct nl_session *s)
     if (s->opened && h->close != NULL)
         h->close(PS(s));
     s->opened = 0;
+    if (s->env->lc->access_log && !s->dgram)
+        access_line(s);
     /* Input may be left unread: the transport ends the connection so that
      * the last answer still reaches the client. */
     if (!s->failed && !s->eof)
@@ -551,6 +592,7 @@ nl_session_message(struct nl_session *s, const char *buf, size_t n)
 {
     nl_count_add(s->env->ctr, total, 1);
     nl_count_add(s->env->ctr, bytes_in, n);
+    s->nin = n;
     /* A datagram is one message; a line handler sees it without one
      * trailing newline. */
     if (s->env->handler->framing == NETLABD_FRAMING_LINE) {
@@ -560,6 +602,11 @@ nl_session_message(struct nl_session *s, const char *buf, size_t n)
             n--;
     }
     deliver(s, buf, n);
+    /* Datagrams are logged one by one only when debugging. */
+    if (s->dgram && s->env->lc->access_log)
+        nl_debug(s->env->lc->name, "access %s in=%llu out=%llu%s",
+                 host_peer(PS(s)), (unsigned long long)s->nin,
+                 (unsigned long long)s->nout, s->failed ? " end=error" : "");
 }
 
 int
@@ -620,6 +667,7 @@ write_gathered(struct nl_session *s, const char *buf, size_t len,
         /* The rest of the queue first: flushing tells full from failed. */
         if (w > 0) {
             nl_count_add(s->env->ctr, bytes_out, w);
+            s->nout += (uint64_t)w;
             nl_buf_consume(&s->out, (size_t)w);
         }
         nl_buf_append(&s->out, buf, len);
@@ -627,6 +675,7 @@ write_gathered(struct nl_session *s, const char *buf, size_t len,
         return -1;
     }
     nl_count_add(s->env->ctr, bytes_out, w);
+    s->nout += (uint64_t)w;
     nl_buf_free(&s->out);
     return (ssize_t)(len - ((size_t)w - queued));
 }
@@ -679,6 +728,7 @@ reply_datagram(struct nl_session *s, const void *buf, size_t len)
         return -1;
     }
     nl_count_add(s->env->ctr, bytes_out, n);
+    s->nout += (uint64_t)n;
     return 0;
 }
 
@@ -719,8 +769,10 @@ host_write(struct netlabd_session *ps, const void *buf, size_t len)
         s->out.len > 0 || len == 0 || len > NL_SESSION_OUT_MAX)
         return write_queued(s, buf, len);
     n = s->conn.ops->write(&s->conn, buf, len);
-    if (n > 0)
+    if (n > 0) {
         nl_count_add(s->env->ctr, bytes_out, n);
+        s->nout += (uint64_t)n;
+    }
     if (n == (ssize_t)len)
         return 0;
     /* What the socket did not take, queued (or the failure noted). */
@@ -737,8 +789,10 @@ host_close(struct netlabd_session *ps)
 {
     struct nl_session *s = S(ps);
 
-    if (!s->dgram)
+    if (!s->dgram) {
         s->closing = 1;
+        nl_session_ending(s, NL_END_HANDLER);
+    }
 }
 
 const char *

@@ -75,7 +75,25 @@ struct nl_session {
     unsigned held : 1;    /* s->in holds whole lines not yet delivered */
     unsigned batch : 1;   /* more lines of this read follow: queue writes */
     unsigned blocked : 1; /* the last write would have blocked */
+    unsigned char end;    /* enum nl_end: why it ends, once known */
+    uint64_t nin, nout;   /* bytes in and out: the access log's */
+    double started;       /* nl_now() at accept, with access_log only */
 };
+
+/* Why a session ended, as the access log says it. */
+enum nl_end {
+    NL_END_UNKNOWN,
+    NL_END_CLIENT,  /* "client_closed": the peer ended its side */
+    NL_END_HANDLER, /* "handler_closed": netlabd_close() */
+    NL_END_IDLE,    /* "idle_timeout" */
+    NL_END_LINE,    /* "line_too_long" */
+    NL_END_ERROR,   /* "error": the handler refused, a read or write failed */
+    NL_END_STOP     /* "daemon_stopping": shutdown_timeout passed */
+};
+
+/* A model ends s for why (NL_END_IDLE, NL_END_STOP) before
+ * nl_session_end(); a reason noted earlier stands. */
+void nl_session_ending(struct nl_session *s, enum nl_end why);
 
 enum nl_io {
     NL_IO_OK = 0, /* progress */

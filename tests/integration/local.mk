@@ -63,7 +63,9 @@ EXTRA_DIST += %reldir%/test_fd_limit.py
 TESTS += %reldir%/test_netlabctl.py
 TESTS += %reldir%/test_control_flood.py
 TESTS += %reldir%/test_metrics.py
+TESTS += %reldir%/test_access_log.py
 EXTRA_DIST += %reldir%/test_metrics.py
+EXTRA_DIST += %reldir%/test_access_log.py
 
 EXTRA_DIST += %reldir%/test_netlabctl.py
 EXTRA_DIST += %reldir%/test_control_flood.py
