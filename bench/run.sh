@@ -34,11 +34,12 @@
 #   -L  skip bench/listeners.py (start and reload time, 100 listeners)
 #   -o  where the results go (default bench/results)
 #   -b  time budget for the whole script in seconds (default 900)
-#   SERVER  a column: MODEL:WORKERS[:TRANSPORT][:limits] (transport tcp,
-#           the default, or unix; `limits` gives netlabd's listeners
-#           allow and deny rules that admit the load generator and
-#           per-source limits it never reaches, to measure what they
-#           cost), MODEL a netlabd model or `base` for
+#   SERVER  a column: MODEL:WORKERS[:TRANSPORT][:limits|:accesslog]
+#           (transport tcp, the default, or unix; `limits` gives
+#           netlabd's listeners allow and deny rules that admit the load
+#           generator and per-source limits it never reaches, `accesslog`
+#           turns access_log on, to measure what they cost), MODEL a
+#           netlabd model or `base` for
 #           bench/nlbase; or a peer: python, twisted, xinetd.  The first
 #           is the baseline.  Default: base:1 libev:1 threads:8 prefork:8
 #           python twisted xinetd
@@ -171,18 +172,18 @@ for spec in "$@"; do
         ;;
     esac
     IFS=: read -r m w t lim extra <<<"$spec"
-    if [ "${t:-}" = limits ]; then t="" lim=limits; fi
+    case ${t:-} in limits | accesslog) lim=$t t="" ;; esac
     t=${t:-tcp}
     if [[ -z $m || -n ${extra:-} || ! ($t == tcp || $t == unix) ||
-        ! (-z ${lim:-} || ($lim == limits && $m != base)) ]] ||
+        ! (-z ${lim:-} || (($lim == limits || $lim == accesslog) && $m != base)) ]] ||
         ! is_uint "${w:-x}"; then
-        die "server '$spec' is not MODEL:WORKERS[:tcp|unix][:limits] nor python, twisted, xinetd"
+        die "server '$spec' is not MODEL:WORKERS[:tcp|unix][:limits|:accesslog] nor python, twisted, xinetd"
     fi
     model[i]=$m workers[i]=$w transport[i]=$t peer[i]="" limits[i]=${lim:-}
     if [ "$m" = base ]; then kind[i]=base; label[i]="nlbase w=$w"; else
         kind[i]=netlabd; label[i]="$m w=$w"; fi
     [ "$t" = tcp ] || label[i]+=" $t"
-    [ -z "${lim:-}" ] || label[i]+=" +limits"
+    [ -z "${lim:-}" ] || label[i]+=" +$lim"
 done
 ncol=${#kind[@]}
 
@@ -375,7 +376,7 @@ limit_keys() {
 
 # netlabd_conf DIR MODEL WORKERS TRANSPORT MAXCONN LIMITS SERVICE...: a
 # config in DIR/netlabd.conf with one listener per service (LIMITS
-# `limits`: with limit_keys).
+# `limits`: with limit_keys; `accesslog`: with access_log on).
 netlabd_conf() {
     local d=$1 m=$2 w=$3 t=$4 mc=$5 lim=$6 sep="" s where
     shift 6
@@ -398,7 +399,7 @@ netlabd_conf() {
             printf '%s  { name = "%s"; %s model = "%s"; workers = %d; handler = "%s"; max_connections = %d; %s}' \
                 "$sep" "$s" "$where" "$m" "$w" \
                 "$([ "$s" = greeter ] && echo greeter || echo echo)" "$mc" \
-                "$([ -z "$lim" ] || limit_keys "$s" "$t")"
+                "$(case $lim in limits) limit_keys "$s" "$t" ;; accesslog) printf 'access_log = true; ' ;; esac)"
             sep=$',\n'
         done
         printf '\n);\n'
