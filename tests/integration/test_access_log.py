@@ -10,7 +10,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from netlabd import Daemon, check, connect, dgram_exchange, run  # noqa: E402
+from netlabd import (Daemon, check, connect, dgram_exchange,  # noqa: E402
+                     recv_all, run)
 
 MODELS = ["libev", "threads", "prefork"]
 LINE = (r"\[info\] listener %s: access 127\.0\.0\.1:%d duration=(\d+\.\d{3})s "
@@ -64,12 +65,7 @@ def test_model(model):
         # The handler closes (the greeter, after its greeting).
         s = connect(d, "g")
         port = s.getsockname()[1]
-        greeting = b""
-        while True:
-            chunk = s.recv(100)
-            if not chunk:
-                break
-            greeting += chunk
+        greeting = recv_all(s)
         s.close()
         _, n_in, n_out = wait_line(d, "g", port, "handler_closed")
         check(n_out == len(greeting) and n_in == 0,

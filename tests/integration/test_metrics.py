@@ -17,7 +17,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from netlabd import (NETLABCTL, Daemon, check, connect, dgram_exchange,  # noqa: E402
-                     fail, run, serving_pids, stream_exchange, wait_status)
+                     fail, recv_all, run, serving_pids, stream_exchange,
+                     wait_status)
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -230,12 +231,7 @@ def http(addr, raw, timeout=5):
     s = socket.create_connection((host, int(port)), timeout=timeout)
     try:
         s.sendall(raw)
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = recv_all(s)
     finally:
         s.close()
     head, _, body = data.partition(b"\r\n\r\n")
