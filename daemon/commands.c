@@ -76,6 +76,19 @@ listener_json(struct nl_json *j, const struct nl_sup *s, const struct lst *l)
     nl_json_uint(j, "connections_waiting", nl_lst_waiting(l));
     nl_json_str(j, "handler", l->lc->handler);
     counters_json(j, &c);
+    nl_json_uint(j, "processes_started", l->procs_started);
+    nl_json_uint(j, "processes_crashed", l->procs_crashed);
+    if (l->last_signal != 0) {
+        char sig[32];
+
+        snprintf(sig, sizeof(sig), "SIG%s",
+                 sigabbrev_np(l->last_signal) != NULL
+                     ? sigabbrev_np(l->last_signal)
+                     : "?");
+        nl_json_str(j, "last_exit_signal", sig);
+    } else {
+        nl_json_null(j, "last_exit_signal");
+    }
     nl_json_bool(j, "serving", nl_lst_ready(l));
     nl_json_close(j);
 }

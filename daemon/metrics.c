@@ -89,7 +89,9 @@ enum what {
     WAITING,
     WORKERS,
     MAX_WORKERS,
-    SERVING
+    SERVING,
+    STARTED,
+    CRASHED
 };
 
 static const struct lfamily {
@@ -129,6 +131,12 @@ static const struct lfamily {
      NULL, MAX_WORKERS},
     {"netlabd_listener_serving", "gauge",
      "1 when every serving process of the listener is ready.", NULL, SERVING},
+    {"netlabd_serving_processes_started_total", "counter",
+     "Serving processes started for the listener.", NULL, STARTED},
+    {"netlabd_serving_processes_crashed_total", "counter",
+     "Serving processes ended by a signal netlabd did not send (status "
+     "shows the last one).",
+     NULL, CRASHED},
 };
 
 static unsigned long long
@@ -162,6 +170,10 @@ value(const struct nl_sup *s, const struct lst *l, const struct nl_counters *c,
         return (unsigned long long)l->lc->max_workers;
     case SERVING:
         return (unsigned long long)nl_lst_ready(l);
+    case STARTED:
+        return l->procs_started;
+    case CRASHED:
+        return l->procs_crashed;
     }
     (void)s;
     return 0;

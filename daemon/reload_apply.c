@@ -258,6 +258,9 @@ replace_listener(struct nl_master *m, struct lst *o,
     nl_stats_ref(o->gate);
     (void)nl_lst_sources(l, o); /* logged; the listener serves anyway */
     l->kept = o->kept;
+    l->procs_started = o->procs_started;
+    l->procs_crashed = o->procs_crashed;
+    l->last_signal = o->last_signal;
     apply_socket_live(o, lc);
     nl_info(lc->name, "changed: new serving processes, old ones drain");
     nl_lst_retire(o);

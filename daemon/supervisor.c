@@ -198,6 +198,7 @@ nl_proc_spawn(struct proc *pr)
     }
     close(p[1]);
     pr->pid = pid;
+    l->procs_started++;
     pr->ready = 0;
     pr->generation = s->generation;
     pr->started = nl_now();
@@ -303,6 +304,13 @@ reaped(struct proc *pr, int status)
     nl_describe_status(status, how, sizeof(how));
     pr->pid = 0;
     nl_pool_note(l);
+    /* A crash: a signal that netlabd did not send (it sends SIGTERM to
+     * stop or retire a process). */
+    if (WIFSIGNALED(status) &&
+        !((s->stopping || pr->retiring) && WTERMSIG(status) == SIGTERM)) {
+        l->procs_crashed++;
+        l->last_signal = WTERMSIG(status);
+    }
     if (s->stopping ||
         (pr->retiring && WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         nl_debug(l->lc->name, "serving process %s", how);

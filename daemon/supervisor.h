@@ -47,6 +47,10 @@ struct lst {
     struct nl_socket sk;
     struct nl_counters *gate; /* gate->active: sessions open, all procs */
     struct nl_counters kept;  /* counts of ended serving processes */
+    /* Serving processes started and killed by a signal netlabd did not
+     * send, and the last such signal (0: none); kept across reloads. */
+    unsigned long long procs_started, procs_crashed;
+    int last_signal;
     /* Per-source counts (sources.h), when the listener has per-source
      * limits or had them; shared with the listener it replaced. */
     struct nl_sources *sources;

@@ -223,6 +223,18 @@ def main():
         m3 = parse(text)
         no_counter_backwards(counters(m2), counters(m3), "crash")
         check_against_status(d, m3, "after a crash")
+        check(of(m3, "netlabd_serving_processes_crashed_total", "echo") == 1,
+              "crashed_total after one SIGKILL")
+        check(of(m3, "netlabd_serving_processes_crashed_total", "greet") == 0,
+              "a reload counted as a crash")
+        check(of(m3, "netlabd_serving_processes_started_total", "echo") == 2,
+              "echo's processes started: the first and its restart")
+        # greet: 2 at start, 2 after the reload that changed it.
+        check(of(m3, "netlabd_serving_processes_started_total", "greet") == 4,
+              "greet's processes started")
+        st = d.listener("echo")
+        check(st["processes_crashed"] == 1 and st["last_exit_signal"] == "SIGKILL",
+              "status after the crash: %r" % st)
 
 
 def http(addr, raw, timeout=5):
