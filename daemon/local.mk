@@ -60,6 +60,8 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/preflight.h \
 	%reldir%/privs.c \
 	%reldir%/privs.h \
+	%reldir%/proxy.c \
+	%reldir%/proxy.h \
 	%reldir%/reload.c \
 	%reldir%/reload.h \
 	%reldir%/reload_apply.c \

@@ -26,7 +26,7 @@ case $total in
     exit 1
     ;;
 esac
-read -r -a targets <<<"${NL_FUZZ_TARGETS:-conf session control}"
+read -r -a targets <<<"${NL_FUZZ_TARGETS:-conf session control proxy}"
 read -r -a extra <<<"${NL_FUZZ_ARGS:-}"
 build=$root/build-fuzz
 packages=(clang libclang-rt-14-dev)

@@ -9,11 +9,13 @@
 NL_FUZZ_TARGETS = \
 	%reldir%/fuzz_conf$(EXEEXT) \
 	%reldir%/fuzz_session$(EXEEXT) \
-	%reldir%/fuzz_control$(EXEEXT)
+	%reldir%/fuzz_control$(EXEEXT) \
+	%reldir%/fuzz_proxy$(EXEEXT)
 EXTRA_PROGRAMS += \
 	%reldir%/fuzz_conf \
 	%reldir%/fuzz_session \
-	%reldir%/fuzz_control
+	%reldir%/fuzz_control \
+	%reldir%/fuzz_proxy
 CLEANFILES += $(NL_FUZZ_TARGETS)
 
 NL_FUZZ_LDADD = daemon/libnetlabd.a $(LIBCONFIG_LIBS) $(LIBEV_LIBS) \
@@ -31,6 +33,10 @@ NL_FUZZ_LDADD = daemon/libnetlabd.a $(LIBCONFIG_LIBS) $(LIBEV_LIBS) \
 %canon_reldir%_fuzz_control_SOURCES = %reldir%/fuzz_control.c %reldir%/fuzz.h
 %canon_reldir%_fuzz_control_LDFLAGS = $(FUZZ_LINK_FLAGS)
 %canon_reldir%_fuzz_control_LDADD = $(NL_FUZZ_LDADD)
+
+%canon_reldir%_fuzz_proxy_SOURCES = %reldir%/fuzz_proxy.c %reldir%/fuzz.h
+%canon_reldir%_fuzz_proxy_LDFLAGS = $(FUZZ_LINK_FLAGS)
+%canon_reldir%_fuzz_proxy_LDADD = $(NL_FUZZ_LDADD)
 
 if FUZZING
 # daemon/paths.h first: it is a BUILT_SOURCE, which only `all` and `check`
@@ -53,5 +59,6 @@ EXTRA_DIST += \
 	%reldir%/session \
 	%reldir%/control \
 	%reldir%/control.dict \
+	%reldir%/proxy \
 	%reldir%/lsan.supp \
 	%reldir%/crashes-found

@@ -217,7 +217,10 @@ def main():
         # A serving process killed: its counts stay.
         pids = serving_pids(d, "echo")
         os.kill(pids[0], signal.SIGKILL)
-        wait_status(d, "echo", lambda l: l["serving"], 10, "echo serving again")
+        # Reaped, restarted and serving (status may still say serving
+        # before the master has seen the death).
+        wait_status(d, "echo", lambda l: l["serving"] and l["processes_started"] == 2,
+                    10, "echo restarted and serving again")
         text = metrics(d)
         promtool(text, "after a crash")
         m3 = parse(text)

@@ -240,6 +240,15 @@ TESTS += %reldir%/test_access
 %canon_reldir%_test_access_LDADD = $(NL_UNIT_LIBS)
 endif
 
+# The PROXY protocol header parser (proxy.c).
+if UNIT_TESTS
+check_PROGRAMS += %reldir%/test_proxy
+TESTS += %reldir%/test_proxy
+%canon_reldir%_test_proxy_SOURCES = %reldir%/test_proxy.c
+%canon_reldir%_test_proxy_CFLAGS = $(NL_UNIT_CFLAGS)
+%canon_reldir%_test_proxy_LDADD = $(NL_UNIT_LIBS)
+endif
+
 # The per-source table (sources.c).
 if UNIT_TESTS
 check_PROGRAMS += %reldir%/test_sources
