@@ -36,8 +36,7 @@ refused(const struct nl_session_env *env, const struct nl_source *src,
     static struct nl_counters own; /* without a shared gate (unit tests) */
     struct nl_counters *g = env->refusals != NULL ? env->refusals : &own;
     const struct nl_listener_conf *lc = env->lc;
-    uint64_t now = (uint64_t)(nl_now() * 1000), n;
-    uint64_t last = __atomic_load_n(&g->refusals_logged_ms, __ATOMIC_RELAXED);
+    uint64_t n;
     char text[64];
 
     if (why == BY_RULES)
@@ -45,14 +44,11 @@ refused(const struct nl_session_env *env, const struct nl_source *src,
     else
         nl_count_add(env->ctr, limited, 1);
     __atomic_add_fetch(&g->refusals_unlogged, 1, __ATOMIC_RELAXED);
-    /* The first process to move the mark logs; the others keep quiet. */
-    if ((last != 0 && now - last < 1000) ||
-        !__atomic_compare_exchange_n(&g->refusals_logged_ms, &last, now, 0,
-                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    if (!nl_log_due(&g->refusals_logged_ms))
         return;
     n = __atomic_exchange_n(&g->refusals_unlogged, 0, __ATOMIC_RELAXED);
-    nl_notice(lc->name, "%s from %s refused: %s (%llu refused since the last "
-              "such line)",
+    nl_notice(lc->name, "%s from %s refused: %s (%llu refusals since the "
+              "last such line)",
               dgram ? "datagram" : "connection",
               nl_source_text(src, text, sizeof(text)),
               why == BY_RULES  ? "allow/deny rules"
@@ -67,15 +63,11 @@ static void
 untracked(const struct nl_session_env *env, const struct nl_source *src)
 {
     static uint64_t logged_ms;
-    uint64_t now = (uint64_t)(nl_now() * 1000);
-    uint64_t last = __atomic_load_n(&logged_ms, __ATOMIC_RELAXED);
     char text[64];
 
     if (src->family == AF_UNIX && !src->has_cred)
         return; /* nothing to count it by: not a full table */
-    if ((last != 0 && now - last < 1000) ||
-        !__atomic_compare_exchange_n(&logged_ms, &last, now, 0,
-                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    if (!nl_log_due(&logged_ms))
         return;
     nl_warnx(env->lc->name,
              "per-source table full: a session from %s is admitted without "

@@ -158,14 +158,8 @@ nl_wait_log(const char *name, int max_workers, uint64_t *logged_ms,
             size_t waiting)
 {
     static uint64_t own; /* without a shared gate (unit tests) */
-    uint64_t *at = logged_ms != NULL ? logged_ms : &own;
-    uint64_t now = (uint64_t)(nl_now() * 1000);
-    uint64_t last = __atomic_load_n(at, __ATOMIC_RELAXED);
 
-    /* The first process to move the mark logs; the others keep quiet. */
-    if ((last != 0 && now - last < 1000) ||
-        !__atomic_compare_exchange_n(at, &last, now, 0, __ATOMIC_RELAXED,
-                                     __ATOMIC_RELAXED))
+    if (!nl_log_due(logged_ms != NULL ? logged_ms : &own))
         return;
     nl_warnx(name, "all %d workers busy; %zu connection%s waiting", max_workers,
              waiting, waiting == 1 ? "" : "s");

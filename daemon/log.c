@@ -496,3 +496,17 @@ nl_log_errno(const char *listener, const char *fmt, ...)
     nl_log(NL_LOG_ERROR, listener, "%s: %s", msg, strerror(saved));
     errno = saved;
 }
+
+int
+nl_log_due(uint64_t *mark_ms)
+{
+    struct timespec ts;
+    uint64_t now, last = __atomic_load_n(mark_ms, __ATOMIC_RELAXED);
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    /* The first to move the mark wins. */
+    return (last == 0 || now - last >= 1000) &&
+           __atomic_compare_exchange_n(mark_ms, &last, now, 0,
+                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}

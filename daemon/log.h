@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Same values as enum netlabd_log_level in <netlabd/plugin.h>. */
 enum nl_log_level {
@@ -79,6 +80,13 @@ void nl_log_pump(int fd);
 /* "debug" ... "error" -> level; -1 for anything else. */
 int nl_log_level_parse(const char *name);
 const char *nl_log_level_name(int level);
+
+/*
+ * 1 at most once a second for the mark *mark_ms (nl_now() in ms of the
+ * last 1; it may be shared memory, so that processes together keep to
+ * it): the caller logs then, and the others keep quiet.
+ */
+int nl_log_due(uint64_t *mark_ms);
 
 void nl_vlog(int level, const char *listener, const char *fmt, va_list ap);
 void nl_log(int level, const char *listener, const char *fmt, ...)
