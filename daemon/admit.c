@@ -88,43 +88,100 @@ now_us(void)
     return (uint64_t)(nl_now() * 1e6);
 }
 
-int
-nl_admit(const struct nl_session_env *env, struct nl_conn *c,
-         const struct sockaddr *peer, socklen_t peer_len)
+/* 0 when the allow and deny rules let src (from peer) in; -1, counted
+ * and logged, when they do not.  A unix peer is known by its
+ * credentials, read from c's socket. */
+static int
+check_rules(const struct nl_session_env *env, const struct nl_conn *c,
+            const struct sockaddr *peer, socklen_t peer_len,
+            struct nl_source *src)
 {
     const struct nl_listener_conf *lc = env->lc;
-    struct nl_source src = {0};
-    uint64_t n;
 
-    if (looks_at_source(lc, env->sources)) {
-        nl_source_from_addr(&src, peer, peer_len);
-        if (nl_transport_is_unix(lc->transport))
-            (void)nl_source_peercred(&src, c->fd); /* none: no rule matches */
-        if (!nl_access_allowed(&lc->allow, &lc->deny, &src)) {
-            refused(env, &src, BY_RULES, 0);
-            return -1;
-        }
-    }
-    n = __atomic_add_fetch(env->gate, 1, __ATOMIC_RELAXED);
-    if (n > (uint64_t)lc->max_connections) {
+    if (!looks_at_source(lc, env->sources))
+        return 0;
+    nl_source_from_addr(src, peer, peer_len);
+    /* (Not a client a PROXY header named: that one has an address.) */
+    if (nl_transport_is_unix(lc->transport) &&
+        (peer_len < sizeof(sa_family_t) || peer->sa_family == AF_UNIX))
+        (void)nl_source_peercred(src, c->fd); /* none: no rule matches */
+    if (nl_access_allowed(&lc->allow, &lc->deny, src))
+        return 0;
+    refused(env, src, BY_RULES, 0);
+    return -1;
+}
+
+/* Takes a place under max_connections: 0, or -1 (counted) when full. */
+static int
+enter_gate(const struct nl_session_env *env)
+{
+    uint64_t n = __atomic_add_fetch(env->gate, 1, __ATOMIC_RELAXED);
+
+    if (n > (uint64_t)env->lc->max_connections) {
         __atomic_sub_fetch(env->gate, 1, __ATOMIC_RELAXED);
         nl_count_add(env->ctr, refused, 1);
         return -1;
     }
-    if (env->sources != NULL) {
-        enum nl_src_verdict v = nl_sources_enter(
-            env->sources, &src, lc->max_connections_per_source,
-            lc->max_connection_rate_per_source, 1, now_us(), &c->ticket);
+    return 0;
+}
 
-        if (v == NL_SRC_TOO_MANY || v == NL_SRC_TOO_FAST) {
-            __atomic_sub_fetch(env->gate, 1, __ATOMIC_RELAXED);
-            refused(env, &src, v == NL_SRC_TOO_MANY ? TOO_MANY : TOO_FAST, 0);
+/* Holds src against the per-source limits: 0, or -1 (counted, logged). */
+static int
+enter_source(const struct nl_session_env *env, struct nl_conn *c,
+             const struct nl_source *src)
+{
+    const struct nl_listener_conf *lc = env->lc;
+    enum nl_src_verdict v;
+
+    if (env->sources == NULL)
+        return 0;
+    v = nl_sources_enter(env->sources, src, lc->max_connections_per_source,
+                         lc->max_connection_rate_per_source, 1, now_us(),
+                         &c->ticket);
+    if (v == NL_SRC_TOO_MANY || v == NL_SRC_TOO_FAST) {
+        refused(env, src, v == NL_SRC_TOO_MANY ? TOO_MANY : TOO_FAST, 0);
+        return -1;
+    }
+    if (v == NL_SRC_UNTRACKED)
+        untracked(env, src);
+    return 0;
+}
+
+int
+nl_admit(const struct nl_session_env *env, struct nl_conn *c,
+         const struct sockaddr *peer, socklen_t peer_len)
+{
+    struct nl_source src = {0};
+
+    /* Behind a balancer the client is known only from the header: the
+     * rest waits for it (nl_admit_client()). */
+    if (env->lc->proxy_protocol) {
+        if (enter_gate(env) == -1)
             return -1;
-        }
-        if (v == NL_SRC_UNTRACKED)
-            untracked(env, &src);
+        nl_count_add(env->ctr, active, 1);
+        return 0;
+    }
+    if (check_rules(env, c, peer, peer_len, &src) == -1 ||
+        enter_gate(env) == -1)
+        return -1;
+    if (enter_source(env, c, &src) == -1) {
+        __atomic_sub_fetch(env->gate, 1, __ATOMIC_RELAXED);
+        return -1;
     }
     nl_count_add(env->ctr, active, 1);
+    nl_count_add(env->ctr, total, 1);
+    return 0;
+}
+
+int
+nl_admit_client(const struct nl_session_env *env, struct nl_conn *c,
+                const struct sockaddr *peer, socklen_t peer_len)
+{
+    struct nl_source src = {0};
+
+    if (check_rules(env, c, peer, peer_len, &src) == -1 ||
+        enter_source(env, c, &src) == -1)
+        return -1;
     nl_count_add(env->ctr, total, 1);
     return 0;
 }

@@ -195,14 +195,18 @@ time_is_up(const struct nl_session_env *env, struct nl_session *s,
            struct clocks *k, int shutdown_timeout, int *wait)
 {
     const struct nl_listener_conf *lc = env->lc;
-    double now, idle_at;
+    double now, idle_at, header_left = nl_session_header_left(s);
 
     if (k->stop_at == 0 && k->check_stop && nl_stop_requested())
         k->stop_at = stop_deadline(shutdown_timeout);
+    if (header_left == 0) { /* no PROXY header in time */
+        nl_session_header_late(s);
+        return 1;
+    }
     now = nl_now();
     /* Not before what waited is read: it may be a whole request, sent in
      * time, that only a busy pool kept from being served. */
-    idle_at = lc->idle_timeout > 0 && k->queued == 0
+    idle_at = lc->idle_timeout > 0 && k->queued == 0 && header_left < 0
                   ? k->last + lc->idle_timeout
                   : 0;
     if (idle_at > 0 && now >= idle_at) {
@@ -217,6 +221,8 @@ time_is_up(const struct nl_session_env *env, struct nl_session *s,
         nl_session_ending(s, NL_END_STOP);
         return 1;
     }
+    if (header_left > 0) /* idle_at is 0 then */
+        idle_at = now + header_left;
     *wait = timeout_ms(now, idle_at, k->stop_at);
     return 0;
 }

@@ -57,6 +57,7 @@ counters_json(struct nl_json *j, const struct nl_counters *c)
     nl_json_uint(j, "errors", c->errors);
     nl_json_uint(j, "connections_waited", c->waited);
     nl_json_uint(j, "longest_wait_ms", c->longest_wait_ms);
+    nl_json_uint(j, "proxy_header_errors", c->proxy_invalid + c->proxy_timeout);
 }
 
 static void

@@ -81,6 +81,9 @@ struct nl_listener_conf {
     int max_connections_per_source;     /* 0: no limit */
     int max_connection_rate_per_source; /* new sessions a second; 0: none */
     int access_log; /* 1: a log line per session when it ends */
+    /* 1: a load balancer sends a PROXY header first (proxy.h), and the
+     * client it names is the peer (session.c) */
+    int proxy_protocol;
 };
 
 struct nl_conf {

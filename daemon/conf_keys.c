@@ -163,6 +163,11 @@ static const struct key keys[] = {
     {.name = "access_log", .type = KT_BOOL, .flags = KF_LISTENER,
      .off = LST(access_log), .def = 0, .change = NL_CHANGE_RESPAWN,
      .doc = "true: one log line per session when it ends"},
+    {.name = "proxy_protocol", .type = KT_BOOL,
+     .flags = KF_LISTENER | KF_STREAM, .off = LST(proxy_protocol), .def = 0,
+     .change = NL_CHANGE_RESPAWN,
+     .doc = "true: read a PROXY header (v1 or v2) before the session opens, "
+            "and serve the client it names"},
 };
 /* clang-format on */
 

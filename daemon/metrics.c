@@ -85,6 +85,8 @@ enum what {
     BYTES_IN,
     BYTES_OUT,
     ERRORS,
+    PROXY_INVALID,
+    PROXY_TIMEOUT,
     WAITED,
     WAITING,
     WORKERS,
@@ -116,6 +118,11 @@ static const struct lfamily {
      "Sessions ended by an error (handler refused, line too long, idle "
      "timeout, reset, write failed).",
      NULL, ERRORS},
+    {"netlabd_proxy_header_errors_total", "counter",
+     "Connections closed without a valid PROXY header (proxy_protocol), "
+     "by reason: a bad header, or none within the timeout.",
+     "reason=\"invalid\"", PROXY_INVALID},
+    {NULL, NULL, NULL, "reason=\"timeout\"", PROXY_TIMEOUT},
     {"netlabd_connections_waited_total", "counter",
      "Sessions that waited for a free worker (prefork, threads).", NULL,
      WAITED},
@@ -160,6 +167,10 @@ value(const struct nl_sup *s, const struct lst *l, const struct nl_counters *c,
         return c->bytes_out;
     case ERRORS:
         return c->errors;
+    case PROXY_INVALID:
+        return c->proxy_invalid;
+    case PROXY_TIMEOUT:
+        return c->proxy_timeout;
     case WAITED:
         return c->waited;
     case WAITING:

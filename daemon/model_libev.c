@@ -190,8 +190,19 @@ conn_idle_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, idle));
     ev_tstamp timeout = c->w->env->lc->idle_timeout;
-    ev_tstamp left = c->last + timeout - ev_now(loop);
+    ev_tstamp left = nl_session_header_left(&c->s);
 
+    if (left == 0) { /* no PROXY header in time */
+        nl_session_header_late(&c->s);
+        conn_free(c);
+        return;
+    }
+    if (left < 0 && timeout == 0) { /* the header came; no idle_timeout */
+        ev_timer_stop(loop, t);
+        return;
+    }
+    if (left < 0)
+        left = c->last + timeout - ev_now(loop);
     if (left > 0) {
         t->repeat = left;
         ev_timer_again(loop, t);
@@ -219,11 +230,14 @@ conn_new(struct worker *w, const struct nl_conn *nc, const struct sockaddr *sa,
     w->nactive++;
     ev_io_init(&c->io, conn_io_cb, nl_session_fd(&c->s), 0);
     c->last = ev_now(w->loop);
-    if (w->env->lc->idle_timeout > 0) {
-        ev_init(&c->idle, conn_idle_cb);
+    ev_init(&c->idle, conn_idle_cb);
+    /* A PROXY header is awaited first, and for less long. */
+    if (nl_session_header_left(&c->s) > 0)
+        c->idle.repeat = nl_session_header_left(&c->s);
+    else
         c->idle.repeat = w->env->lc->idle_timeout;
+    if (c->idle.repeat > 0)
         ev_timer_again(w->loop, &c->idle);
-    }
     if (nl_session_open(&c->s) == 0)
         nl_session_flush(&c->s);
     conn_update(c, nl_session_done(&c->s) ? -1 : nl_session_events(&c->s));

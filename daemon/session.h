@@ -75,9 +75,12 @@ struct nl_session {
     unsigned held : 1;    /* s->in holds whole lines not yet delivered */
     unsigned batch : 1;   /* more lines of this read follow: queue writes */
     unsigned blocked : 1; /* the last write would have blocked */
+    unsigned proxy : 1;   /* the PROXY header is awaited: not yet open */
+    unsigned unserved : 1; /* closed without being served: no access line */
     unsigned char end;    /* enum nl_end: why it ends, once known */
     uint64_t nin, nout;   /* bytes in and out: the access log's */
     double started;       /* nl_now() at accept, with access_log only */
+    double header_by;     /* nl_now() by which the PROXY header is due */
 };
 
 /* Why a session ended, as the access log says it. */
@@ -146,8 +149,26 @@ void nl_session_init_plain(struct nl_session *s,
                            const struct nl_session_env *env, int in_fd,
                            int out_fd, int dgram, const char *peer);
 
-/* Calls the handler's open().  Returns 0, or -1 when the session failed. */
+/* Calls the handler's open().  Returns 0, or -1 when the session failed.
+ * With proxy_protocol the open waits for the PROXY header: the session's
+ * reads take it first (within NL_PROXY_TIMEOUT), then set the peer to the
+ * client it names, admit that client (nl_admit_client()) and open. */
 int nl_session_open(struct nl_session *s);
+
+/* Seconds a connection has to send its PROXY header, or idle_timeout
+ * when that is shorter. */
+#define NL_PROXY_TIMEOUT 5
+
+/*
+ * Seconds left for the PROXY header to arrive: 0 when its time is up
+ * (the model then calls nl_session_header_late() and ends the session),
+ * -1 when no header is awaited.
+ */
+double nl_session_header_left(const struct nl_session *s);
+
+/* The PROXY header did not come in time: counted, logged (at most once a
+ * second per listener), and the session failed, to be ended. */
+void nl_session_header_late(struct nl_session *s);
 
 /*
  * Hands n bytes read from the peer to the handler through the listener's

@@ -94,6 +94,10 @@ nl_stats_sum(struct nl_counters *sum, const struct nl_counters *src)
     sum->bytes_out += __atomic_load_n(&src->bytes_out, __ATOMIC_RELAXED);
     sum->errors += __atomic_load_n(&src->errors, __ATOMIC_RELAXED);
     sum->waited += __atomic_load_n(&src->waited, __ATOMIC_RELAXED);
+    sum->proxy_invalid +=
+        __atomic_load_n(&src->proxy_invalid, __ATOMIC_RELAXED);
+    sum->proxy_timeout +=
+        __atomic_load_n(&src->proxy_timeout, __ATOMIC_RELAXED);
     nl_count_max(&sum->longest_wait_ms,
                  __atomic_load_n(&src->longest_wait_ms, __ATOMIC_RELAXED));
 }
@@ -119,6 +123,8 @@ nl_stats_fold(struct nl_counters *slot, struct nl_counters *local)
     FOLD(slot, local, bytes_out);
     FOLD(slot, local, errors);
     FOLD(slot, local, waited);
+    FOLD(slot, local, proxy_invalid);
+    FOLD(slot, local, proxy_timeout);
     if (local->longest_wait_ms != 0) {
         nl_count_max(&slot->longest_wait_ms, local->longest_wait_ms);
         local->longest_wait_ms = 0;

@@ -29,6 +29,11 @@ struct nl_counters {
      * longest such wait: a maximum, not a sum. */
     uint64_t waited;
     uint64_t longest_wait_ms;
+    /* proxy_protocol: connections closed without a valid PROXY header,
+     * for a bad one (or none before the client closed) and for none in
+     * time. */
+    uint64_t proxy_invalid;
+    uint64_t proxy_timeout;
     /* In a listener's gate only: when the last "all workers busy" line
      * was logged (nl_now() in ms), so that its serving processes together
      * log it at most once a second. */
@@ -38,6 +43,9 @@ struct nl_counters {
      * since (admit.c). */
     uint64_t refusals_logged_ms;
     uint64_t refusals_unlogged;
+    /* The same for connections closed without a valid PROXY header. */
+    uint64_t proxy_logged_ms;
+    uint64_t proxy_unlogged;
     /* Pools that grow (prefork, threads; not summed by
      * nl_stats_sum()).  In a serving process's slot: the workers it runs
      * (threads: its threads), how many of them wait idle for a

@@ -67,6 +67,11 @@ TESTS += %reldir%/test_access_log.py
 EXTRA_DIST += %reldir%/test_metrics.py
 EXTRA_DIST += %reldir%/test_access_log.py
 
+# proxy_protocol: v1 and v2 headers, good and malformed, late, LOCAL, and
+# the client they name under the rules and limits, under every model.
+TESTS += %reldir%/test_proxy_protocol.py
+EXTRA_DIST += %reldir%/test_proxy_protocol.py
+
 EXTRA_DIST += %reldir%/test_netlabctl.py
 EXTRA_DIST += %reldir%/test_control_flood.py
 

@@ -294,6 +294,54 @@ test_refusal_log(void **state)
     assert_int_equal(gate.refusals_unlogged, 4);
 }
 
+/* The client a PROXY header names, admitted apart from the connection. */
+static int
+admit_client(const char *a, struct nl_conn *c)
+{
+    struct sockaddr_in in = {.sin_family = AF_INET};
+
+    assert_int_equal(inet_pton(AF_INET, a, &in.sin_addr), 1);
+    return nl_admit_client(&env, c, (struct sockaddr *)&in, sizeof(in));
+}
+
+/* proxy_protocol: a connection takes its place under max_connections at
+ * accept, whoever the balancer is; the rules and per-source limits judge
+ * the client named in the header, which alone counts in total. */
+static void
+test_proxy_client(void **state)
+{
+    const char *deny[] = {"203.0.113.66"};
+    struct nl_conn c1, c2, c3;
+
+    set_rules(&lc.deny, deny, 1);
+    lc.proxy_protocol = 1;
+    lc.max_connections_per_source = 1;
+    env.sources = nl_sources_new(10);
+    assert_int_equal(admit_from("203.0.113.66", &c1), 0);
+    assert_int_equal(admit_from("203.0.113.66", &c2), 0);
+    assert_int_equal(admit_from("203.0.113.66", &c3), -1);
+    assert_int_equal(ctr.refused, 1);
+    assert_int_equal(ctr.denied, 0);
+    assert_int_equal(gate.active, 2);
+    assert_int_equal(ctr.active, 2);
+    assert_int_equal(ctr.total, 0);
+
+    assert_int_equal(admit_client("203.0.113.66", &c1), -1);
+    assert_int_equal(ctr.denied, 1);
+    nl_admit_leave(&env, &c1);
+    assert_int_equal(gate.active, 1);
+    assert_int_equal(admit_client("198.51.100.5", &c2), 0);
+    assert_int_equal(ctr.total, 1);
+    assert_int_equal(admit_from("203.0.113.66", &c3), 0);
+    assert_int_equal(admit_client("198.51.100.5", &c3), -1);
+    assert_int_equal(ctr.limited, 1);
+    nl_admit_leave(&env, &c3);
+    nl_admit_leave(&env, &c2);
+    assert_int_equal(gate.active, 0);
+    assert_int_equal(ctr.active, 0);
+    assert_int_equal(ctr.total, 1);
+}
+
 int
 main(void)
 {
@@ -309,6 +357,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_datagrams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusal_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_client, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -156,7 +156,8 @@ test_stop(void **state)
     "\"connections_total\": 7, \"connections_refused\": 0, "               \
     "\"connections_denied\": 0, \"connections_limited\": 0, \"bytes_in\": "  \
     "70, \"bytes_out\": 0, \"errors\": 0, \"connections_waited\": 0, "         \
-    "\"longest_wait_ms\": 0, \"processes_started\": 0, "                      \
+    "\"longest_wait_ms\": 0, \"proxy_header_errors\": 0, "                \
+    "\"processes_started\": 0, "                      \
     "\"processes_crashed\": 0, \"last_exit_signal\": null, "                 \
     "\"serving\": true}"
 

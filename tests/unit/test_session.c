@@ -52,6 +52,15 @@ t_data(struct netlabd_session *s, const void *buf, size_t len)
     return data_result;
 }
 
+static int nopen;
+
+static int
+t_open(struct netlabd_session *s)
+{
+    nopen++;
+    return 0;
+}
+
 static struct netlabd_handler handler = {
     NETLABD_HANDLER_HEADER,
     .name = "test",
@@ -80,6 +89,7 @@ setup(void **state, int framing, int type)
     lc.max_line = 8;
     handler.framing = framing;
     handler.data = t_data;
+    handler.open = NULL;
     env.lc = &lc;
     env.handler = &handler;
     env.ctr = &ctr;
@@ -103,6 +113,27 @@ static int
 setup_raw(void **state)
 {
     return setup(state, NETLABD_FRAMING_RAW, SOCK_STREAM);
+}
+
+/* A proxy_protocol session from 127.0.0.1:9999, the balancer. */
+static int
+setup_proxy(void **state)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(9999)};
+
+    setup(state, NETLABD_FRAMING_LINE, SOCK_STREAM);
+    nl_session_end(&s);
+    close(sp[1]);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    assert_int_equal(fcntl(sp[0], F_SETFL, O_NONBLOCK), 0);
+    nl_conn_init(&conn, &lc, sp[0]);
+    lc.proxy_protocol = 1;
+    lc.idle_timeout = 1;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    nl_session_init(&s, &env, &conn, (struct sockaddr *)&sin, sizeof(sin));
+    handler.open = t_open;
+    nopen = 0;
+    return 0;
 }
 
 static int
@@ -634,6 +665,109 @@ test_read_eof_and_reset(void **state)
     assert_msg(0, "hi");
 }
 
+/* The header first, the handler opened only then, for the client it
+ * names; what followed the header in the same read is the client's. */
+static void
+test_proxy_v1(void **state)
+{
+    const char h[] = "PROXY TCP4 203.0.113.7 192.0.2.1 4567 7000\r\nhi\n";
+
+    assert_true(nl_session_header_left(&s) > 0);
+    assert_true(nl_session_header_left(&s) <= 1); /* idle_timeout 1 s */
+    assert_int_equal(nl_session_open(&s), 0);
+    assert_int_equal(nopen, 0);
+    assert_true(nl_session_want_read(&s));
+    assert_int_equal(write(sp[1], h, sizeof(h) - 1), (ssize_t)sizeof(h) - 1);
+    assert_int_equal(nl_session_read(&s), NL_IO_OK);
+    assert_int_equal(nopen, 1);
+    assert_string_equal(nl_session_peer(&s), "203.0.113.7:4567");
+    assert_int_equal(nmsgs, 1);
+    assert_msg(0, "hi");
+    assert_int_equal(ctr.total, 1);
+    assert_int_equal(ctr.bytes_in, 3); /* the header is not the client's */
+    assert_true(nl_session_header_left(&s) < 0);
+}
+
+/* A v2 header in pieces: nothing happens before its last byte. */
+static void
+test_proxy_v2_split(void **state)
+{
+    static const unsigned char h[] = {
+        '\r', '\n', '\r', '\n', 0, '\r', '\n', 'Q', 'U', 'I', 'T', '\n',
+        0x21, 0x11, 0, 12, 198, 51, 100, 9, 192, 0, 2, 1, 0x13, 0x88, 0x1b, 0x58};
+
+    assert_int_equal(nl_session_open(&s), 0);
+    assert_int_equal(write(sp[1], h, 20), 20);
+    assert_int_equal(nl_session_read(&s), NL_IO_OK);
+    assert_int_equal(nopen, 0);
+    assert_string_equal(nl_session_peer(&s), "127.0.0.1:9999");
+    assert_int_equal(write(sp[1], h + 20, sizeof(h) - 20),
+                     (ssize_t)sizeof(h) - 20);
+    assert_int_equal(nl_session_read(&s), NL_IO_OK);
+    assert_int_equal(nopen, 1);
+    assert_string_equal(nl_session_peer(&s), "198.51.100.9:5000");
+    assert_int_equal(nmsgs, 0);
+}
+
+/* LOCAL, a balancer's health check: served as from the balancer. */
+static void
+test_proxy_local(void **state)
+{
+    static const unsigned char h[] = {'\r', '\n', '\r', '\n', 0, '\r',
+                                      '\n', 'Q', 'U', 'I', 'T', '\n', 0x20,
+                                      0x00, 0, 0, 'o', 'k', '\n'};
+
+    assert_int_equal(nl_session_open(&s), 0);
+    assert_int_equal(write(sp[1], h, sizeof(h)), (ssize_t)sizeof(h));
+    assert_int_equal(nl_session_read(&s), NL_IO_OK);
+    assert_int_equal(nopen, 1);
+    assert_string_equal(nl_session_peer(&s), "127.0.0.1:9999");
+    assert_int_equal(nmsgs, 1);
+    assert_msg(0, "ok");
+}
+
+/* Not a header, or the client gone before its end: closed unserved,
+ * counted apart from session errors. */
+static void
+test_proxy_bad(void **state)
+{
+    assert_int_equal(nl_session_open(&s), 0);
+    assert_int_equal(write(sp[1], "GET / HTTP/1.0\r\n", 16), 16);
+    assert_int_equal(nl_session_read(&s), NL_IO_ERROR);
+    assert_true(nl_session_done(&s));
+    assert_int_equal(nopen, 0);
+    assert_int_equal(nmsgs, 0);
+    assert_int_equal(ctr.proxy_invalid, 1);
+    assert_int_equal(ctr.errors, 0);
+    assert_int_equal(ctr.total, 0);
+}
+
+static void
+test_proxy_eof(void **state)
+{
+    assert_int_equal(nl_session_open(&s), 0);
+    assert_int_equal(write(sp[1], "PROXY TCP4 1.2.3.4", 18), 18);
+    assert_int_equal(nl_session_read(&s), NL_IO_OK);
+    assert_int_equal(nl_session_read(&s), NL_IO_AGAIN);
+    shutdown(sp[1], SHUT_WR);
+    assert_int_equal(nl_session_read(&s), NL_IO_ERROR);
+    assert_true(nl_session_done(&s));
+    assert_int_equal(ctr.proxy_invalid, 1);
+    assert_int_equal(nopen, 0);
+}
+
+/* The model found the header late. */
+static void
+test_proxy_late(void **state)
+{
+    assert_int_equal(nl_session_open(&s), 0);
+    nl_session_header_late(&s);
+    assert_true(nl_session_done(&s));
+    assert_int_equal(ctr.proxy_timeout, 1);
+    assert_int_equal(ctr.proxy_invalid, 0);
+    assert_int_equal(nopen, 0);
+}
+
 static void
 test_datagram(void **state)
 {
@@ -805,6 +939,15 @@ main(void)
         cmocka_unit_test_setup_teardown(test_close_held_then_long_tail,
                                         setup_lines, teardown),
         cmocka_unit_test_setup_teardown(test_read_eof_and_reset, setup_lines,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_v1, setup_proxy, teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_v2_split, setup_proxy,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_local, setup_proxy,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_bad, setup_proxy, teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_eof, setup_proxy, teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_late, setup_proxy,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_datagram, setup_raw, teardown),
         cmocka_unit_test_setup_teardown(test_plain_stream, setup_raw,
