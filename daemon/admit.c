@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "access.h"
@@ -111,6 +112,15 @@ check_rules(const struct nl_session_env *env, const struct nl_conn *c,
     return -1;
 }
 
+struct nl_counters *
+nl_admit_gate(const struct nl_session_env *env)
+{
+    if (env->gate == NULL)
+        return NULL;
+    return (struct nl_counters *)((char *)env->gate -
+                                  offsetof(struct nl_counters, active));
+}
+
 /* Takes a place under max_connections: 0, or -1 (counted) when full. */
 static int
 enter_gate(const struct nl_session_env *env)
@@ -122,6 +132,7 @@ enter_gate(const struct nl_session_env *env)
         nl_count_add(env->ctr, refused, 1);
         return -1;
     }
+    nl_count_max(&nl_admit_gate(env)->peak_active, n);
     return 0;
 }
 

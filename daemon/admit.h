@@ -50,6 +50,9 @@ int nl_admit_datagram(const struct nl_session_env *env,
                       const struct sockaddr *peer, socklen_t peer_len,
                       const struct nl_source *cred);
 
+/* The listener's gate, of which env->gate is the `active`, or NULL. */
+struct nl_counters *nl_admit_gate(const struct nl_session_env *env);
+
 /* The admitted connection c has ended. */
 void nl_admit_leave(const struct nl_session_env *env, const struct nl_conn *c);
 

@@ -76,7 +76,12 @@ listener_json(struct nl_json *j, const struct nl_sup *s, const struct lst *l)
     nl_json_int(j, "workers_running", nl_lst_workers_running(l));
     nl_json_uint(j, "connections_waiting", nl_lst_waiting(l));
     nl_json_str(j, "handler", l->lc->handler);
+    nl_json_str(j, "handler_version", l->lc->handler_version);
     counters_json(j, &c);
+    nl_json_uint(j, "connections_peak",
+                 l->gate != NULL
+                     ? __atomic_load_n(&l->gate->peak_active, __ATOMIC_RELAXED)
+                     : 0);
     nl_json_uint(j, "processes_started", l->procs_started);
     nl_json_uint(j, "processes_crashed", l->procs_crashed);
     if (l->last_signal != 0) {

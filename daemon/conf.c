@@ -393,6 +393,7 @@ free_listener(struct nl_listener_conf *lc)
 {
     free_strings(KF_LISTENER, lc);
     free(lc->handler_path);
+    free(lc->handler_version);
     for (size_t i = 0; i < lc->noptions; i++) {
         free(lc->options[i].key);
         free(lc->options[i].value);

@@ -84,6 +84,9 @@ struct nl_listener_conf {
     /* 1: a load balancer sends a PROXY header first (proxy.h), and the
      * client it names is the peer (session.c) */
     int proxy_protocol;
+    /* The handler's version, as its table says; set by the handler check
+     * (plugin_check.h), NULL before it. */
+    char *handler_version;
 };
 
 struct nl_conf {

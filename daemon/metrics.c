@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,11 @@ enum what {
     BYTES_IN,
     BYTES_OUT,
     ERRORS,
+    DGRAM_IN,
+    DGRAM_OUT,
+    DGRAM_DROPPED,
+    PEAK,
+    POOL_FULL,
     PROXY_INVALID,
     PROXY_TIMEOUT,
     WAITED,
@@ -115,9 +121,20 @@ static const struct lfamily {
     {"netlabd_sent_bytes_total", "counter", "Bytes sent to clients.", NULL,
      BYTES_OUT},
     {"netlabd_session_errors_total", "counter",
-     "Sessions ended by an error (handler refused, line too long, idle "
-     "timeout, reset, write failed).",
+     "Sessions ended by an error, by reason; idle_timeout is counted here "
+     "but not in status' errors.",
      NULL, ERRORS},
+    {"netlabd_datagrams_received_total", "counter",
+     "Datagrams received (udp, unix-dgram).", NULL, DGRAM_IN},
+    {"netlabd_datagrams_sent_total", "counter",
+     "Reply datagrams sent (udp, unix-dgram).", NULL, DGRAM_OUT},
+    {"netlabd_datagrams_dropped_total", "counter",
+     "Datagrams dropped unanswered: too large, or refused by the rules or "
+     "the per-source rate.",
+     NULL, DGRAM_DROPPED},
+    {"netlabd_connections_peak", "gauge",
+     "The most sessions open at once since the listener's socket opened.",
+     NULL, PEAK},
     {"netlabd_proxy_header_errors_total", "counter",
      "Connections closed without a valid PROXY header (proxy_protocol), "
      "by reason: a bad header, or none within the timeout.",
@@ -136,6 +153,10 @@ static const struct lfamily {
      NULL, WORKERS},
     {"netlabd_workers_max", "gauge", "max_workers: what a pool may grow to.",
      NULL, MAX_WORKERS},
+    {"netlabd_max_workers_reached_total", "counter",
+     "Times a client found every worker busy and the pool at max_workers "
+     "(prefork, threads), and had to wait.",
+     NULL, POOL_FULL},
     {"netlabd_listener_serving", "gauge",
      "1 when every serving process of the listener is ready.", NULL, SERVING},
     {"netlabd_serving_processes_started_total", "counter",
@@ -165,8 +186,20 @@ value(const struct nl_sup *s, const struct lst *l, const struct nl_counters *c,
         return c->bytes_in;
     case BYTES_OUT:
         return c->bytes_out;
-    case ERRORS:
+    case ERRORS: /* by reason: listener_families() */
         return c->errors;
+    case DGRAM_IN:
+        return c->dgram_in;
+    case DGRAM_OUT:
+        return c->dgram_out;
+    case DGRAM_DROPPED:
+        return c->dgram_dropped;
+    case PEAK:
+        return l->gate != NULL ? __atomic_load_n(&l->gate->peak_active,
+                                                 __ATOMIC_RELAXED)
+                               : 0;
+    case POOL_FULL:
+        return c->pool_full;
     case PROXY_INVALID:
         return c->proxy_invalid;
     case PROXY_TIMEOUT:
@@ -190,6 +223,78 @@ value(const struct nl_sup *s, const struct lst *l, const struct nl_counters *c,
     return 0;
 }
 
+/* The session errors of listener l, one sample per reason. */
+static void
+by_reason(struct nl_buf *b, const char *name, const struct lst *l,
+          const struct nl_counters *c)
+{
+    char extra[64];
+
+    for (int r = 0; r < NL_ERR_N; r++) {
+        snprintf(extra, sizeof(extra), "reason=\"%s\"", nl_err_names[r]);
+        listener_labels(b, name, l, extra);
+        put(b, " %llu\n", (unsigned long long)c[0].err[r]);
+    }
+}
+
+/* A histogram family: per listener, cumulative buckets by `le` (bounds
+ * divided by scale: seconds), then _sum and _count. */
+static void
+histogram(struct nl_buf *b, const struct nl_sup *s, const struct nl_counters *c,
+          const char *name, const char *help, size_t off,
+          const uint64_t *bounds, double scale)
+{
+    char bucket[128], sum[128], count[128], le[64];
+
+    snprintf(bucket, sizeof(bucket), "%s_bucket", name);
+    snprintf(sum, sizeof(sum), "%s_sum", name);
+    snprintf(count, sizeof(count), "%s_count", name);
+    family(b, name, "histogram", help);
+    for (size_t i = 0; i < s->nlst; i++) {
+        const struct nl_hist *h =
+            (const struct nl_hist *)((const char *)&c[i] + off);
+        unsigned long long n = 0;
+
+        for (int k = 0; k < NL_HIST_BUCKETS; k++) {
+            n += h->n[k];
+            if (k < NL_HIST_BUCKETS - 1)
+                snprintf(le, sizeof(le), "le=\"%g\"", bounds[k] / scale);
+            else
+                snprintf(le, sizeof(le), "le=\"+Inf\"");
+            listener_labels(b, bucket, s->lst[i], le);
+            put(b, " %llu\n", n);
+        }
+        listener_labels(b, sum, s->lst[i], NULL);
+        put(b, " %.9g\n", h->sum / scale);
+        listener_labels(b, count, s->lst[i], NULL);
+        put(b, " %llu\n", n);
+    }
+}
+
+/* Which handler, at which version, each listener runs. */
+static void
+handler_info(struct nl_buf *b, const struct nl_sup *s)
+{
+    family(b, "netlabd_handler_info", "gauge",
+           "Always 1; the listener's handler and its version are labels.");
+    for (size_t i = 0; i < s->nlst; i++) {
+        const struct nl_listener_conf *lc = s->lst[i]->lc;
+        struct nl_buf extra = {0};
+
+        put(&extra, "handler=\"");
+        put_value(&extra, lc->handler);
+        put(&extra, "\",version=\"");
+        put_value(&extra, lc->handler_version != NULL ? lc->handler_version
+                                                      : "");
+        put(&extra, "\"");
+        nl_buf_append(&extra, "", 1);
+        listener_labels(b, "netlabd_handler_info", s->lst[i],
+                        nl_buf_head(&extra));
+        put(b, " 1\n");
+        nl_buf_free(&extra);
+    }
+}
+
 static void
 listener_families(struct nl_buf *b, const struct nl_sup *s)
 {
@@ -211,10 +316,21 @@ listener_families(struct nl_buf *b, const struct nl_sup *s)
         if (lf->name != NULL)
             family(b, name, lf->type, lf->help);
         for (size_t i = 0; i < s->nlst; i++) {
+            if (lf->what == ERRORS) {
+                by_reason(b, name, s->lst[i], &c[i]);
+                continue;
+            }
             listener_labels(b, name, s->lst[i], lf->extra);
             put(b, " %llu\n", value(s, s->lst[i], &c[i], lf->what));
         }
     }
+    histogram(b, s, c, "netlabd_session_duration_seconds",
+              "How long stream sessions lasted, from accept to close.",
+              offsetof(struct nl_counters, duration), nl_duration_us, 1e6);
+    histogram(b, s, c, "netlabd_handler_data_duration_seconds",
+              "Time spent in the handler's data() callback, per call.",
+              offsetof(struct nl_counters, handler_time), nl_handler_ns, 1e9);
+    handler_info(b, s);
     free(c);
 }
 

@@ -44,22 +44,12 @@
  * for a worker: well above the time a free worker takes to wake. */
 #define PREFORK_WAIT_NOTICED 0.1
 
-/* The listener's gate, of which env holds `active` (serve.c), or NULL. */
-static struct nl_counters *
-gate_of(const struct nl_session_env *env)
-{
-    if (env->gate == NULL)
-        return NULL;
-    return (struct nl_counters *)((char *)env->gate -
-                                  offsetof(struct nl_counters, active));
-}
-
 /* This process waits for a connection: counted idle in the gate (and in
  * its slot, which the master gives back should it die), since now. */
 static void
 mark_idle(const struct nl_session_env *env)
 {
-    struct nl_counters *gate = gate_of(env);
+    struct nl_counters *gate = nl_admit_gate(env);
 
     if (env->ctr->workers_idle)
         return;
@@ -75,7 +65,7 @@ mark_idle(const struct nl_session_env *env)
 static void
 mark_busy(const struct nl_session_env *env, int tell)
 {
-    struct nl_counters *gate = gate_of(env);
+    struct nl_counters *gate = nl_admit_gate(env);
 
     if (!env->ctr->workers_idle)
         return;
@@ -96,7 +86,7 @@ mark_busy(const struct nl_session_env *env, int tell)
 static int
 pool_full(const struct nl_session_env *env)
 {
-    struct nl_counters *gate = gate_of(env);
+    struct nl_counters *gate = nl_admit_gate(env);
 
     return gate == NULL ||
            __atomic_load_n(&gate->workers_running, __ATOMIC_RELAXED) >=

@@ -98,6 +98,9 @@ note_waiting(struct pool *p)
                      ? p->count - (size_t)p->idle
                      : 0;
 
+    /* The first to wait: the pool has just been found at max_workers. */
+    if (n > 0 && __atomic_load_n(&p->env->ctr->waiting, __ATOMIC_RELAXED) == 0)
+        nl_count_add(p->env->ctr, pool_full, 1);
     __atomic_store_n(&p->env->ctr->waiting, n, __ATOMIC_RELAXED);
 }
 

@@ -21,6 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <netlabd/plugin.h>
+
 #include "conf.h"
 #include "errs.h"
 #include "log.h"
@@ -41,6 +43,7 @@
  * The check runs in a child and reports through a pipe, one record a line:
  *
  *   L<i>               listener i: loading its handler
+ *   V<i> <version>     listener i: its handler's version
  *   I<i>               listener i: in init()
  *   F<i>               listener i: in fini()
  *   E<i> <line> <msg>  listener i failed; <line> is the config line
@@ -88,6 +91,7 @@ child_check(const struct nl_listener_conf *lc, size_t i, int fd, int hfd)
 {
     char err[MSG_MAX];
     struct nl_plugin *p;
+    const char *version;
     void *state;
     int line = lc->line;
 
@@ -96,6 +100,10 @@ child_check(const struct nl_listener_conf *lc, size_t i, int fd, int hfd)
     if ((p = nl_plugin_load_copy(lc->handler_path, hfd, err, sizeof(err))) ==
         NULL)
         goto fail;
+    version = nl_plugin_handler(p)->version;
+    snprintf(err, sizeof(err), "%s", version != NULL ? version : "");
+    flatten(err);
+    child_put(fd, "V%zu %s", i, err);
     child_put(fd, "I%zu", i);
     if (nl_plugin_init(p, lc, &state, err, sizeof(err), &line) == -1) {
         nl_plugin_unload(p);
@@ -163,7 +171,7 @@ child_main(const struct nl_conf *conf, int fd)
 
 /* What the parent learns from the child's records. */
 struct nl_check {
-    const struct nl_conf *conf;
+    struct nl_conf *conf;
     struct nl_errs *errs;
     pid_t pid;
     int fd; /* the child's reports */
@@ -218,6 +226,11 @@ check_record(struct nl_check *c, char *rec)
     if (type == 'L' || type == 'I' || type == 'F') {
         c->cur = (long)i;
         c->step = type;
+    } else if (type == 'V' && *end == ' ') {
+        struct nl_listener_conf *lc = &c->conf->listeners[i];
+
+        free(lc->handler_version);
+        lc->handler_version = nl_xstrdup(end + 1);
     } else if (type == 'E' && *end == ' ') {
         line = strtol(end + 1, &end, 10);
         if (*end == ' ')
@@ -307,7 +320,7 @@ check_died(struct nl_check *c, int status, int timed_out, int wait_errno)
 }
 
 struct nl_check *
-nl_check_start(const struct nl_conf *conf, struct nl_errs *errs)
+nl_check_start(struct nl_conf *conf, struct nl_errs *errs)
 {
     struct nl_check *c = nl_xcalloc(1, sizeof(*c));
     int fds[2];
@@ -383,7 +396,7 @@ nl_check_end(struct nl_check *c, int timed_out)
 }
 
 int
-nl_plugins_check(const struct nl_conf *conf, struct nl_errs *errs)
+nl_plugins_check(struct nl_conf *conf, struct nl_errs *errs)
 {
     struct nl_check *c = nl_check_start(conf, errs);
     double deadline = nl_now() + CHECK_TIMEOUT;

@@ -13,8 +13,9 @@ struct nl_errs;
  * in a short-lived child process so that handler code never runs in the
  * master.  Adds "FILE:LINE: listener NAME: ..." to errs for each failure.
  * Returns 0 when every handler loaded and accepted its options, else -1.
+ * Each listener's handler_version is set to the version its table gives.
  */
-int nl_plugins_check(const struct nl_conf *conf, struct nl_errs *errs);
+int nl_plugins_check(struct nl_conf *conf, struct nl_errs *errs);
 
 /*
  * The same check, for an event loop (a reload must not stop the master):
@@ -26,8 +27,7 @@ int nl_plugins_check(const struct nl_conf *conf, struct nl_errs *errs);
  */
 #define NL_CHECK_TIMEOUT 30
 struct nl_check;
-struct nl_check *nl_check_start(const struct nl_conf *conf,
-                                struct nl_errs *errs);
+struct nl_check *nl_check_start(struct nl_conf *conf, struct nl_errs *errs);
 int nl_check_fd(const struct nl_check *c);
 int nl_check_read(struct nl_check *c);
 int nl_check_end(struct nl_check *c, int timed_out);

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "access.h"
@@ -128,8 +129,7 @@ nl_session_init(struct nl_session *s, const struct nl_session_env *env,
     else
         peer_len = 0;
     s->peer_len = peer_len;
-    if (env->lc->access_log)
-        s->started = nl_now();
+    s->started = nl_now();
     if (env->lc->proxy_protocol) {
         int t = env->lc->idle_timeout;
 
@@ -156,15 +156,21 @@ nl_session_init_plain(struct nl_session *s, const struct nl_session_env *env,
 void
 nl_session_ending(struct nl_session *s, enum nl_end why)
 {
-    if (s->end == NL_END_UNKNOWN)
-        s->end = (unsigned char)why;
+    if (s->end != NL_END_UNKNOWN)
+        return;
+    s->end = (unsigned char)why;
+    if (why == NL_END_IDLE)
+        nl_count_add(s->env->ctr, err[NL_ERR_IDLE], 1);
 }
 
+/* The session ends in error, counted once, by why. */
 static void
-session_fail(struct nl_session *s)
+session_fail(struct nl_session *s, enum nl_err why)
 {
-    if (!s->failed)
+    if (!s->failed) {
         nl_count_add(s->env->ctr, errors, 1);
+        nl_count_add(s->env->ctr, err[why], 1);
+    }
     s->failed = 1;
     nl_session_ending(s, NL_END_ERROR);
 }
@@ -204,7 +210,7 @@ nl_session_open(struct nl_session *s)
     if (h->open != NULL && h->open(PS(s)) == -1) {
         nl_debug(s->env->lc->name, "%s: handler refused the session",
                  host_peer(PS(s)));
-        session_fail(s);
+        session_fail(s, NL_ERR_HANDLER);
     }
     return s->failed ? -1 : 0;
 }
@@ -214,18 +220,33 @@ handler_ended(struct nl_session *s)
 {
     nl_debug(s->env->lc->name, "%s: handler ended the session",
              host_peer(PS(s)));
-    session_fail(s);
+    session_fail(s, NL_ERR_HANDLER);
     return -1;
 }
 
+static inline uint64_t
+now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Hands one message to the handler's data(), timed for the histogram. */
 static inline int
 deliver(struct nl_session *s, const char *p, size_t n)
 {
     const struct netlabd_handler *h = s->env->handler;
+    uint64_t t0;
+    int rc;
 
-    if (s->failed || s->closing)
-        return 0;
-    if (h->data != NULL && h->data(PS(s), p, n) == -1)
+    if (s->failed || s->closing || h->data == NULL)
+        return s->failed ? -1 : 0;
+    t0 = now_ns();
+    rc = h->data(PS(s), p, n);
+    nl_hist_add(&s->env->ctr->handler_time, nl_handler_ns, now_ns() - t0);
+    if (rc == -1)
         return handler_ended(s);
     return s->failed ? -1 : 0;
 }
@@ -246,7 +267,7 @@ line_too_long(struct nl_session *s)
             "%s: line longer than max_line (%d bytes), closing the session",
             host_peer(PS(s)), s->env->lc->max_line);
     nl_session_ending(s, NL_END_LINE);
-    session_fail(s);
+    session_fail(s, NL_ERR_LINE);
     return -1;
 }
 
@@ -399,6 +420,17 @@ nl_session_eof(struct nl_session *s)
     return s->failed ? -1 : 0;
 }
 
+/*
+ * 1 when a failed read or write is a balancer's health check (a PROXY
+ * LOCAL header and nothing after it) ending, as HAProxy ends its checks,
+ * with a reset: the usual end of a check, not a session error.
+ */
+static int
+check_ended(const struct nl_session *s)
+{
+    return s->health && s->nin == 0 && (errno == ECONNRESET || errno == EPIPE);
+}
+
 /* A read that brought no byte: the end of input, or why not. */
 static enum nl_io
 read_none(struct nl_session *s, ssize_t n)
@@ -407,9 +439,11 @@ read_none(struct nl_session *s, ssize_t n)
         return nl_session_eof(s) == -1 ? NL_IO_ERROR : NL_IO_EOF;
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
         return NL_IO_AGAIN;
+    if (check_ended(s))
+        return nl_session_eof(s) == -1 ? NL_IO_ERROR : NL_IO_EOF;
     nl_info(s->env->lc->name, "%s: read failed: %s", host_peer(PS(s)),
             strerror(errno));
-    session_fail(s);
+    session_fail(s, NL_ERR_RESET);
     return NL_IO_ERROR;
 }
 
@@ -496,6 +530,7 @@ header_done(struct nl_session *s, const struct nl_proxy *px, size_t used)
     size_t n = s->in.len - used;
 
     s->proxy = 0;
+    s->health = px->local != 0;
     if (!px->local) {
         memcpy(&s->peer, &px->src, px->src_len);
         s->peer_len = px->src_len;
@@ -561,9 +596,14 @@ written(struct nl_session *s, size_t n, size_t left)
         s->blocked = 1;
         return NL_IO_AGAIN;
     }
+    if (check_ended(s)) {
+        nl_session_ending(s, NL_END_CLIENT);
+        s->failed = 1;
+        return NL_IO_ERROR;
+    }
     nl_info(s->env->lc->name, "%s: write failed: %s", host_peer(PS(s)),
             strerror(errno));
-    session_fail(s);
+    session_fail(s, NL_ERR_WRITE);
     return NL_IO_ERROR;
 }
 
@@ -684,8 +724,12 @@ nl_session_end(struct nl_session *s)
     if (s->opened && h->close != NULL)
         h->close(PS(s));
     s->opened = 0;
-    if (s->env->lc->access_log && !s->dgram && !s->proxy && !s->unserved)
-        access_line(s);
+    if (!s->dgram && !s->proxy && !s->unserved) {
+        nl_hist_add(&s->env->ctr->duration, nl_duration_us,
+                    (uint64_t)((nl_now() - s->started) * 1e6));
+        if (s->env->lc->access_log)
+            access_line(s);
+    }
     /* Input may be left unread: the transport ends the connection so that
      * the last answer still reaches the client. */
     if (!s->failed && !s->eof)
@@ -761,16 +805,21 @@ nl_session_recv_datagram(const struct nl_session_env *env, int fd, char *buf)
             nl_log_errno(env->lc->name, "recvfrom");
         return 0;
     }
+    nl_count_add(env->ctr, dgram_in, 1);
     if (n > NL_DGRAM_MAX) {
         nl_warnx(
             env->lc->name, "%s: datagram of %zd bytes dropped (more than %d)",
             nl_sockaddr_text((struct sockaddr *)&ss, len, (char[128]){0}, 128),
             n, NL_DGRAM_MAX);
         nl_count_add(env->ctr, errors, 1);
+        nl_count_add(env->ctr, err[NL_ERR_TOO_BIG], 1);
+        nl_count_add(env->ctr, dgram_dropped, 1);
         return 1;
     }
-    if (nl_admit_datagram(env, (struct sockaddr *)&ss, len, credp) == -1)
-        return 1; /* dropped, counted */
+    if (nl_admit_datagram(env, (struct sockaddr *)&ss, len, credp) == -1) {
+        nl_count_add(env->ctr, dgram_dropped, 1); /* and why, by admit.c */
+        return 1;
+    }
     nl_session_datagram(env, fd, (struct sockaddr *)&ss, len, buf, (size_t)n);
     return 1;
 }
@@ -852,8 +901,10 @@ reply_datagram(struct nl_session *s, const void *buf, size_t len)
         nl_debug(s->env->lc->name, "%s: reply not sent: %s", host_peer(PS(s)),
                  strerror(errno));
         nl_count_add(s->env->ctr, errors, 1);
+        nl_count_add(s->env->ctr, err[NL_ERR_WRITE], 1);
         return -1;
     }
+    nl_count_add(s->env->ctr, dgram_out, 1);
     nl_count_add(s->env->ctr, bytes_out, n);
     s->nout += (uint64_t)n;
     return 0;
@@ -874,7 +925,7 @@ write_queued(struct nl_session *s, const void *buf, size_t len)
                 "%s: more than %d bytes of output queued for a client that "
                 "does not read, closing the session",
                 host_peer(PS(s)), NL_SESSION_OUT_MAX);
-        session_fail(s);
+        session_fail(s, NL_ERR_OVERFLOW);
         return -1;
     }
     if (s->batch || s->blocked || len == 0)

@@ -77,6 +77,7 @@ struct nl_session {
     unsigned blocked : 1; /* the last write would have blocked */
     unsigned proxy : 1;   /* the PROXY header is awaited: not yet open */
     unsigned unserved : 1; /* closed without being served: no access line */
+    unsigned health : 1;  /* a PROXY LOCAL header: a balancer's check */
     unsigned char end;    /* enum nl_end: why it ends, once known */
     uint64_t nin, nout;   /* bytes in and out: the access log's */
     double started;       /* nl_now() at accept, with access_log only */

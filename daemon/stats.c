@@ -82,6 +82,33 @@ nl_stats_release(struct nl_counters *slot, struct nl_counters *keep)
     used[slot_index(slot)]--;
 }
 
+const char *const nl_err_names[NL_ERR_N] = {
+    [NL_ERR_HANDLER] = "handler_refused", [NL_ERR_LINE] = "line_too_long",
+    [NL_ERR_IDLE] = "idle_timeout",       [NL_ERR_RESET] = "reset",
+    [NL_ERR_WRITE] = "write_failed",      [NL_ERR_OVERFLOW] = "output_overflow",
+    [NL_ERR_TOO_BIG] = "datagram_too_large",
+};
+
+/* From a millisecond to five minutes: a request, a chat, a stream. */
+const uint64_t nl_duration_us[NL_HIST_BUCKETS - 1] = {
+    1000, 10000, 100000, 500000, 1000000, 5000000, 30000000, 60000000,
+    300000000};
+
+/* From a microsecond (an echo) to a tenth of a second (a handler that
+ * blocks, which under libev holds up every session of its loop). */
+const uint64_t nl_handler_ns[NL_HIST_BUCKETS - 1] = {
+    1000, 5000, 10000, 50000, 100000, 500000, 1000000, 10000000, 100000000};
+
+#define LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+static void
+hist_sum(struct nl_hist *sum, const struct nl_hist *src)
+{
+    for (int i = 0; i < NL_HIST_BUCKETS; i++)
+        sum->n[i] += LOAD(src->n[i]);
+    sum->sum += LOAD(src->sum);
+}
+
 void
 nl_stats_sum(struct nl_counters *sum, const struct nl_counters *src)
 {
@@ -98,6 +125,14 @@ nl_stats_sum(struct nl_counters *sum, const struct nl_counters *src)
         __atomic_load_n(&src->proxy_invalid, __ATOMIC_RELAXED);
     sum->proxy_timeout +=
         __atomic_load_n(&src->proxy_timeout, __ATOMIC_RELAXED);
+    for (int i = 0; i < NL_ERR_N; i++)
+        sum->err[i] += LOAD(src->err[i]);
+    sum->dgram_in += LOAD(src->dgram_in);
+    sum->dgram_out += LOAD(src->dgram_out);
+    sum->dgram_dropped += LOAD(src->dgram_dropped);
+    sum->pool_full += LOAD(src->pool_full);
+    hist_sum(&sum->duration, &src->duration);
+    hist_sum(&sum->handler_time, &src->handler_time);
     nl_count_max(&sum->longest_wait_ms,
                  __atomic_load_n(&src->longest_wait_ms, __ATOMIC_RELAXED));
 }
@@ -125,6 +160,18 @@ nl_stats_fold(struct nl_counters *slot, struct nl_counters *local)
     FOLD(slot, local, waited);
     FOLD(slot, local, proxy_invalid);
     FOLD(slot, local, proxy_timeout);
+    for (int i = 0; i < NL_ERR_N; i++)
+        FOLD(slot, local, err[i]);
+    FOLD(slot, local, dgram_in);
+    FOLD(slot, local, dgram_out);
+    FOLD(slot, local, dgram_dropped);
+    FOLD(slot, local, pool_full);
+    for (int i = 0; i < NL_HIST_BUCKETS; i++) {
+        FOLD(slot, local, duration.n[i]);
+        FOLD(slot, local, handler_time.n[i]);
+    }
+    FOLD(slot, local, duration.sum);
+    FOLD(slot, local, handler_time.sum);
     if (local->longest_wait_ms != 0) {
         nl_count_max(&slot->longest_wait_ms, local->longest_wait_ms);
         local->longest_wait_ms = 0;

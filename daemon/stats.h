@@ -16,6 +16,36 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Why sessions ended in error -- and idle, which `errors` does not
+ * count -- as metrics break them down (stats.c names them). */
+enum nl_err {
+    NL_ERR_HANDLER,  /* "handler_refused": open() or data() returned -1 */
+    NL_ERR_LINE,     /* "line_too_long" */
+    NL_ERR_IDLE,     /* "idle_timeout" */
+    NL_ERR_RESET,    /* "reset": a read failed (the peer reset it) */
+    NL_ERR_WRITE,    /* "write_failed": a write or a reply datagram */
+    NL_ERR_OVERFLOW, /* "output_overflow": a client that does not read */
+    NL_ERR_TOO_BIG,  /* "datagram_too_large": dropped unanswered */
+    NL_ERR_N
+};
+
+extern const char *const nl_err_names[NL_ERR_N];
+
+/*
+ * A histogram: how many observations fell in each bucket (not cumulative;
+ * the last is past every bound, +Inf) and their sum, in the unit of its
+ * bounds.  Bounds are inclusive, as Prometheus' `le`.
+ */
+#define NL_HIST_BUCKETS 10
+struct nl_hist {
+    uint64_t n[NL_HIST_BUCKETS];
+    uint64_t sum;
+};
+
+/* Session durations in microseconds; the handler's data() in ns. */
+extern const uint64_t nl_duration_us[NL_HIST_BUCKETS - 1];
+extern const uint64_t nl_handler_ns[NL_HIST_BUCKETS - 1];
+
 struct nl_counters {
     uint64_t active;
     uint64_t total;
@@ -34,6 +64,18 @@ struct nl_counters {
      * time. */
     uint64_t proxy_invalid;
     uint64_t proxy_timeout;
+    /* Sessions ended in error by why (idle timeouts too), datagrams
+     * received, replies sent, datagrams dropped (too large, refused). */
+    uint64_t err[NL_ERR_N];
+    uint64_t dgram_in;
+    uint64_t dgram_out;
+    uint64_t dgram_dropped;
+    /* Times a client found the pool at max_workers with every worker
+     * busy, and had to wait (a wait beginning with none before it). */
+    uint64_t pool_full;
+    /* How long stream sessions lasted, and each data() call took. */
+    struct nl_hist duration;
+    struct nl_hist handler_time;
     /* In a listener's gate only: when the last "all workers busy" line
      * was logged (nl_now() in ms), so that its serving processes together
      * log it at most once a second. */
@@ -46,6 +88,8 @@ struct nl_counters {
     /* The same for connections closed without a valid PROXY header. */
     uint64_t proxy_logged_ms;
     uint64_t proxy_unlogged;
+    /* In a listener's gate only: the most sessions open at once. */
+    uint64_t peak_active;
     /* Pools that grow (prefork, threads; not summed by
      * nl_stats_sum()).  In a serving process's slot: the workers it runs
      * (threads: its threads), how many of them wait idle for a
@@ -72,6 +116,18 @@ struct nl_counters {
 
 /* Raises *field to n if n is larger (a maximum kept across threads). */
 void nl_count_max(uint64_t *field, uint64_t n);
+
+/* Counts v (in the unit of bounds) in histogram h. */
+static inline void
+nl_hist_add(struct nl_hist *h, const uint64_t *bounds, uint64_t v)
+{
+    int i = 0;
+
+    while (i < NL_HIST_BUCKETS - 1 && v > bounds[i])
+        i++;
+    nl_count_add(h, n[i], 1);
+    nl_count_add(h, sum, v);
+}
 
 /* Maps the shared pool of nslots slots; call once in the master before any
  * fork.  Returns 0, or -1 with errno set. */

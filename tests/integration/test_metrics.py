@@ -45,14 +45,18 @@ def parse(text):
             continue
         if line.startswith("# TYPE "):
             _, _, name, kind = line.split()
-            check(kind in ("counter", "gauge"), "type %s" % line)
+            check(kind in ("counter", "gauge", "histogram"), "type %s" % line)
             typed[name] = kind
             continue
         m = SAMPLE.match(line)
         check(m is not None, "not a sample line: %r" % line)
         name, labels, value = m.group(1), m.group(3) or "", m.group(4)
-        check(name in helped and name in typed, "%s has no HELP or TYPE" % name)
-        check(typed[name] != "counter" or name.endswith("_total"),
+        family = re.sub(r"_(bucket|sum|count)$", "", name)
+        if typed.get(family) == "histogram":
+            check(family in helped, "%s has no HELP" % family)
+        else:
+            check(name in helped and name in typed, "%s has no HELP or TYPE" % name)
+        check(typed.get(name) != "counter" or name.endswith("_total"),
               "counter %s does not end in _total" % name)
         key = (name, frozenset(LABEL.findall(labels)))
         check(key not in out, "sample %s twice" % line)
@@ -79,7 +83,22 @@ def of(m, name, listener, **labels):
 
 
 def counters(m):
-    return {k: v for k, v in m.items() if k[0].endswith("_total")}
+    """Counters, and the parts of histograms that only grow."""
+    return {k: v for k, v in m.items()
+            if re.search(r"(_total|_bucket|_count)$", k[0])}
+
+
+def histogram(m, name, listener):
+    """[(le, cumulative count)], sum, count of listener's histogram;
+    fails unless the buckets grow, end in +Inf and that equals _count."""
+    buckets = sorted(((float(dict(ls)["le"]), v) for (n, ls), v in m.items()
+                      if n == name + "_bucket" and dict(ls)["listener"] == listener))
+    count = of(m, name + "_count", listener)
+    check(buckets and buckets[-1][0] == float("inf") and buckets[-1][1] == count,
+          "%s: +Inf bucket %r, count %s" % (name, buckets[-1:], count))
+    check(all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])),
+          "%s: buckets not cumulative: %r" % (name, buckets))
+    return buckets, of(m, name + "_sum", listener), count
 
 
 def no_counter_backwards(before, after, what):
@@ -96,11 +115,20 @@ def check_against_status(d, m, what):
         for name, key in (("netlabd_connections_accepted_total", "connections_total"),
                           ("netlabd_received_bytes_total", "bytes_in"),
                           ("netlabd_sent_bytes_total", "bytes_out"),
-                          ("netlabd_session_errors_total", "errors")):
+                          ("netlabd_connections_peak", "connections_peak"),
+                          ("netlabd_proxy_header_errors_total", "proxy_header_errors")):
             # Counts may move between the two questions under load.
-            check(of(m, name, n) <= l[key],
-                  "%s: %s %s is %s, status later says %s"
-                  % (what, n, name, of(m, name, n), l[key]))
+            v = sum(x for (nm, ls), x in m.items()
+                    if nm == name and dict(ls)["listener"] == n)
+            check(v <= l[key], "%s: %s %s is %s, status later says %s"
+                  % (what, n, name, v, l[key]))
+        # Errors by reason: idle timeouts are not in status' errors.
+        errs = {dict(ls)["reason"]: x for (nm, ls), x in m.items()
+                if nm == "netlabd_session_errors_total" and dict(ls)["listener"] == n}
+        check(sum(x for r, x in errs.items() if r != "idle_timeout") <= l["errors"],
+              "%s: %s errors by reason %r, status %s" % (what, n, errs, l["errors"]))
+        check(of(m, "netlabd_handler_info", n, handler=l["handler"],
+                 version=l["handler_version"]) == 1, what)
         check(of(m, "netlabd_connections_refused_total", n,
                  reason="max_connections") <= l["connections_refused"], what)
         check(of(m, "netlabd_workers_max", n) == l["max_workers"], what)
@@ -157,6 +185,18 @@ def main():
         check(of(m1, "netlabd_connections_accepted_total", "echo") == 1, "echo accepted")
         check(of(m1, "netlabd_received_bytes_total", "echo") == 6, "echo bytes in")
         check(of(m1, "netlabd_connections_accepted_total", "up") >= 1, "up accepted")
+        check(of(m1, "netlabd_datagrams_received_total", "up") == 1 and
+              of(m1, "netlabd_datagrams_sent_total", "up") == 1 and
+              of(m1, "netlabd_datagrams_dropped_total", "up") == 0, "datagrams")
+        # One echo session, one data() call; one datagram, one data().
+        _, secs, n = histogram(m1, "netlabd_session_duration_seconds", "echo")
+        check(n == 1 and 0 <= secs < 5, "echo's session duration: %s, %s" % (n, secs))
+        check(histogram(m1, "netlabd_handler_data_duration_seconds", "echo")[2] == 1,
+              "echo's data() calls")
+        check(histogram(m1, "netlabd_handler_data_duration_seconds", "up")[2] == 1,
+              "upper's data() calls")
+        check(of(m1, "netlabd_connections_peak", "echo") == 1, "echo's peak")
+        check(d.listener("echo")["handler_version"] == "1.0", "handler_version")
         no_counter_backwards(counters(m0), counters(m1), "traffic")
 
         # Under load: a client doing round trips while metrics are read.

@@ -29,7 +29,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from netlabd import NETLABD, Daemon, check, round_trip, run, wait_status  # noqa: E402
+from netlabd import NETLABCTL, NETLABD, Daemon, check, round_trip, run, wait_status  # noqa: E402
 
 MODELS = ("threads", "prefork")
 WORKERS = 2
@@ -127,8 +127,18 @@ def capped(d, m):
         wait_status(d, name, lambda l: l["connections_waiting"] == 0, 5,
                     "connections_waiting not back to 0 once all were served")
         # Counted by the time they are served (prefork: when accepted).
-        wait_status(d, name, lambda l: l["connections_waited"] >= 1, 5,
-                    "no connection counted as having waited")
+        l = wait_status(d, name, lambda l: l["connections_waited"] >= 1, 5,
+                        "no connection counted as having waited")
+        # The pool at its cap, in metrics: at least once, at most once a
+        # client that waited.
+        p = subprocess.run([NETLABCTL, "-s", d.control, "metrics"],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=20)
+        full = re.search(r'^netlabd_max_workers_reached_total\{listener="%s",'
+                         r'[^}]*\} (\d+)$' % re.escape(name), p.stdout, re.M)
+        check(full and 1 <= int(full.group(1)) <= l["connections_waited"],
+              "%s: max_workers reached %s times, %d waited"
+              % (name, full and full.group(1), l["connections_waited"]))
     finally:
         for s in socks:
             s.close()

@@ -38,7 +38,7 @@ fake_stop(struct nl_master *mm, const char *why)
     stops++;
 }
 
-static struct nl_counters workers[2];
+static struct nl_counters workers[2], gate;
 
 static int
 setup(void **state)
@@ -54,6 +54,7 @@ setup(void **state)
     lc.workers = 2;
     lc.max_workers = 5;
     lc.handler = "echo";
+    lc.handler_version = "1.0";
     m.conf = &conf;
     nl_sup_init(&m.sup, &conf, &none);
     lst[0] = nl_lst_new(&m.sup, &lc);
@@ -68,6 +69,9 @@ setup(void **state)
     workers[0].workers_running = workers[1].workers_running = 1;
     lst[0]->procs[0].slot = &workers[0];
     lst[0]->procs[1].slot = &workers[1];
+    memset(&gate, 0, sizeof(gate));
+    gate.peak_active = 4;
+    lst[0]->gate = &gate;
     m.sup.lst = lst;
     m.sup.nlst = 1;
     m.cmds.m = &m;
@@ -79,6 +83,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
+    lst[0]->gate = NULL; /* not from the shared pool */
     nl_lst_free(lst[0]);
     return 0;
 }
@@ -152,11 +157,13 @@ test_stop(void **state)
     "\"127.0.0.1:7000\", \"model\": \"prefork\", \"workers\": 2, "             \
     "\"max_workers\": 5, \"workers_running\": 2, "                           \
     "\"connections_waiting\": 0, "                                             \
-    "\"handler\": \"echo\", \"connections_active\": 0, "                       \
+    "\"handler\": \"echo\", \"handler_version\": \"1.0\", "                   \
+    "\"connections_active\": 0, "                                              \
     "\"connections_total\": 7, \"connections_refused\": 0, "               \
     "\"connections_denied\": 0, \"connections_limited\": 0, \"bytes_in\": "  \
     "70, \"bytes_out\": 0, \"errors\": 0, \"connections_waited\": 0, "         \
-    "\"longest_wait_ms\": 0, \"proxy_header_errors\": 0, "                \
+    "\"longest_wait_ms\": 0, \"proxy_header_errors\": 0, "                  \
+    "\"connections_peak\": 4, "                                             \
     "\"processes_started\": 0, "                      \
     "\"processes_crashed\": 0, \"last_exit_signal\": null, "                 \
     "\"serving\": true}"

@@ -320,6 +320,13 @@ test_check_ok(void **state)
 
     assert_int_equal(nl_plugins_check(&conf, &errs), 0);
     assert_int_equal(errs.n, 0);
+    /* The check says each handler's version. */
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(ls[i].handler_version);
+        assert_string_equal(ls[i].handler_version, "1.0");
+        free(ls[i].handler_version);
+        ls[i].handler_version = NULL;
+    }
     conf.nlisteners = 0;
     assert_int_equal(nl_plugins_check(&conf, &errs), 0);
     assert_int_equal(errs.n, 0);

@@ -726,6 +726,29 @@ test_proxy_local(void **state)
     assert_msg(0, "ok");
 }
 
+/* A balancer's check (LOCAL) that resets before sending a byte, as
+ * HAProxy's checks end: client_closed, not an error.  A client that
+ * resets is one. */
+static void
+test_proxy_check_reset(void **state)
+{
+    static const unsigned char h[] = {'\r', '\n', '\r', '\n', 0, '\r',
+                                      '\n', 'Q', 'U', 'I', 'T', '\n', 0x20,
+                                      0x00, 0, 0};
+
+    assert_int_equal(nl_session_open(&s), 0);
+    assert_int_equal(write(sp[1], h, sizeof(h)), (ssize_t)sizeof(h));
+    assert_int_equal(nl_session_read(&s), NL_IO_OK);
+    assert_int_equal(nopen, 1);
+    /* Unread bytes on the balancer's side: its close is a reset. */
+    assert_int_equal(write(sp[0], "hello\n", 6), 6);
+    close(sp[1]);
+    sp[1] = open("/dev/null", O_RDONLY); /* for teardown to close */
+    assert_int_equal(nl_session_read(&s), NL_IO_EOF);
+    assert_int_equal(ctr.errors, 0);
+    assert_int_equal(ctr.err[NL_ERR_RESET], 0);
+}
+
 /* Not a header, or the client gone before its end: closed unserved,
  * counted apart from session errors. */
 static void
@@ -944,6 +967,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_proxy_v2_split, setup_proxy,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_proxy_local, setup_proxy,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_check_reset, setup_proxy,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_proxy_bad, setup_proxy, teardown),
         cmocka_unit_test_setup_teardown(test_proxy_eof, setup_proxy, teardown),

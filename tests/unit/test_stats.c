@@ -290,6 +290,50 @@ test_fold(void **state)
     nl_stats_release(s, NULL);
 }
 
+/* Histograms: a value lands in the first bucket whose bound it does not
+ * pass (bounds inclusive), the sum grows by it; errors by reason,
+ * datagrams and histograms are folded and summed like the rest. */
+static void
+test_histograms_and_reasons(void **state)
+{
+    struct nl_counters *s = nl_stats_alloc(), local = {0}, sum = {0};
+
+    assert_non_null(s);
+    nl_hist_add(&local.duration, nl_duration_us, 0);
+    nl_hist_add(&local.duration, nl_duration_us, nl_duration_us[0]);
+    nl_hist_add(&local.duration, nl_duration_us, nl_duration_us[0] + 1);
+    nl_hist_add(&local.duration, nl_duration_us, ~(uint64_t)0 >> 8);
+    assert_int_equal(local.duration.n[0], 2);
+    assert_int_equal(local.duration.n[1], 1);
+    assert_int_equal(local.duration.n[NL_HIST_BUCKETS - 1], 1);
+    nl_hist_add(&local.handler_time, nl_handler_ns, 7000);
+    assert_int_equal(local.handler_time.n[2], 1); /* 5 us < 7 us <= 10 us */
+    assert_int_equal(local.handler_time.sum, 7000);
+    local.err[NL_ERR_LINE] = 2;
+    local.err[NL_ERR_IDLE] = 1;
+    local.dgram_in = 5;
+    local.dgram_out = 4;
+    local.dgram_dropped = 1;
+    local.pool_full = 3;
+    nl_stats_fold(s, &local);
+    assert_zero(&local);
+    nl_stats_sum(&sum, s);
+    nl_stats_sum(&sum, s);
+    assert_int_equal(sum.duration.n[0], 4);
+    assert_int_equal(sum.duration.sum, 2 * (nl_duration_us[0] * 2 + 1 +
+                                            (~(uint64_t)0 >> 8)));
+    assert_int_equal(sum.handler_time.n[2], 2);
+    assert_int_equal(sum.err[NL_ERR_LINE], 4);
+    assert_int_equal(sum.err[NL_ERR_IDLE], 2);
+    assert_int_equal(sum.dgram_in, 10);
+    assert_int_equal(sum.dgram_out, 8);
+    assert_int_equal(sum.dgram_dropped, 2);
+    assert_int_equal(sum.pool_full, 6);
+    for (int r = 0; r < NL_ERR_N; r++)
+        assert_non_null(nl_err_names[r]);
+    nl_stats_release(s, NULL);
+}
+
 int
 main(void)
 {
@@ -303,6 +347,7 @@ main(void)
         cmocka_unit_test(test_counts_from_children),
         cmocka_unit_test(test_slots_on_own_lines),
         cmocka_unit_test(test_fold),
+        cmocka_unit_test(test_histograms_and_reasons),
     };
 
     return cmocka_run_group_tests(tests, group_setup, NULL);
