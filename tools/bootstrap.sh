@@ -21,9 +21,11 @@
 # NL_BUILD_DIR the build directory it used.
 
 # prometheus: for promtool, which checks `netlabctl metrics` in the tests.
+# haproxy: the load balancer test_haproxy.py puts in front of two netlabd
+# (PROXY protocol v2, health checks); it runs its own, never the service.
 NL_PACKAGES=(build-essential autoconf automake libtool pkg-config
              libconfig-dev libev-dev libjson-c-dev libcmocka-dev python3 socat
-             netcat-openbsd procps systemd man-db groff-base prometheus)
+             netcat-openbsd procps systemd man-db groff-base prometheus haproxy)
 
 nl_say() {
     printf '==> %s\n' "$*" >&2
@@ -70,7 +72,7 @@ nl_install_packages() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update </dev/null ||
         nl_die "apt-get update failed"
-    # Packages with a service (prometheus) must not start it here: a
+    # Packages with a service (prometheus, haproxy) must not start it here: a
     # policy-rc.d that says no, for the length of the install, as Debian's
     # container images do.
     local policy=/usr/sbin/policy-rc.d made_policy=no

@@ -72,6 +72,12 @@ EXTRA_DIST += %reldir%/test_access_log.py
 TESTS += %reldir%/test_proxy_protocol.py
 EXTRA_DIST += %reldir%/test_proxy_protocol.py
 
+# Two netlabd behind Debian's HAProxy (send-proxy-v2, health checks):
+# both serve, the logs name the clients, one stopped is marked DOWN and
+# the rest go to the other.  Skipped without haproxy.
+TESTS += %reldir%/test_haproxy.py
+EXTRA_DIST += %reldir%/test_haproxy.py
+
 EXTRA_DIST += %reldir%/test_netlabctl.py
 EXTRA_DIST += %reldir%/test_control_flood.py
 
