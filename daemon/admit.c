@@ -94,7 +94,7 @@ now_us(void)
  * credentials, read from c's socket. */
 static int
 check_rules(const struct nl_session_env *env, const struct nl_conn *c,
-            const struct sockaddr *peer, socklen_t peer_len,
+            const struct sockaddr *peer, socklen_t peer_len, int named,
             struct nl_source *src)
 {
     const struct nl_listener_conf *lc = env->lc;
@@ -102,9 +102,8 @@ check_rules(const struct nl_session_env *env, const struct nl_conn *c,
     if (!looks_at_source(lc, env->sources))
         return 0;
     nl_source_from_addr(src, peer, peer_len);
-    /* (Not a client a PROXY header named: that one has an address.) */
-    if (nl_transport_is_unix(lc->transport) &&
-        (peer_len < sizeof(sa_family_t) || peer->sa_family == AF_UNIX))
+    /* A client a PROXY header named is not the socket's peer. */
+    if (nl_transport_is_unix(lc->transport) && !named)
         (void)nl_source_peercred(src, c->fd); /* none: no rule matches */
     if (nl_access_allowed(&lc->allow, &lc->deny, src))
         return 0;
@@ -132,8 +131,15 @@ enter_gate(const struct nl_session_env *env)
         nl_count_add(env->ctr, refused, 1);
         return -1;
     }
-    nl_count_max(&nl_admit_gate(env)->peak_active, n);
     return 0;
+}
+
+/* A connection is open and counted: the listener's peak may be higher. */
+static void
+note_peak(const struct nl_session_env *env)
+{
+    nl_count_max(&nl_admit_gate(env)->peak_active,
+                 __atomic_load_n(env->gate, __ATOMIC_RELAXED));
 }
 
 /* Holds src against the per-source limits: 0, or -1 (counted, logged). */
@@ -170,9 +176,10 @@ nl_admit(const struct nl_session_env *env, struct nl_conn *c,
         if (enter_gate(env) == -1)
             return -1;
         nl_count_add(env->ctr, active, 1);
+        note_peak(env);
         return 0;
     }
-    if (check_rules(env, c, peer, peer_len, &src) == -1 ||
+    if (check_rules(env, c, peer, peer_len, 0, &src) == -1 ||
         enter_gate(env) == -1)
         return -1;
     if (enter_source(env, c, &src) == -1) {
@@ -181,16 +188,17 @@ nl_admit(const struct nl_session_env *env, struct nl_conn *c,
     }
     nl_count_add(env->ctr, active, 1);
     nl_count_add(env->ctr, total, 1);
+    note_peak(env);
     return 0;
 }
 
 int
 nl_admit_client(const struct nl_session_env *env, struct nl_conn *c,
-                const struct sockaddr *peer, socklen_t peer_len)
+                const struct sockaddr *peer, socklen_t peer_len, int named)
 {
     struct nl_source src = {0};
 
-    if (check_rules(env, c, peer, peer_len, &src) == -1 ||
+    if (check_rules(env, c, peer, peer_len, named, &src) == -1 ||
         enter_source(env, c, &src) == -1)
         return -1;
     nl_count_add(env->ctr, total, 1);

@@ -33,12 +33,15 @@ int nl_admit(const struct nl_session_env *env, struct nl_conn *c,
  * max_connections (counted as active), since the client is not known
  * before the PROXY header; once it is, this holds the client at peer
  * against the rules and per-source limits and counts the session in
- * total.  Returns 0, or -1 when the connection must be closed (counted
+ * total.  named: peer is the address the header carries (not LOCAL),
+ * whose credentials the socket does not know.  Returns 0, or -1 when the
+ * connection must be closed (counted
  * and logged as nl_admit() does).  The connection ends with
  * nl_admit_leave() either way.
  */
 int nl_admit_client(const struct nl_session_env *env, struct nl_conn *c,
-                    const struct sockaddr *peer, socklen_t peer_len);
+                    const struct sockaddr *peer, socklen_t peer_len,
+                    int named);
 
 /*
  * A datagram from peer (or, for unix-dgram, from the sender of cred when

@@ -236,11 +236,14 @@ on_ready(struct nl_session *s, struct clocks *k, short revents)
                 (revents & POLLOUT ? NL_EV_WRITE : 0);
 
     if (nl_session_read_ready(s, ready)) {
-        if (k->queued > 0)
-            k->queued = 0;
-        else
+        if (k->queued == 0)
             k->last = nl_now();
         nl_session_read(s);
+        /* A read may take only part of what waited (a PROXY header is
+         * read alone): the rest still does not start the idle clock. */
+        if (k->queued > 0 &&
+            ioctl(nl_session_fd(s), FIONREAD, &k->queued) == -1)
+            k->queued = 0;
     } else if ((revents & (POLLHUP | POLLERR)) && !(revents & POLLOUT)) {
         return -1;
     }

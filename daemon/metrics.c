@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,9 +72,14 @@ listener_labels(struct nl_buf *b, const char *name, const struct lst *l,
 {
     put(b, "%s{listener=\"", name);
     put_value(b, l->lc->name);
-    put(b, "\",transport=\"%s\",model=\"%s\"%s%s}",
-        nl_transport_name(l->lc->transport), nl_model_name(l->lc->model),
-        extra != NULL ? "," : "", extra != NULL ? extra : "");
+    put(b, "\",transport=\"%s\",model=\"%s\"",
+        nl_transport_name(l->lc->transport), nl_model_name(l->lc->model));
+    /* Appended as it is: put() would cut a long one. */
+    if (extra != NULL) {
+        nl_buf_append(b, ",", 1);
+        nl_buf_append(b, extra, strlen(extra));
+    }
+    nl_buf_append(b, "}", 1);
 }
 
 /* What a listener family shows of one listener. */
@@ -154,8 +160,8 @@ static const struct lfamily {
     {"netlabd_workers_max", "gauge", "max_workers: what a pool may grow to.",
      NULL, MAX_WORKERS},
     {"netlabd_max_workers_reached_total", "counter",
-     "Times a client found every worker busy and the pool at max_workers "
-     "(prefork, threads), and had to wait.",
+     "Times the pool was found full: max_workers running, all busy "
+     "(prefork, threads).",
      NULL, POOL_FULL},
     {"netlabd_listener_serving", "gauge",
      "1 when every serving process of the listener is ready.", NULL, SERVING},
@@ -265,7 +271,7 @@ histogram(struct nl_buf *b, const struct nl_sup *s, const struct nl_counters *c,
             put(b, " %llu\n", n);
         }
         listener_labels(b, sum, s->lst[i], NULL);
-        put(b, " %.9g\n", h->sum / scale);
+        put(b, " %.17g\n", h->sum / scale);
         listener_labels(b, count, s->lst[i], NULL);
         put(b, " %llu\n", n);
     }
@@ -325,7 +331,8 @@ listener_families(struct nl_buf *b, const struct nl_sup *s)
         }
     }
     histogram(b, s, c, "netlabd_session_duration_seconds",
-              "How long stream sessions lasted, from accept to close.",
+              "How long stream sessions lasted, from when they were taken "
+              "to close.",
               offsetof(struct nl_counters, duration), nl_duration_us, 1e6);
     histogram(b, s, c, "netlabd_handler_data_duration_seconds",
               "Time spent in the handler's data() callback, per call.",

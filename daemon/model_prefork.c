@@ -60,6 +60,19 @@ mark_idle(const struct nl_session_env *env)
         nl_count_add(gate, workers_idle, 1);
 }
 
+/* 1 when the listener runs max_workers processes: a connection that
+ * stayed in the backlog then waited for a worker, rather than for one
+ * being started. */
+static int
+pool_full(const struct nl_session_env *env)
+{
+    struct nl_counters *gate = nl_admit_gate(env);
+
+    return gate == NULL ||
+           __atomic_load_n(&gate->workers_running, __ATOMIC_RELAXED) >=
+               (uint64_t)env->lc->max_workers;
+}
+
 /* This process took a connection (tell: ask the master for another
  * process when it took the last idle place), or stops. */
 static void
@@ -73,24 +86,16 @@ mark_busy(const struct nl_session_env *env, int tell)
     __atomic_store_n(&env->ctr->idle_since_ms, 0, __ATOMIC_RELAXED);
     /* One 'G' in the pipe at most: a master slow to read (a reload under
      * way) must not fill it and block this process. */
-    if (gate != NULL &&
-        __atomic_sub_fetch(&gate->workers_idle, 1, __ATOMIC_RELAXED) == 0 &&
-        tell && env->notify_fd != -1 &&
+    if (gate == NULL ||
+        __atomic_sub_fetch(&gate->workers_idle, 1, __ATOMIC_RELAXED) != 0 ||
+        !tell)
+        return;
+    /* The last idle place, with no room to grow: the pool is full. */
+    if (pool_full(env))
+        nl_count_add(env->ctr, pool_full, 1);
+    if (env->notify_fd != -1 &&
         !__atomic_exchange_n(&env->ctr->grow_asked, 1, __ATOMIC_RELAXED))
         (void)!write(env->notify_fd, "G", 1); /* the master may be gone */
-}
-
-/* 1 when the listener runs max_workers processes: a connection that
- * stayed in the backlog then waited for a worker, rather than for one
- * being started. */
-static int
-pool_full(const struct nl_session_env *env)
-{
-    struct nl_counters *gate = nl_admit_gate(env);
-
-    return gate == NULL ||
-           __atomic_load_n(&gate->workers_running, __ATOMIC_RELAXED) >=
-               (uint64_t)env->lc->max_workers;
 }
 
 static void

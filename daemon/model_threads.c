@@ -41,6 +41,7 @@
 #include "conf.h"
 #include "log.h"
 #include "model.h"
+#include "proxy.h"
 #include "session.h"
 #include "stats.h"
 #include "util.h"
@@ -192,6 +193,7 @@ expire(struct pool *p, struct pending *c, double now)
     const struct nl_listener_conf *lc = p->env->lc;
     char peer[128];
 
+    nl_count_add(p->env->ctr, err[NL_ERR_IDLE], 1);
     nl_info(lc->name,
             "%s: idle for %d s waiting for a worker, closing the session",
             nl_sockaddr_text((const struct sockaddr *)&c->peer, c->peer_len,
@@ -211,11 +213,30 @@ request_waiting(const struct nl_session_env *env, struct nl_conn *c)
 {
     char buf[4096];
     ssize_t n = c->ops->peek(c, buf, sizeof(buf));
+    size_t used = 0;
 
     if (n <= 0)
         return 0;
+    /* Behind a balancer the request is what follows the PROXY header; a
+     * bad header is left to a worker, which closes it and counts it. */
+    if (env->lc->proxy_protocol) {
+        struct nl_proxy px;
+        const char *why;
+
+        switch (nl_proxy_parse((const unsigned char *)buf, (size_t)n, &px,
+                               &used, &why)) {
+        case NL_PROXY_MORE:
+            return 0;
+        case NL_PROXY_BAD:
+            return 1;
+        case NL_PROXY_OK:
+            break;
+        }
+    }
+    if (used == (size_t)n)
+        return 0;
     return env->handler->framing != NETLABD_FRAMING_LINE ||
-           memchr(buf, '\n', (size_t)n) != NULL;
+           memchr(buf + used, '\n', (size_t)n - used) != NULL;
 }
 
 /* Closes the queued connections that have been idle for idle_timeout, keeps

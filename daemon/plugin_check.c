@@ -39,6 +39,9 @@
 
 #define MSG_MAX NL_PLUGIN_MSG_MAX
 
+/* The longest handler version kept; a longer one is cut. */
+#define VERSION_MAX 64
+
 /*
  * The check runs in a child and reports through a pipe, one record a line:
  *
@@ -100,9 +103,13 @@ child_check(const struct nl_listener_conf *lc, size_t i, int fd, int hfd)
     if ((p = nl_plugin_load_copy(lc->handler_path, hfd, err, sizeof(err))) ==
         NULL)
         goto fail;
+    /* The version as status and metrics show it: printable ASCII, and
+     * short (a label value must be UTF-8, a metrics line bounded). */
     version = nl_plugin_handler(p)->version;
-    snprintf(err, sizeof(err), "%s", version != NULL ? version : "");
-    flatten(err);
+    snprintf(err, VERSION_MAX + 1, "%s", version != NULL ? version : "");
+    for (char *c = err; *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+            *c = '?';
     child_put(fd, "V%zu %s", i, err);
     child_put(fd, "I%zu", i);
     if (nl_plugin_init(p, lc, &state, err, sizeof(err), &line) == -1) {

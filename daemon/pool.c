@@ -115,13 +115,9 @@ nl_pool_grow(struct lst *l)
     nl_pool_note(l);
     /* The processes count a wait once they take the connection; the log
      * says it while it lasts. */
-    if (full && starting == 0 && backlog > 0) {
-        if (!l->at_max)
-            l->kept.pool_full++;
-        l->at_max = 1;
+    if (full && starting == 0 && backlog > 0)
         nl_wait_log(l->lc->name, l->lc->max_workers, &l->gate->busy_logged_ms,
                     backlog);
-    }
 }
 
 /* Asks the extras of l that stayed idle for NL_POOL_IDLE_EXIT to end, so
@@ -160,8 +156,6 @@ pool_check(struct lst *l, double now)
     nl_pool_note(l);
     if (nl_transport_backlog(l->lc, l->sk.fd) > 0)
         nl_pool_grow(l);
-    else
-        l->at_max = 0;
 }
 
 void

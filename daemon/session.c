@@ -531,6 +531,7 @@ header_done(struct nl_session *s, const struct nl_proxy *px, size_t used)
 
     s->proxy = 0;
     s->health = px->local != 0;
+    s->named = px->local == 0;
     if (!px->local) {
         memcpy(&s->peer, &px->src, px->src_len);
         s->peer_len = px->src_len;
@@ -539,7 +540,7 @@ header_done(struct nl_session *s, const struct nl_proxy *px, size_t used)
     memcpy(rest, nl_buf_head(&s->in) + used, n);
     nl_buf_free(&s->in);
     if (nl_admit_client(s->env, &s->conn, (struct sockaddr *)&s->peer,
-                        s->peer_len) == -1) {
+                        s->peer_len, s->named) == -1) {
         s->failed = 1;
         s->unserved = 1;
         return NL_IO_ERROR;
@@ -997,8 +998,7 @@ host_peer_cred(struct netlabd_session *ps, pid_t *pid, uid_t *uid, gid_t *gid)
     struct nl_source src = {0};
 
     /* A client named by a PROXY header is not the socket's peer. */
-    if (s->dgram || s->env->lc->transport != NL_TRANSPORT_UNIX ||
-        (s->peer_len > 0 && s->peer.ss_family != AF_UNIX) ||
+    if (s->dgram || s->env->lc->transport != NL_TRANSPORT_UNIX || s->named ||
         nl_source_peercred(&src, s->conn.fd) == -1)
         return -1;
     if (pid != NULL)

@@ -77,10 +77,11 @@ struct nl_session {
     unsigned blocked : 1; /* the last write would have blocked */
     unsigned proxy : 1;   /* the PROXY header is awaited: not yet open */
     unsigned unserved : 1; /* closed without being served: no access line */
-    unsigned health : 1;  /* a PROXY LOCAL header: a balancer's check */
+    unsigned health : 1;  /* a PROXY header without a client: a check */
+    unsigned named : 1;   /* the peer is the client a PROXY header named */
     unsigned char end;    /* enum nl_end: why it ends, once known */
     uint64_t nin, nout;   /* bytes in and out: the access log's */
-    double started;       /* nl_now() at accept, with access_log only */
+    double started;       /* nl_now() when the session was taken */
     double header_by;     /* nl_now() by which the PROXY header is due */
 };
 

@@ -70,8 +70,9 @@ struct nl_counters {
     uint64_t dgram_in;
     uint64_t dgram_out;
     uint64_t dgram_dropped;
-    /* Times a client found the pool at max_workers with every worker
-     * busy, and had to wait (a wait beginning with none before it). */
+    /* Times the pool was found full, max_workers all busy: threads, a
+     * client began to wait with none waiting before; prefork, a process
+     * took the last idle place with no room left to grow. */
     uint64_t pool_full;
     /* How long stream sessions lasted, and each data() call took. */
     struct nl_hist duration;

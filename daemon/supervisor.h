@@ -51,9 +51,6 @@ struct lst {
      * send, and the last such signal (0: none); kept across reloads. */
     unsigned long long procs_started, procs_crashed;
     int last_signal;
-    /* prefork: clients wait with the pool at max_workers (pool.c), since
-     * the master saw it; kept.pool_full counts each time it began. */
-    int at_max;
     /* Per-source counts (sources.h), when the listener has per-source
      * limits or had them; shared with the listener it replaced. */
     struct nl_sources *sources;

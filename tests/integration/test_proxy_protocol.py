@@ -111,10 +111,14 @@ def good_headers(d):
     exchange(d, "lg", [v2("192.0.2.200", 6100) + b"note\n"])
     d.wait_log(r"handler logger: 192\.0\.2\.200:6100: connection from "
                r"192\.0\.2\.200:6100")
-    # A unix stream listener behind a balancer: the client is an address.
+    # A unix stream listener behind a balancer: the client is an address;
+    # a LOCAL header keeps the socket's own peer.
     got = exchange(d, "ux", [v1("203.0.113.8", 1234) + b"unix\n"])
     check(got == b"unix\n", "unix: echo %r" % got)
     access_line(d, "ux", "203.0.113.8:1234")
+    got = exchange(d, "ux", [v2("", 0, local=True) + b"local\n"])
+    check(got == b"local\n", "unix, LOCAL: echo %r" % got)
+    access_line(d, "ux", "unix")
 
 
 def bad_headers(d):
@@ -188,6 +192,13 @@ def client_rules(d):
     wait_status(d, "rl", lambda l: l["connections_denied"] == st["connections_denied"] + 1
                 and l["connections_limited"] == st["connections_limited"] + 1,
                 5, "one denied and one limited")
+    # A refused client never reaches the handler.
+    got = exchange(d, "lg", [v1("203.0.113.66", 1001) + b"hidden\n"])
+    check(not got, "logger answered a denied client: %r" % got)
+    wait_status(d, "lg", lambda l: l["connections_denied"] == 1, 5,
+                "the logger's denied client counted")
+    check("203.0.113.66" not in re.sub(r".*refused: allow/deny.*\n", "", d.log()),
+          "a denied client reached the handler:\n" + d.log())
 
 
 def test_model(model):
@@ -196,7 +207,9 @@ def test_model(model):
          "workers": 2, "proxy_protocol": True, "access_log": True,
          "idle_timeout": 1},
         {"name": "lg", "transport": "tcp", "handler": "logger", "model": model,
-         "workers": 1, "proxy_protocol": True},
+         "workers": 1, "proxy_protocol": True, "deny": ["203.0.113.66"]},
+        {"name": "nt", "transport": "tcp", "handler": "echo", "model": model,
+         "workers": 2, "proxy_protocol": True, "idle_timeout": 0},
         {"name": "rl", "transport": "tcp", "handler": "echo", "model": model,
          "workers": 3, "proxy_protocol": True, "deny": ["203.0.113.66"],
          "max_connections_per_source": 1},
@@ -205,12 +218,39 @@ def test_model(model):
          "proxy_protocol": True, "access_log": True}], shutdown_timeout=1)
     d.model = model
     with d:
+        # The default timeout (5 s) on a listener without idle_timeout:
+        # a silent connection is closed then; one whose header came stays.
+        t0 = time.time()
+        silent = connect(d, "nt")
+        kept = connect(d, "nt")
+        kept.sendall(v1("192.0.2.50", 5050) + b"a\n")
+        check(kept.recv(10) == b"a\n", "nt: first echo")
         good_headers(d)
         bad_headers(d)
         late_header(d)
         client_rules(d)
         check(d.listener("ec")["errors"] == 0,
               "header failures are not session errors")
+        silent.settimeout(max(0.1, t0 + 9 - time.time()))
+        try:
+            got = silent.recv(10)
+        except ConnectionResetError:
+            got = b""
+        except socket.timeout:
+            got = None
+        waited = time.time() - t0
+        check(got == b"" and 4.5 < waited < 9,
+              "nt: no header: %r after %.1f s (due after 5 s)" % (got, waited))
+        kept.sendall(b"b\n")
+        check(kept.recv(10) == b"b\n", "nt: the session whose header came "
+              "outlived the header's timeout")
+        kept.close()
+        silent.close()
+        # Nothing left open: every refused, bad or late connection gave
+        # its place back.
+        for name in ("ec", "lg", "rl", "ux", "nt"):
+            wait_status(d, name, lambda l: l["connections_active"] == 0, 5,
+                        "connections_active back to 0")
     print("%s: ok" % model)
 
 

@@ -13,9 +13,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -301,7 +304,7 @@ admit_client(const char *a, struct nl_conn *c)
     struct sockaddr_in in = {.sin_family = AF_INET};
 
     assert_int_equal(inet_pton(AF_INET, a, &in.sin_addr), 1);
-    return nl_admit_client(&env, c, (struct sockaddr *)&in, sizeof(in));
+    return nl_admit_client(&env, c, (struct sockaddr *)&in, sizeof(in), 1);
 }
 
 /* proxy_protocol: a connection takes its place under max_connections at
@@ -342,6 +345,39 @@ test_proxy_client(void **state)
     assert_int_equal(ctr.total, 1);
 }
 
+/* A unix listener behind a balancer: the socket's credentials are the
+ * balancer's, so a client a header named is not judged by them; a LOCAL
+ * check (not named) is. */
+static void
+test_proxy_unix_named(void **state)
+{
+    char err[256];
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    struct nl_conn c;
+    int sp[2];
+
+    lc.transport = NL_TRANSPORT_UNIX;
+    lc.proxy_protocol = 1;
+    lc.max_connections = 10;
+    lc.allow.v = calloc(1, sizeof(*lc.allow.v));
+    lc.allow.n = 1;
+    snprintf(err, sizeof(err), "uid:%u", (unsigned)getuid());
+    assert_int_equal(nl_rule_parse(err, 1, &lc.allow.v[0], err, sizeof(err)),
+                     0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    memset(&c, 0, sizeof(c));
+    c.fd = sp[0];
+    assert_int_equal(nl_admit_client(&env, &c, (struct sockaddr *)&un,
+                                     sizeof(sa_family_t), 0),
+                     0);
+    assert_int_equal(nl_admit_client(&env, &c, (struct sockaddr *)&un,
+                                     sizeof(sa_family_t), 1),
+                     -1);
+    assert_int_equal(ctr.denied, 1);
+    close(sp[0]);
+    close(sp[1]);
+}
+
 int
 main(void)
 {
@@ -358,6 +394,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_datagrams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusal_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proxy_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_unix_named, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -367,6 +367,11 @@ test_check_errors(void **state)
                         "init(): killed by SIGSEGV (Segmentation fault)");
     nl_errs_clear(&errs);
     free(want);
+    /* A version for those that loaded, none for the one that did not. */
+    assert_string_equal(ls[0].handler_version, "1.0");
+    assert_null(ls[1].handler_version);
+    for (size_t i = 0; i < sizeof(ls) / sizeof(ls[0]); i++)
+        free(ls[i].handler_version); /* the check set them */
     free(echo);
     free(abi);
     free(fail);
