@@ -73,6 +73,8 @@ noinst_LIBRARIES = %reldir%/libnetlabd.a
 	%reldir%/serve.h \
 	%reldir%/session.c \
 	%reldir%/session.h \
+	%reldir%/session_int.h \
+	%reldir%/session_proxy.c \
 	%reldir%/stats.c \
 	%reldir%/stats.h \
 	%reldir%/supervisor.c \

@@ -22,7 +22,8 @@
  * system call here, and what a model waits for is decided here too
  * (nl_session_events()), so that every model waits by the same rule.
  * Admission is admit.c's, asked by nl_session_accept().  Only this file
- * reads a struct nl_session's fields.
+ * and session_proxy.c (a PROXY header before the session opens) read a
+ * struct nl_session's fields.
  */
 #include "config.h"
 
@@ -38,8 +39,8 @@
 #include "admit.h"
 #include "conf.h"
 #include "log.h"
-#include "proxy.h"
 #include "session.h"
+#include "session_int.h"
 #include "stats.h"
 #include "util.h"
 
@@ -204,7 +205,7 @@ nl_session_open(struct nl_session *s)
 {
     const struct netlabd_handler *h = s->env->handler;
 
-    if (s->proxy) /* opened once the header has come (header_read()) */
+    if (s->proxy) /* opened once the header has come (session_proxy.c) */
         return 0;
     s->opened = 1;
     if (h->open != NULL && h->open(PS(s)) == -1) {
@@ -447,8 +448,6 @@ read_none(struct nl_session *s, ssize_t n)
     return NL_IO_ERROR;
 }
 
-static enum nl_io header_read(struct nl_session *s);
-
 static inline __attribute__((always_inline)) enum nl_io
 read_once(struct nl_session *s)
 {
@@ -456,7 +455,7 @@ read_once(struct nl_session *s)
     ssize_t n;
 
     if (__builtin_expect(s->proxy, 0))
-        return header_read(s);
+        return nl_session_header_read(s);
     n = s->conn.ops->read(&s->conn, buf, sizeof(buf));
 
     if (n > 0)
@@ -468,118 +467,6 @@ enum nl_io
 nl_session_read(struct nl_session *s)
 {
     return read_once(s);
-}
-
-/*
- * A connection closed for want of a valid PROXY header (why), counted
- * apart from session errors and logged at most once a second per
- * listener across its serving processes, with how many since the last
- * line: a port scan must not flood the log.
- */
-static void
-header_failed(struct nl_session *s, int late, const char *why)
-{
-    static struct nl_counters own; /* without a shared gate (unit tests) */
-    const struct nl_session_env *env = s->env;
-    struct nl_counters *g = env->refusals != NULL ? env->refusals : &own;
-    uint64_t n;
-
-    if (late)
-        nl_count_add(env->ctr, proxy_timeout, 1);
-    else
-        nl_count_add(env->ctr, proxy_invalid, 1);
-    s->failed = 1;
-    s->unserved = 1;
-    __atomic_add_fetch(&g->proxy_unlogged, 1, __ATOMIC_RELAXED);
-    if (!nl_log_due(&g->proxy_logged_ms))
-        return;
-    n = __atomic_exchange_n(&g->proxy_unlogged, 0, __ATOMIC_RELAXED);
-    nl_notice(env->lc->name,
-              "%s: closed without a valid PROXY header: %s (%llu such "
-              "connections since the last such line)",
-              host_peer(PS(s)), why, (unsigned long long)n);
-}
-
-double
-nl_session_header_left(const struct nl_session *s)
-{
-    double left;
-
-    if (!s->proxy)
-        return -1;
-    left = s->header_by - nl_now();
-    return left > 0 ? left : 0;
-}
-
-void
-nl_session_header_late(struct nl_session *s)
-{
-    if (s->proxy)
-        header_failed(s, 1, "none within the timeout");
-}
-
-/*
- * The header has come: the peer is now the client it names (a LOCAL
- * header, a balancer's health check, keeps the connection's own), who is
- * admitted and served.  What followed the header is the client's.
- */
-static enum nl_io
-header_done(struct nl_session *s, const struct nl_proxy *px, size_t used)
-{
-    char rest[NL_PROXY_MAX];
-    size_t n = s->in.len - used;
-
-    s->proxy = 0;
-    s->health = px->local != 0;
-    s->named = px->local == 0;
-    if (!px->local) {
-        memcpy(&s->peer, &px->src, px->src_len);
-        s->peer_len = px->src_len;
-        s->peer_text[0] = '\0';
-    }
-    memcpy(rest, nl_buf_head(&s->in) + used, n);
-    nl_buf_free(&s->in);
-    if (nl_admit_client(s->env, &s->conn, (struct sockaddr *)&s->peer,
-                        s->peer_len, s->named) == -1) {
-        s->failed = 1;
-        s->unserved = 1;
-        return NL_IO_ERROR;
-    }
-    if (nl_session_open(s) == -1 || (n > 0 && input(s, rest, n) == -1))
-        return NL_IO_ERROR;
-    return NL_IO_OK;
-}
-
-/* Reads what may be the PROXY header, no further than its longest. */
-static enum nl_io
-header_read(struct nl_session *s)
-{
-    char buf[NL_PROXY_MAX];
-    struct nl_proxy px;
-    const char *why;
-    size_t used;
-    ssize_t n = s->conn.ops->read(&s->conn, buf, sizeof(buf) - s->in.len);
-
-    if (n == 0 || (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
-                   errno != EINTR)) {
-        header_failed(s, 0, n == 0 ? "closed before a whole header"
-                                   : strerror(errno));
-        return NL_IO_ERROR;
-    }
-    if (n == -1)
-        return NL_IO_AGAIN;
-    nl_buf_append(&s->in, buf, (size_t)n);
-    switch (nl_proxy_parse((const unsigned char *)nl_buf_head(&s->in),
-                           s->in.len, &px, &used, &why)) {
-    case NL_PROXY_MORE:
-        return NL_IO_OK;
-    case NL_PROXY_BAD:
-        header_failed(s, 0, why);
-        return NL_IO_ERROR;
-    case NL_PROXY_OK:
-        break;
-    }
-    return header_done(s, &px, used);
 }
 
 /* After a write that left `left` bytes unwritten: notes whether the
