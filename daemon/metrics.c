@@ -271,7 +271,7 @@ histogram(struct nl_buf *b, const struct nl_sup *s, const struct nl_counters *c,
             put(b, " %llu\n", n);
         }
         listener_labels(b, sum, s->lst[i], NULL);
-        put(b, " %.17g\n", h->sum / scale);
+        put(b, " %.15g\n", h->sum / scale);
         listener_labels(b, count, s->lst[i], NULL);
         put(b, " %llu\n", n);
     }
