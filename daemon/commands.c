@@ -95,7 +95,7 @@ listener_json(struct nl_json *j, const struct nl_sup *s, const struct lst *l)
     } else {
         nl_json_null(j, "last_exit_signal");
     }
-    nl_json_bool(j, "serving", nl_lst_ready(l));
+    nl_json_bool(j, "serving", nl_lst_serving(l));
     nl_json_close(j);
 }
 

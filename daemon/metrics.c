@@ -143,7 +143,8 @@ static const struct lfamily {
      NULL, PEAK},
     {"netlabd_proxy_header_errors_total", "counter",
      "Connections closed without a valid PROXY header (proxy_protocol), "
-     "by reason: a bad header, or none within the timeout.",
+     "by reason: invalid (a bad header, or the client closed before a "
+     "whole one), timeout (none in time).",
      "reason=\"invalid\"", PROXY_INVALID},
     {NULL, NULL, NULL, "reason=\"timeout\"", PROXY_TIMEOUT},
     {"netlabd_connections_waited_total", "counter",
@@ -164,7 +165,9 @@ static const struct lfamily {
      "(prefork, threads).",
      NULL, POOL_FULL},
     {"netlabd_listener_serving", "gauge",
-     "1 when every serving process of the listener is ready.", NULL, SERVING},
+     "1 when the listener takes new clients: every serving process ready, "
+     "netlabd not stopping.",
+     NULL, SERVING},
     {"netlabd_serving_processes_started_total", "counter",
      "Serving processes started for the listener.", NULL, STARTED},
     {"netlabd_serving_processes_crashed_total", "counter",
@@ -219,7 +222,7 @@ value(const struct nl_sup *s, const struct lst *l, const struct nl_counters *c,
     case MAX_WORKERS:
         return (unsigned long long)l->lc->max_workers;
     case SERVING:
-        return (unsigned long long)nl_lst_ready(l);
+        return (unsigned long long)nl_lst_serving(l);
     case STARTED:
         return l->procs_started;
     case CRASHED:

@@ -132,6 +132,12 @@ nl_lst_ready(const struct lst *l)
     return 1;
 }
 
+int
+nl_lst_serving(const struct lst *l)
+{
+    return !l->sup->stopping && nl_lst_ready(l);
+}
+
 static void
 check_started(struct nl_sup *s)
 {

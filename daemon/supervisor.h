@@ -154,6 +154,9 @@ void nl_proc_spawn(struct proc *pr);
 /* 1 when every serving process of the listener is serving (a prefork
  * pool's `workers`; extras come and go). */
 int nl_lst_ready(const struct lst *l);
+/* 1 when the listener takes new clients: ready, and netlabd not stopping
+ * (what status and metrics call serving, for a balancer's checks). */
+int nl_lst_serving(const struct lst *l);
 
 /* Turns l's serving processes into drains (SIGTERM) and frees l; its
  * socket is left to the caller. */

@@ -153,6 +153,35 @@ class KillDaemon(Daemon):
 def main_all():
     main()
     test_http()
+    test_stopping()
+
+
+def test_stopping():
+    """Once a stop begins, the listener no longer serves (a balancer's
+    check on the metrics port must see it) while open sessions finish."""
+    d = Daemon([{"name": "echo", "transport": "tcp", "handler": "echo"}],
+               shutdown_timeout=10, extra={"metrics_listen": "127.0.0.1:0"})
+    with d:
+        addr = d.status()["metrics_listen"]
+        pat = r'(?m)^netlabd_listener_serving\{listener="echo",[^}]*\} (\d)$'
+        code, _, body = http(addr, b"GET /metrics HTTP/1.0\r\n\r\n")
+        check(re.search(pat, body.decode()).group(1) == "1", "serving at first")
+        s = connect(d, "echo")
+        s.sendall(b"x\n")
+        check(s.recv(10) == b"x\n", "echo before the stop")
+        d.proc.send_signal(signal.SIGTERM)
+        deadline = time.time() + 5
+        while True:
+            code, _, body = http(addr, b"GET /metrics HTTP/1.0\r\n\r\n")
+            if re.search(pat, body.decode()).group(1) == "0":
+                break
+            check(time.time() < deadline, "still serving 5 s into the stop")
+            time.sleep(0.05)
+        check(d.status()["listeners"][0]["serving"] is False,
+              "status says serving while stopping")
+        s.sendall(b"y\n")
+        check(s.recv(10) == b"y\n", "the open session goes on during the stop")
+        s.close()
 
 
 def main():
