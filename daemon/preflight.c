@@ -254,6 +254,23 @@ check_inet(const struct what *w, const struct nl_listener_conf *lc,
     freeaddrinfo(res);
 }
 
+/* metrics_listen, as a tcp listener on its address would be checked. */
+static void
+check_metrics_listen(struct what *w, int privileged_ok, int unpriv_start)
+{
+    struct nl_listener_conf lc = {.transport = NL_TRANSPORT_TCP};
+    char host[256];
+
+    /* The parser accepted it, so it splits. */
+    if (nl_hostport_split(w->conf->metrics_listen, host, sizeof(host),
+                          &lc.port) == -1)
+        return;
+    lc.address = host;
+    w->line = nl_conf_line(w->conf, "metrics_listen");
+    w->label = "metrics_listen: ";
+    check_inet(w, &lc, privileged_ok, unpriv_start);
+}
+
 int
 nl_preflight(const struct nl_conf *conf, const char *pidfile,
              const char *rundir, struct nl_errs *errs, struct nl_errs *warns)
@@ -302,6 +319,8 @@ nl_preflight(const struct nl_conf *conf, const char *pidfile,
             check_inet(&w, lc, privileged_ok, unpriv_start);
         free(label);
     }
+    if (conf->metrics_listen != NULL)
+        check_metrics_listen(&w, privileged_ok, unpriv_start);
     return errs->n > nerrs ? -1 : 0;
 }
 

@@ -435,6 +435,7 @@ test_inet(void **state)
     udp = socket(AF_INET, SOCK_DGRAM, 0);
     text = nl_xasprintf(
         "control = \"control.sock\";\npidfile = \"netlabd.pid\";\n"
+        "metrics_listen = \"127.0.0.1:%d\";\n"
         "listeners = (\n"
         "  { name = \"busy\"; transport = \"tcp\"; address = \"127.0.0.1\";\n"
         "    port = %d; handler = \"echo\"; },\n"
@@ -445,21 +446,27 @@ test_inet(void **state)
         "  { name = \"any\"; transport = \"tcp\"; address = \"127.0.0.1\";\n"
         "    port = 0; handler = \"echo\"; }\n"
         ");\n",
-        port, port);
+        port, port, port);
     c = load(text);
     free(text);
     before = open_fds();
     assert_int_equal(nl_preflight(c, NULL, "/nonexistent", &errs, &warns), -1);
     assert_int_equal(open_fds(), before);
-    assert_int_equal(warns.n, 1);
-    want = nl_xasprintf(":4: warning: listener busy: tcp 127.0.0.1:%d is in "
+    assert_int_equal(warns.n, 2);
+    want = nl_xasprintf(":5: warning: listener busy: tcp 127.0.0.1:%d is in "
+                        "use now (by a running netlabd, or start-up will "
+                        "fail)",
+                        port);
+    assert_has(&warns, want);
+    free(want);
+    want = nl_xasprintf(":3: warning: metrics_listen: tcp 127.0.0.1:%d is in "
                         "use now (by a running netlabd, or start-up will "
                         "fail)",
                         port);
     assert_has(&warns, want);
     free(want);
     assert_int_equal(errs.n, 1);
-    assert_has(&errs, ":8: listener far: 192.0.2.1:0: Cannot assign "
+    assert_has(&errs, ":9: listener far: 192.0.2.1:0: Cannot assign "
                       "requested address");
     /* The probe did not disturb the socket it found. */
     len = sizeof(sin);
