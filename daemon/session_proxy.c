@@ -48,8 +48,9 @@ header_failed(struct nl_session *s, int late, const char *why)
     n = __atomic_exchange_n(&g->proxy_unlogged, 0, __ATOMIC_RELAXED);
     nl_notice(env->lc->name,
               "%s: closed without a valid PROXY header: %s (%llu such "
-              "connections since the last such line)",
-              nl_session_peer(s), why, (unsigned long long)n);
+              "connection%s since this was last logged)",
+              nl_session_peer(s), why, (unsigned long long)n,
+              n == 1 ? "" : "s");
 }
 
 double
