@@ -236,12 +236,16 @@ on_ready(struct nl_session *s, struct clocks *k, short revents)
                 (revents & POLLOUT ? NL_EV_WRITE : 0);
 
     if (nl_session_read_ready(s, ready)) {
-        if (k->queued == 0)
+        int waited = k->queued > 0, header = nl_session_header_left(s) >= 0;
+
+        if (waited)
+            k->queued = 0;
+        else
             k->last = nl_now();
         nl_session_read(s);
-        /* A read may take only part of what waited (a PROXY header is
-         * read alone): the rest still does not start the idle clock. */
-        if (k->queued > 0 &&
+        /* A PROXY header is read alone: the request that waited behind
+         * it is still to be read, and still does not start the clock. */
+        if (waited && header &&
             ioctl(nl_session_fd(s), FIONREAD, &k->queued) == -1)
             k->queued = 0;
     } else if ((revents & (POLLHUP | POLLERR)) && !(revents & POLLOUT)) {

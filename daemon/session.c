@@ -243,7 +243,7 @@ deliver(struct nl_session *s, const char *p, size_t n)
     int rc;
 
     if (s->failed || s->closing || h->data == NULL)
-        return s->failed ? -1 : 0;
+        return 0;
     t0 = now_ns();
     rc = h->data(PS(s), p, n);
     nl_hist_add(&s->env->ctr->handler_time, nl_handler_ns, now_ns() - t0);
