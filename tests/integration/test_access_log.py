@@ -6,13 +6,12 @@ import os
 import re
 import socket
 import struct
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from netlabd import (NETLABCTL, Daemon, check, connect, dgram_exchange,  # noqa: E402
-                     recv_all, run)
+from netlabd import (Daemon, check, connect, dgram_exchange,  # noqa: E402
+                     metrics, recv_all, run)
 
 MODELS = ["libev", "threads", "prefork"]
 LINE = (r"\[info\] listener %s: access 127\.0\.0\.1:%d duration=(\d+\.\d{3})s "
@@ -101,7 +100,7 @@ def test_model(model):
         check(dgram_exchange(d, "dg", b"ping") == b"ping", "udp")
         d.wait_log(r"(?m)\[debug\] listener dg: access 127\.0\.0\.1:\d+ in=4 out=4$")
         # The same ends, as metrics count session errors by reason.
-        m = d_metrics(d)
+        m = metrics(d)
         for name, reason in (("i", "idle_timeout"), ("u", "line_too_long"),
                              ("e", "reset")):
             check(re.search(r'netlabd_session_errors_total\{listener="%s",[^}]*'
@@ -120,12 +119,6 @@ def test_model(model):
     check("listener quiet: access" not in d.final_log,
           model + ": a listener without access_log logged a session")
 
-
-def d_metrics(d):
-    p = subprocess.run([NETLABCTL, "-s", d.control, "metrics"],
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
-    check(p.returncode == 0, "netlabctl metrics: %s" % p.stderr.decode())
-    return p.stdout.decode()
 
 
 def main():

@@ -24,8 +24,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from netlabd import (NETLABD, SKIP, TEST_PLUGIN_DIR, Daemon,  # noqa: E402
-                     check, conf_value, fail, listening_inode, round_trip,
-                     run)
+                     check, conf_value, fail, free_ports, listening_inode,
+                     round_trip, run)
 
 SD_ENV = os.path.join(TEST_PLUGIN_DIR, "sd_env.so")
 
@@ -41,18 +41,6 @@ def find_activate():
 
 ACTIVATE = find_activate()
 
-
-def free_ports(n, kind=socket.SOCK_STREAM):
-    """n distinct ports free on 127.0.0.1 just now (tcp, or udp)."""
-    socks = []
-    for _ in range(n):
-        s = socket.socket(socket.AF_INET, kind)
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def proc_output(d):

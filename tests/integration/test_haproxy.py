@@ -31,7 +31,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from netlabd import SKIP, Daemon, check, fail, recv_all, run  # noqa: E402
+from netlabd import (SKIP, Daemon, check, fail, free_ports, recv_all,  # noqa: E402
+                     run)
 
 CLIENT_ADDR = "127.0.0.2"  # clients' source; HAProxy's outgoing is 127.0.0.1
 FIRST_ROUND = 10           # clients while both instances are up
@@ -61,18 +62,6 @@ def client_addr_usable():
     finally:
         s.close()
 
-
-def free_ports(n):
-    """n distinct tcp ports free on 127.0.0.1 just now."""
-    socks = []
-    for _ in range(n):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 class LogKeeper(Daemon):

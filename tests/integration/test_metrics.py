@@ -16,21 +16,14 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from netlabd import (NETLABCTL, Daemon, check, connect, dgram_exchange,  # noqa: E402
-                     fail, recv_all, run, serving_pids, stream_exchange,
-                     wait_status)
+from netlabd import (Daemon, check, connect, dgram_exchange,  # noqa: E402
+                     fail, metrics, recv_all, run, serving_pids,
+                     stream_exchange, wait_status)
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 PROMTOOL = shutil.which("promtool")
 
-
-def metrics(d):
-    p = subprocess.run([NETLABCTL, "-s", d.control, "metrics"],
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
-    check(p.returncode == 0, "netlabctl metrics exited %d: %s"
-          % (p.returncode, p.stderr.decode()))
-    return p.stdout.decode()
 
 
 def parse(text):

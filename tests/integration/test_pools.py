@@ -29,7 +29,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from netlabd import NETLABCTL, NETLABD, Daemon, check, round_trip, run, wait_status  # noqa: E402
+from netlabd import (NETLABD, Daemon, check, metrics, round_trip, run,  # noqa: E402
+                     wait_status)
 
 MODELS = ("threads", "prefork")
 WORKERS = 2
@@ -131,11 +132,8 @@ def capped(d, m):
                         "no connection counted as having waited")
         # The pool found full, in metrics: once at least (threads: when
         # a client began to wait, so no more often than clients waited).
-        p = subprocess.run([NETLABCTL, "-s", d.control, "metrics"],
-                           stdin=subprocess.DEVNULL, capture_output=True,
-                           text=True, timeout=20)
         full = re.search(r'^netlabd_max_workers_reached_total\{listener="%s",'
-                         r'[^}]*\} (\d+)$' % re.escape(name), p.stdout, re.M)
+                         r'[^}]*\} (\d+)$' % re.escape(name), metrics(d), re.M)
         check(full and 1 <= int(full.group(1)) and
               (m != "threads" or int(full.group(1)) <= l["connections_waited"]),
               "%s: max_workers reached %s times, %d waited"

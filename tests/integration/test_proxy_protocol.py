@@ -15,7 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from netlabd import (NETLABCTL, NETLABD, Daemon, check, connect,  # noqa: E402
+from netlabd import (NETLABD, Daemon, check, connect, metrics,  # noqa: E402
                      recv_all, run, wait_status)
 
 MODELS = ["libev", "threads", "prefork"]
@@ -67,12 +67,6 @@ def access_line(d, name, peer, timeout=5):
         time.sleep(0.05)
     check(False, "no access line for %s on %s:\n%s" % (peer, name, d.log()))
 
-
-def metrics(d):
-    p = subprocess.run([NETLABCTL, "-s", d.control, "metrics"],
-                       stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
-    check(p.returncode == 0, "netlabctl metrics: %s" % p.stderr.decode())
-    return p.stdout.decode()
 
 
 def errors_of(d, name):

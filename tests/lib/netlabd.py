@@ -272,6 +272,28 @@ def connect(d, name, timeout=5):
     return s
 
 
+def metrics(d):
+    """`netlabctl metrics` against d: the Prometheus text it printed."""
+    p = subprocess.run([NETLABCTL, "-s", d.control, "metrics"],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+    check(p.returncode == 0, "netlabctl metrics exited %d: %s"
+          % (p.returncode, p.stderr.decode()))
+    return p.stdout.decode()
+
+
+def free_ports(n, kind=socket.SOCK_STREAM):
+    """n distinct ports free on 127.0.0.1 just now (tcp, or udp)."""
+    socks = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, kind)
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
 def recv_all(s, limit=64 << 20):
     data = b""
     while len(data) < limit:
